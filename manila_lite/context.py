@@ -1,0 +1,110 @@
+"""RequestContext on oslo.context, wire-compatible with the dict upstream's clients serialize."""
+
+import copy
+
+from oslo_context import context as oslo_context
+from oslo_utils import timeutils
+
+_READ_DELETED = ('no', 'yes', 'only')
+
+
+class RequestContext(oslo_context.RequestContext):
+    """Security context and request information of one RPC message."""
+
+    def __init__(self, user_id=None, project_id=None, is_admin=None,
+                 read_deleted='no', project_name=None, remote_address=None,
+                 timestamp=None, quota_class=None, service_catalog=None,
+                 domain_id=None, **kwargs):
+        kwargs.setdefault('user_id', user_id)
+        kwargs.setdefault('project_id', project_id)
+        kwargs.setdefault('project_name', project_name)
+        kwargs.setdefault('domain_id', domain_id)
+        super().__init__(is_admin=bool(is_admin), **kwargs)
+        if is_admin is None:
+            self.is_admin = 'admin' in [r.lower() for r in self.roles]
+        self.read_deleted = read_deleted
+        self.remote_address = remote_address
+        if not timestamp:
+            timestamp = timeutils.utcnow()
+        elif isinstance(timestamp, str):
+            timestamp = timeutils.parse_isotime(timestamp).replace(tzinfo=None)
+        self.timestamp = timestamp
+        self.quota_class = quota_class
+        self.service_catalog = [
+            s for s in (service_catalog or [])
+            if isinstance(s, dict) and s.get('type') in ('compute', 'volume')]
+
+    @property
+    def read_deleted(self):
+        return self._read_deleted
+
+    @read_deleted.setter
+    def read_deleted(self, value):
+        if value not in _READ_DELETED:
+            raise ValueError('read_deleted can only be one of no, yes or '
+                             'only, not %r' % (value,))
+        self._read_deleted = value
+
+    def to_dict(self):
+        values = super().to_dict()
+        values.update({
+            'user_id': self.user_id,
+            'project_id': self.project_id,
+            'project_name': self.project_name,
+            'domain_id': self.domain_id,
+            'read_deleted': self.read_deleted,
+            'remote_address': self.remote_address,
+            'timestamp': self.timestamp.isoformat(),
+            'quota_class': self.quota_class,
+            'service_catalog': self.service_catalog,
+            'is_admin': self.is_admin,
+        })
+        return values
+
+    @classmethod
+    def from_dict(cls, values):
+        """Rebuild a context from upstream's serialized dict (unknown keys ignored)."""
+        if not isinstance(values, dict):
+            raise ValueError('a request context must be a dict')
+        kwargs = {}
+        for key in ('user_id', 'project_id', 'project_name', 'domain_id',
+                    'remote_address', 'timestamp', 'quota_class',
+                    'service_catalog', 'is_admin'):
+            if key in values:
+                kwargs[key] = values[key]
+        kwargs['user_id'] = values.get('user_id', values.get('user'))
+        kwargs['project_id'] = values.get('project_id', values.get('project'))
+        kwargs['read_deleted'] = values.get('read_deleted') or 'no'
+        for key in ('auth_token', 'request_id', 'global_request_id', 'roles',
+                    'user_domain_id', 'project_domain_id', 'is_admin_project',
+                    'read_only', 'show_deleted', 'system_scope',
+                    'resource_uuid', 'user_name', 'domain_name',
+                    'user_domain_name', 'project_domain_name'):
+            if key in values:
+                kwargs[key] = values[key]
+        if 'user_domain' in values and 'user_domain_id' not in kwargs:
+            kwargs['user_domain_id'] = values['user_domain']
+        if 'project_domain' in values and 'project_domain_id' not in kwargs:
+            kwargs['project_domain_id'] = values['project_domain']
+        if kwargs.get('roles') is None:
+            kwargs['roles'] = []
+        if kwargs.get('request_id') is None:
+            kwargs.pop('request_id', None)
+        return cls(**kwargs)
+
+    def elevated(self, read_deleted=None):
+        """Return an admin copy of this context (request id kept)."""
+        ctx = copy.deepcopy(self)
+        ctx.is_admin = True
+        if 'admin' not in ctx.roles:
+            ctx.roles = list(ctx.roles) + ['admin']
+        if read_deleted is not None:
+            ctx.read_deleted = read_deleted
+        return ctx
+
+
+def get_admin_context(read_deleted='no'):
+    """Return a context for the service's own work (no user, admin)."""
+    return RequestContext(user_id=None, project_id=None, is_admin=True,
+                          read_deleted=read_deleted, roles=['admin'],
+                          overwrite=False)

@@ -1,0 +1,1 @@
+"""Database layer; import manila_lite.db.api, never the sqlalchemy package."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy implementation of the DB facade: engine, models, queries."""

@@ -1,0 +1,1 @@
+"""Share service: manager, RPC client, per-resource flows and drivers."""

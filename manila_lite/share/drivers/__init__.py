@@ -1,0 +1,1 @@
+"""Share drivers shipped with manila_lite."""
