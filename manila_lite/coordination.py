@@ -1,0 +1,78 @@
+"""Distributed locks through tooz (file:// under state_path by default), named as upstream names them."""
+
+import functools
+import inspect
+import threading
+import uuid
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_utils import encodeutils
+import tooz.coordination
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+LOCK_PREFIX = 'manila-'
+
+
+class Coordinator:
+    """One tooz coordinator per process; started by the service, not at import."""
+
+    def __init__(self, agent_id=None, prefix='manila-share-'):
+        self.member_id = (prefix + (agent_id or uuid.uuid4().hex)).encode()
+        self.coordinator = None
+        self._lock = threading.Lock()
+
+    def start(self):
+        with self._lock:
+            if self.coordinator is not None:
+                return
+            backend_url = CONF.coordination.backend_url
+            coordinator = tooz.coordination.get_coordinator(
+                backend_url, self.member_id)
+            coordinator.start(start_heart=True)
+            self.coordinator = coordinator
+
+    def stop(self):
+        with self._lock:
+            if self.coordinator is None:
+                return
+            try:
+                self.coordinator.stop()
+            except Exception:
+                LOG.exception('Error stopping the tooz coordinator.')
+            self.coordinator = None
+
+    def get_lock(self, name):
+        """Return a tooz lock named ``manila-<name>`` (starts lazily)."""
+        if self.coordinator is None:
+            self.start()
+        return self.coordinator.get_lock(
+            encodeutils.safe_encode(LOCK_PREFIX + name))
+
+
+LOCK_COORDINATOR = Coordinator()
+
+
+def synchronized(lock_name, blocking=True, coordinator=None):
+    """Hold a distributed lock around a function; the name is formatted with its arguments.
+
+    Example: ``@synchronized('locked-share-replica-operation-for-share-{share_id}')``.
+    """
+
+    def wrap(func):
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            name = lock_name.format(**bound.arguments)
+            lock = (coordinator or LOCK_COORDINATOR).get_lock(name)
+            with lock(blocking):
+                LOG.debug('Lock "%s" acquired by "%s".', name,
+                          func.__qualname__)
+                return func(*args, **kwargs)
+        return wrapper
+    return wrap

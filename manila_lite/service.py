@@ -1,0 +1,185 @@
+"""One backend's service: the services-table heartbeat, the RPC server and the periodic timer."""
+
+import random
+import threading
+
+import manila_lite.cmd  # noqa: F401  (selects the concurrency backend first)
+
+from oslo_config import cfg
+from oslo_log import log as logging
+import oslo_messaging as messaging
+from oslo_service import loopingcall
+from oslo_service import service as oslo_service
+from oslo_utils import timeutils
+
+from manila_lite.common import constants as c
+from manila_lite import context as ml_context
+from manila_lite import coordination
+from manila_lite.db import api as db_api
+from manila_lite import exception
+from manila_lite import rpc
+from manila_lite.share import manager as share_manager
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+DRIVER_SETUP_FIRST_INTERVAL = 2
+DRIVER_SETUP_MAX_INTERVAL = 600
+
+
+class Service(oslo_service.Service):
+    """Serves one backend as ``<host>@<backend>`` on the share topic.
+
+    The constructor only builds objects; threads, connections and the
+    driver set-up start in ``start()`` (the launcher may fork after
+    building services).
+    """
+
+    def __init__(self, host, backend=None, binary=c.SERVICE_BINARY,
+                 topic=None):
+        super().__init__()
+        self.host = host
+        self.backend = backend
+        self.binary = binary
+        self.topic = topic or CONF.share_topic
+        self.manager = share_manager.ShareManager(host=host,
+                                                  service_name=backend)
+        self.service_id = None
+        self.rpcserver = None
+        self._timers = []
+        self._stopping = threading.Event()
+        self._ensure_thread = None
+
+    # -- start ---------------------------------------------------------------
+    def start(self):
+        ctx = ml_context.get_admin_context()
+        self.service_id = self._register(ctx)
+        self._set_up_driver()
+        if self._stopping.is_set():
+            return
+        coordination.LOCK_COORDINATOR.start()
+        target = messaging.Target(topic=self.topic, server=self.host)
+        self.rpcserver = rpc.get_server(target, [self.manager])
+        self.rpcserver.start()
+        LOG.info('%(host)s is consuming RPC on topic %(topic)s.',
+                 {'host': self.host, 'topic': self.topic})
+        self.manager.init_host_with_rpc()
+        self._start_timers()
+        self._ensure_thread = threading.Thread(
+            target=self._init_host, name='init-host-%s' % self.backend,
+            daemon=True)
+        self._ensure_thread.start()
+
+    def _register(self, ctx):
+        try:
+            row = db_api.service_get_by_args(ctx, self.host, self.binary)
+            db_api.service_update(ctx, row['id'],
+                                  {'state': c.SERVICE_STATE_DOWN})
+            return row['id']
+        except exception.ServiceNotFound:
+            row = db_api.service_create(ctx, {
+                'host': self.host, 'binary': self.binary,
+                'topic': self.topic, 'state': c.SERVICE_STATE_UP,
+                'report_count': 0,
+                'disabled': not CONF.enable_new_services,
+                'availability_zone': self.manager.availability_zone})
+            return row['id']
+
+    def _set_up_driver(self):
+        """Retry the driver set-up with backoff until it passes or the service stops."""
+        interval = DRIVER_SETUP_FIRST_INTERVAL
+        while not self._stopping.is_set():
+            try:
+                self.manager.init_driver()
+                return
+            except Exception as exc:
+                LOG.error('Driver set-up of %(host)s failed (%(cls)s: '
+                          '%(exc)s); retrying in %(sec)s s.',
+                          {'host': self.host, 'cls': type(exc).__name__,
+                           'exc': exc, 'sec': interval})
+                self._stopping.wait(interval)
+                interval = min(interval * 2, DRIVER_SETUP_MAX_INTERVAL)
+
+    def _init_host(self):
+        try:
+            self.manager.init_host(service_id=self.service_id)
+        except Exception:
+            LOG.exception('Start-up ensure of %s failed.', self.host)
+
+    def _start_timers(self):
+        heartbeat = loopingcall.FixedIntervalLoopingCall(self.report_state)
+        heartbeat.start(interval=CONF.report_interval,
+                        initial_delay=CONF.report_interval)
+        self._timers.append(heartbeat)
+        delay = (random.randint(0, CONF.periodic_fuzzy_delay)
+                 if CONF.periodic_fuzzy_delay else None)
+        periodic = loopingcall.FixedIntervalLoopingCall(self.periodic_tasks)
+        periodic.start(interval=CONF.periodic_interval, initial_delay=delay)
+        self._timers.append(periodic)
+
+    # -- timers ------------------------------------------------------------------
+    def report_state(self):
+        """Heartbeat: bump report_count and updated_at of our services row."""
+        if not self.manager.is_service_ready():
+            return
+        ctx = ml_context.get_admin_context()
+        try:
+            db_api.service_report_heartbeat(
+                ctx, self.service_id,
+                availability_zone=self.manager.availability_zone)
+        except exception.ServiceNotFound:
+            LOG.warning('Services row of %s vanished; registering again.',
+                        self.host)
+            self.service_id = self._register(ctx)
+            self.manager.service_id = self.service_id
+        except Exception as exc:
+            LOG.error('Heartbeat of %(host)s failed: %(cls)s: %(exc)s',
+                      {'host': self.host, 'cls': type(exc).__name__,
+                       'exc': exc})
+
+    def periodic_tasks(self):
+        ctx = ml_context.get_admin_context()
+        try:
+            self.manager.periodic_tasks(ctx)
+        except Exception:
+            LOG.exception('Periodic tasks of %s failed.', self.host)
+
+    # -- stop ----------------------------------------------------------------------
+    def stop(self, graceful=True):
+        """Stop consuming, let in-flight operations finish, mark the row stopped."""
+        self._stopping.set()
+        if self.rpcserver is not None:
+            try:
+                self.rpcserver.stop()
+                self.rpcserver.wait()
+            except Exception:
+                LOG.exception('Error stopping the RPC server of %s.',
+                              self.host)
+            self.rpcserver = None
+        for timer in self._timers:
+            timer.stop()
+        self._timers = []
+        if self.service_id is not None:
+            try:
+                db_api.service_update(ml_context.get_admin_context(),
+                                      self.service_id,
+                                      {'state': c.SERVICE_STATE_STOPPED})
+            except Exception:
+                LOG.exception('Could not mark %s stopped.', self.host)
+        LOG.info('%s stopped.', self.host)
+
+    def wait(self):
+        pass
+
+    def reset(self):
+        """SIGHUP: options were mutated; nothing to rebuild (spacings need a restart)."""
+        LOG.info('%s reloaded mutable options.', self.host)
+
+
+def is_up(service_row, now=None):
+    """Return whether a services row's heartbeat is within service_down_time."""
+    last = service_row['updated_at'] or service_row['created_at']
+    if last is None:
+        return False
+    now = now or timeutils.utcnow()
+    return abs((now - last).total_seconds()) <= CONF.service_down_time

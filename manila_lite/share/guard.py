@@ -1,0 +1,114 @@
+"""The decorator every RPC method of the share manager wears: validation, one-line errors, driver guard."""
+
+import functools
+import inspect
+
+from oslo_log import log as logging
+import oslo_messaging as messaging
+
+from manila_lite import exception
+
+LOG = logging.getLogger(__name__)
+
+_BOOL_ARGS = frozenset((
+    'force', 'deferred_delete', 'clear_rules', 'writable', 'nondisruptive',
+    'preserve_snapshots', 'preserve_metadata',
+    'force_host_assisted_migration', 'skip_backend_info_check'))
+_DICT_ARGS = frozenset((
+    'request_spec', 'filter_properties', 'driver_options', 'driver_opts',
+    'metadata', 'share_server', 'backup', 'new_share_network_subnet'))
+_LIST_ARGS = frozenset(('reservations', 'share_instance_ids'))
+_STR_ARGS = frozenset(('dest_host', 'identifier', 'new_user', 'new_project'))
+_MAX_ID_LENGTH = 255
+
+
+def _check_id(name, value, optional):
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not value or len(value) > _MAX_ID_LENGTH:
+        raise exception.InvalidInput(
+            reason='%s must be a non-empty string of at most %d characters, '
+                   'got %s' % (name, _MAX_ID_LENGTH, _describe(value)))
+
+
+def _describe(value):
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + '...'
+
+
+def _check_argument(name, value, optional):
+    """Raise InvalidInput when an RPC argument has the wrong type."""
+    if value is None and optional:
+        return
+    if name.endswith('_id'):
+        _check_id(name, value, optional)
+    elif name in _BOOL_ARGS:
+        if not isinstance(value, bool):
+            raise exception.InvalidInput(
+                reason='%s must be a boolean, got %s' % (name, _describe(value)))
+    elif name in _DICT_ARGS:
+        if not isinstance(value, dict):
+            raise exception.InvalidInput(
+                reason='%s must be an object, got %s' % (name, _describe(value)))
+    elif name in _LIST_ARGS:
+        if not isinstance(value, list):
+            raise exception.InvalidInput(
+                reason='%s must be a list, got %s' % (name, _describe(value)))
+        if name.endswith('_ids'):
+            for item in value:
+                _check_id(name, item, False)
+    elif name == 'new_size':
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise exception.InvalidInput(
+                reason='new_size must be a positive integer, got %s'
+                       % _describe(value))
+    elif name in _STR_ARGS and not isinstance(value, str):
+        raise exception.InvalidInput(
+            reason='%s must be a string, got %s' % (name, _describe(value)))
+
+
+def _bind(signature, func_name, args, kwargs):
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise exception.InvalidInput(reason='%s: %s' % (func_name, exc))
+    for name, value in list(bound.arguments.items())[2:]:
+        param = signature.parameters[name]
+        if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            continue
+        _check_argument(name, value, param.default is None)
+    return bound
+
+
+def rpc_method(require_driver=True):
+    """Wrap a ShareManager RPC method.
+
+    Arguments are checked before anything runs (a missing or malformed one
+    is an InvalidInput). A ManilaException is logged as one line naming the
+    method and request id, then handed to oslo.messaging as an expected
+    exception: a ``call`` gets it back as its error, a ``cast`` is logged
+    once, and the server keeps serving.
+    """
+
+    def wrap(func):
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def wrapper(self, context, *args, **kwargs):
+            try:
+                _bind(signature, func.__name__, (self, context) + args, kwargs)
+                if require_driver and not self.driver.initialized:
+                    raise exception.DriverNotInitialized(
+                        driver=self.driver.__class__.__name__)
+                return func(self, context, *args, **kwargs)
+            except exception.ManilaException as exc:
+                LOG.error('%(method)s failed (request %(req)s): '
+                          '%(cls)s: %(msg)s',
+                          {'method': func.__name__,
+                           'req': getattr(context, 'request_id', None),
+                           'cls': exc.__class__.__name__, 'msg': exc})
+                raise messaging.ExpectedException()
+
+        wrapper.rpc_signature = signature
+        return wrapper
+    return wrap

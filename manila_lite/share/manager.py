@@ -1,0 +1,415 @@
+"""ShareManager: the RPC endpoint of one backend (every 1.0–1.30 method) and its periodic tasks.
+
+Each RPC method is a few lines: the ``rpc_method`` guard checks arguments
+and the driver, then one function of a per-resource module does the work.
+Methods that a later issue implements refuse loudly through
+``unsupported.refuse``: an error status and user message for casts, an
+exception for calls, never a silent drop.
+"""
+
+import threading
+
+import manila_lite.cmd  # noqa: F401  (selects the concurrency backend first)
+
+from oslo_config import cfg
+from oslo_log import log as logging
+import oslo_messaging as messaging
+from oslo_service import periodic_task
+from oslo_utils import timeutils
+
+from manila_lite import context as ml_context
+from manila_lite.message import api as message_api
+from manila_lite.scheduler import rpcapi as scheduler_rpcapi
+from manila_lite.share import configuration as share_configuration
+from manila_lite.share import driver_loader
+from manila_lite.share import drivers_private_data
+from manila_lite.share.guard import rpc_method
+from manila_lite.share import instances
+from manila_lite.share import rpcapi as share_rpcapi
+from manila_lite.share import unsupported
+from manila_lite.conf import manager as manager_opts
+from manila_lite.conf import share_driver as driver_opts
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+# periodic task name -> [DEFAULT] option holding its spacing, read when the
+# manager is built (after the config files are parsed).
+_TASK_SPACING_OPTIONS = {
+    '_report_driver_status': 'periodic_interval',
+}
+
+
+class ShareManager(periodic_task.PeriodicTasks):
+    """Manages the shares of one backend (``host@backend``)."""
+
+    RPC_API_VERSION = share_rpcapi.RPC_API_VERSION
+    target = messaging.Target(version=RPC_API_VERSION)
+
+    def __init__(self, host, service_name=None):
+        super().__init__(CONF)
+        self.host = host
+        self.service_name = service_name
+        self.service_id = None
+        self.configuration = share_configuration.Configuration(
+            manager_opts.share_manager_opts, config_group=service_name)
+        self.configuration.append_config_values(driver_opts.share_opts)
+        private_storage = drivers_private_data.DriverPrivateData(
+            context=ml_context.get_admin_context(), backend_host=host,
+            config_group=service_name)
+        self.driver = driver_loader.load_driver(
+            self.configuration.share_driver, self.configuration,
+            private_storage, section=service_name or 'DEFAULT')
+        self.message_api = message_api.API()
+        self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
+        self.last_capabilities = None
+        self._capabilities_lock = threading.Lock()
+        self._periodic_spacing = dict(type(self)._periodic_spacing)
+        for task, option in _TASK_SPACING_OPTIONS.items():
+            self._periodic_spacing[task] = CONF[option]
+
+    # -- properties ------------------------------------------------------
+    @property
+    def availability_zone(self):
+        return (self.configuration.safe_get('backend_availability_zone') or
+                CONF.storage_availability_zone)
+
+    @property
+    def driver_handles_share_servers(self):
+        return bool(self.driver.driver_handles_share_servers)
+
+    # -- lifecycle (called by the service, not over RPC) ----------------
+    def init_driver(self):
+        """Set the driver up; True once ``do_setup`` and the setup check passed."""
+        ctx = ml_context.get_admin_context()
+        self.driver.initialized = False
+        self.driver.do_setup(ctx)
+        self.driver.check_for_setup_error()
+        self.driver.initialized = True
+        LOG.info('Driver %(driver)s of %(host)s is initialized.',
+                 {'driver': type(self.driver).__name__, 'host': self.host})
+        return True
+
+    def init_host(self, service_id=None):
+        """Ensure the host's shares and publish capabilities (driver must be set up)."""
+        self.service_id = service_id
+        ctx = ml_context.get_admin_context()
+        instances.ensure_resources(self, ctx)
+        self.publish_service_capabilities(ctx)
+
+    def init_host_with_rpc(self):
+        pass
+
+    def is_service_ready(self):
+        """Return whether the driver is initialized and requests can be served."""
+        return bool(self.driver.initialized)
+
+    # -- shares and instances --------------------------------------------
+    @rpc_method()
+    def create_share_instance(self, context, share_instance_id,
+                              request_spec=None, filter_properties=None,
+                              snapshot_id=None):
+        instances.create(self, context.elevated(), share_instance_id,
+                         snapshot_id=snapshot_id)
+
+    @rpc_method()
+    def delete_share_instance(self, context, share_instance_id, force=False,
+                              deferred_delete=False):
+        instances.delete(self, context.elevated(), share_instance_id,
+                         force=force, deferred_delete=deferred_delete)
+
+    @rpc_method()
+    def ensure_driver_resources(self, context, skip_backend_info_check=False):
+        instances.ensure_resources(
+            self, context.elevated(),
+            skip_backend_info_check=skip_backend_info_check)
+
+    @rpc_method()
+    def manage_share(self, context, share_id, driver_options):
+        self._refuse(context, 'manage_share', share_id=share_id)
+
+    @rpc_method()
+    def unmanage_share(self, context, share_id):
+        self._refuse(context, 'unmanage_share', share_id=share_id)
+
+    @rpc_method()
+    def extend_share(self, context, share_id, new_size, reservations):
+        self._refuse(context, 'extend_share', share_id=share_id)
+
+    @rpc_method()
+    def shrink_share(self, context, share_id, new_size):
+        self._refuse(context, 'shrink_share', share_id=share_id)
+
+    @rpc_method()
+    def revert_to_snapshot(self, context, snapshot_id, reservations=None):
+        self._refuse(context, 'revert_to_snapshot', snapshot_id=snapshot_id)
+
+    @rpc_method()
+    def update_access(self, context, share_instance_id):
+        self._refuse(context, 'update_access',
+                     share_instance_id=share_instance_id)
+
+    @rpc_method()
+    def update_access_for_instances(self, context, share_instance_ids,
+                                    share_server_id=None):
+        self._refuse(context, 'update_access_for_instances',
+                     share_instance_ids=share_instance_ids)
+
+    @rpc_method()
+    def connection_get_info(self, context, share_instance_id):
+        self._refuse(context, 'connection_get_info')
+
+    @rpc_method()
+    def transfer_accept(self, context, share_id, new_user, new_project,
+                        clear_rules=False):
+        self._refuse(context, 'transfer_accept')
+
+    @rpc_method()
+    def update_share_from_metadata(self, context, share_id, metadata):
+        self._refuse(context, 'update_share_from_metadata', share_id=share_id)
+
+    # -- snapshots --------------------------------------------------------
+    @rpc_method()
+    def create_snapshot(self, context, share_id, snapshot_id):
+        self._refuse(context, 'create_snapshot', snapshot_id=snapshot_id)
+
+    @rpc_method()
+    def delete_snapshot(self, context, snapshot_id, force=False,
+                        deferred_delete=False):
+        self._refuse(context, 'delete_snapshot', snapshot_id=snapshot_id)
+
+    @rpc_method()
+    def manage_snapshot(self, context, snapshot_id, driver_options):
+        self._refuse(context, 'manage_snapshot', snapshot_id=snapshot_id)
+
+    @rpc_method()
+    def unmanage_snapshot(self, context, snapshot_id):
+        self._refuse(context, 'unmanage_snapshot', snapshot_id=snapshot_id)
+
+    @rpc_method()
+    def create_replicated_snapshot(self, context, snapshot_id, share_id=None):
+        self._refuse(context, 'create_replicated_snapshot',
+                     snapshot_id=snapshot_id)
+
+    @rpc_method()
+    def delete_replicated_snapshot(self, context, snapshot_id, share_id=None,
+                                   force=False):
+        self._refuse(context, 'delete_replicated_snapshot',
+                     snapshot_id=snapshot_id)
+
+    @rpc_method()
+    def snapshot_update_access(self, context, snapshot_instance_id):
+        self._refuse(context, 'snapshot_update_access',
+                     snapshot_instance_id=snapshot_instance_id)
+
+    # -- replication -------------------------------------------------------
+    @rpc_method()
+    def create_share_replica(self, context, share_replica_id,
+                             request_spec=None, filter_properties=None,
+                             share_id=None):
+        self._refuse(context, 'create_share_replica',
+                     share_replica_id=share_replica_id)
+
+    @rpc_method()
+    def delete_share_replica(self, context, share_replica_id, share_id=None,
+                             force=False):
+        self._refuse(context, 'delete_share_replica',
+                     share_replica_id=share_replica_id)
+
+    @rpc_method()
+    def promote_share_replica(self, context, share_replica_id, share_id=None,
+                              quiesce_wait_time=None):
+        self._refuse(context, 'promote_share_replica',
+                     share_replica_id=share_replica_id)
+
+    @rpc_method()
+    def update_share_replica(self, context, share_replica_id, share_id=None):
+        self._refuse(context, 'update_share_replica',
+                     share_replica_id=share_replica_id)
+
+    # -- share servers -------------------------------------------------------
+    @rpc_method()
+    def delete_share_server(self, context, share_server):
+        self._refuse(context, 'delete_share_server', share_server=share_server)
+
+    @rpc_method()
+    def provide_share_server(self, context, share_instance_id,
+                             share_network_id, snapshot_id=None):
+        self._refuse(context, 'provide_share_server')
+
+    @rpc_method()
+    def create_share_server(self, context, share_server_id,
+                            share_instance_id=None):
+        self._refuse(context, 'create_share_server',
+                     share_server_id=share_server_id)
+
+    @rpc_method()
+    def manage_share_server(self, context, share_server_id, identifier,
+                            driver_opts):
+        self._refuse(context, 'manage_share_server',
+                     share_server_id=share_server_id)
+
+    @rpc_method()
+    def unmanage_share_server(self, context, share_server_id, force=False):
+        self._refuse(context, 'unmanage_share_server',
+                     share_server_id=share_server_id)
+
+    @rpc_method()
+    def share_server_migration_check(self, context, share_server_id,
+                                     dest_host, writable, nondisruptive,
+                                     preserve_snapshots,
+                                     new_share_network_id=None):
+        self._refuse(context, 'share_server_migration_check')
+
+    @rpc_method()
+    def share_server_migration_start(self, context, share_server_id,
+                                     dest_host, writable, nondisruptive,
+                                     preserve_snapshots,
+                                     new_share_network_id=None):
+        self._refuse(context, 'share_server_migration_start',
+                     share_server_id=share_server_id)
+
+    @rpc_method()
+    def share_server_migration_complete(self, context, src_share_server_id,
+                                        dest_share_server_id):
+        self._refuse(context, 'share_server_migration_complete',
+                     src_share_server_id=src_share_server_id)
+
+    @rpc_method()
+    def share_server_migration_cancel(self, context, src_share_server_id,
+                                      dest_share_server_id):
+        self._refuse(context, 'share_server_migration_cancel',
+                     src_share_server_id=src_share_server_id)
+
+    @rpc_method()
+    def share_server_migration_get_progress(self, context,
+                                            src_share_server_id,
+                                            dest_share_server_id):
+        self._refuse(context, 'share_server_migration_get_progress')
+
+    @rpc_method()
+    def update_share_network_security_service(
+            self, context, share_network_id, new_security_service_id,
+            current_security_service_id=None):
+        self._refuse(context, 'update_share_network_security_service',
+                     share_network_id=share_network_id)
+
+    @rpc_method()
+    def check_update_share_network_security_service(
+            self, context, share_network_id, new_security_service_id,
+            current_security_service_id=None):
+        self._refuse(context, 'check_update_share_network_security_service',
+                     share_network_id=share_network_id)
+
+    @rpc_method()
+    def check_update_share_server_network_allocations(
+            self, context, share_network_id, new_share_network_subnet):
+        self._refuse(context, 'check_update_share_server_network_allocations',
+                     share_network_id=share_network_id)
+
+    @rpc_method()
+    def update_share_server_network_allocations(
+            self, context, share_network_id, new_share_network_subnet_id):
+        self._refuse(context, 'update_share_server_network_allocations',
+                     share_network_id=share_network_id)
+
+    @rpc_method()
+    def update_share_network_subnet_from_metadata(
+            self, context, share_network_id, share_network_subnet_id,
+            share_server_id, metadata):
+        self._refuse(context, 'update_share_network_subnet_from_metadata',
+                     share_network_subnet_id=share_network_subnet_id)
+
+    # -- share migration ------------------------------------------------------
+    @rpc_method()
+    def migration_start(self, context, share_id, dest_host,
+                        force_host_assisted_migration, preserve_metadata,
+                        writable, nondisruptive, preserve_snapshots,
+                        new_share_network_id=None, new_share_type_id=None):
+        self._refuse(context, 'migration_start', share_id=share_id)
+
+    @rpc_method()
+    def migration_complete(self, context, src_instance_id, dest_instance_id):
+        self._refuse(context, 'migration_complete',
+                     src_instance_id=src_instance_id)
+
+    @rpc_method()
+    def migration_cancel(self, context, src_instance_id, dest_instance_id):
+        self._refuse(context, 'migration_cancel',
+                     src_instance_id=src_instance_id)
+
+    @rpc_method()
+    def migration_get_progress(self, context, src_instance_id,
+                               dest_instance_id):
+        self._refuse(context, 'migration_get_progress')
+
+    # -- share groups ------------------------------------------------------------
+    @rpc_method()
+    def create_share_group(self, context, share_group_id):
+        self._refuse(context, 'create_share_group',
+                     share_group_id=share_group_id)
+
+    @rpc_method()
+    def delete_share_group(self, context, share_group_id):
+        self._refuse(context, 'delete_share_group',
+                     share_group_id=share_group_id)
+
+    @rpc_method()
+    def create_share_group_snapshot(self, context, share_group_snapshot_id):
+        self._refuse(context, 'create_share_group_snapshot',
+                     share_group_snapshot_id=share_group_snapshot_id)
+
+    @rpc_method()
+    def delete_share_group_snapshot(self, context, share_group_snapshot_id):
+        self._refuse(context, 'delete_share_group_snapshot',
+                     share_group_snapshot_id=share_group_snapshot_id)
+
+    # -- backups -------------------------------------------------------------------
+    @rpc_method()
+    def create_backup(self, context, backup):
+        self._refuse(context, 'create_backup', backup=backup)
+
+    @rpc_method()
+    def delete_backup(self, context, backup):
+        self._refuse(context, 'delete_backup', backup=backup)
+
+    @rpc_method()
+    def restore_backup(self, context, backup, share_id):
+        self._refuse(context, 'restore_backup', backup=backup)
+
+    # -- capabilities ------------------------------------------------------------
+    @rpc_method(require_driver=False)
+    def publish_service_capabilities(self, context):
+        """Refresh driver stats and send them to the schedulers (fanout)."""
+        self._report_driver_status(context)
+        self._publish_service_capabilities(context)
+
+    def _refuse(self, context, method, **kwargs):
+        unsupported.refuse(context.elevated(), method, kwargs, self.host)
+
+    # -- periodic tasks ------------------------------------------------------------
+    @periodic_task.periodic_task(spacing=60, run_immediately=True)
+    def _report_driver_status(self, context):
+        if not self.driver.initialized:
+            return
+        stats = self.driver.get_share_stats(refresh=True)
+        if not isinstance(stats, dict):
+            LOG.error('Driver get_share_stats returned %s, not a dict.',
+                      type(stats).__name__)
+            return
+        with self._capabilities_lock:
+            self.last_capabilities = dict(stats)
+
+    @periodic_task.periodic_task(spacing=0, run_immediately=True)
+    def _publish_service_capabilities(self, context):
+        with self._capabilities_lock:
+            capabilities = self.last_capabilities
+        if capabilities is None:
+            return
+        self.scheduler_rpcapi.update_service_capabilities(
+            context, 'share', self.host, capabilities,
+            timestamp=timeutils.utcnow())
+
+    def periodic_tasks(self, context, raise_on_error=False):
+        """Run the due periodic tasks; returns seconds until the next one."""
+        return self.run_periodic_tasks(context, raise_on_error=raise_on_error)

@@ -1,0 +1,148 @@
+"""Loud refusal of RPC methods this service does not implement yet: error status, user message, exception."""
+
+from oslo_log import log as logging
+
+from manila_lite.common import constants as c
+from manila_lite.common import message_field as mf
+from manila_lite.db import api as db_api
+from manila_lite import exception
+from manila_lite.message import api as message_api
+
+LOG = logging.getLogger(__name__)
+
+# method -> (resource kind, id argument, status written on refusal,
+#            user message action, user message resource type)
+# A ``None`` status means the method has no row whose status fits; only a
+# user message is written. Calls (not listed) just raise.
+CASTS = {
+    'manage_share': ('share', 'share_id', c.STATUS_MANAGE_ERROR, mf.Action.CREATE, mf.Resource.SHARE),
+    'unmanage_share': ('share', 'share_id', c.STATUS_UNMANAGE_ERROR, mf.Action.DELETE, mf.Resource.SHARE),
+    'extend_share': ('share', 'share_id', c.STATUS_EXTENDING_ERROR, mf.Action.EXTEND, mf.Resource.SHARE),
+    'shrink_share': ('share', 'share_id', c.STATUS_SHRINKING_ERROR, mf.Action.SHRINK, mf.Resource.SHARE),
+    'revert_to_snapshot': ('snapshot_share', 'snapshot_id', c.STATUS_REVERTING_ERROR, mf.Action.REVERT_TO_SNAPSHOT, mf.Resource.SHARE),
+    'update_access': ('instance_access', 'share_instance_id', c.SHARE_INSTANCE_RULES_ERROR, mf.Action.UPDATE_ACCESS_RULES, mf.Resource.SHARE),
+    'update_access_for_instances': ('instance_access', 'share_instance_ids', c.SHARE_INSTANCE_RULES_ERROR, mf.Action.UPDATE_ACCESS_RULES, mf.Resource.SHARE),
+    'create_snapshot': ('snapshot', 'snapshot_id', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE_SNAPSHOT),
+    'delete_snapshot': ('snapshot', 'snapshot_id', c.STATUS_ERROR_DELETING, mf.Action.DELETE, mf.Resource.SHARE_SNAPSHOT),
+    'manage_snapshot': ('snapshot', 'snapshot_id', c.STATUS_MANAGE_ERROR, mf.Action.CREATE, mf.Resource.SHARE_SNAPSHOT),
+    'unmanage_snapshot': ('snapshot', 'snapshot_id', c.STATUS_UNMANAGE_ERROR, mf.Action.DELETE, mf.Resource.SHARE_SNAPSHOT),
+    'create_replicated_snapshot': ('snapshot', 'snapshot_id', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE_SNAPSHOT),
+    'delete_replicated_snapshot': ('snapshot', 'snapshot_id', c.STATUS_ERROR_DELETING, mf.Action.DELETE, mf.Resource.SHARE_SNAPSHOT),
+    'snapshot_update_access': ('none', 'snapshot_instance_id', None, mf.Action.UPDATE_ACCESS_RULES, mf.Resource.SHARE_SNAPSHOT),
+    'create_share_replica': ('instance', 'share_replica_id', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE_REPLICA),
+    'delete_share_replica': ('instance', 'share_replica_id', c.STATUS_ERROR_DELETING, mf.Action.DELETE, mf.Resource.SHARE_REPLICA),
+    'promote_share_replica': ('none', 'share_replica_id', None, mf.Action.PROMOTE, mf.Resource.SHARE_REPLICA),
+    'update_share_replica': ('none', 'share_replica_id', None, mf.Action.UPDATE, mf.Resource.SHARE_REPLICA),
+    'delete_share_server': ('server', 'share_server', c.STATUS_ERROR, mf.Action.DELETE, None),
+    'create_share_server': ('server', 'share_server_id', c.STATUS_ERROR, mf.Action.CREATE, None),
+    'manage_share_server': ('server', 'share_server_id', c.STATUS_MANAGE_ERROR, mf.Action.CREATE, None),
+    'unmanage_share_server': ('server', 'share_server_id', c.STATUS_UNMANAGE_ERROR, mf.Action.DELETE, None),
+    'share_server_migration_start': ('server_task', 'share_server_id', c.TASK_STATE_MIGRATION_ERROR, mf.Action.UPDATE, None),
+    'share_server_migration_complete': ('server_task', 'src_share_server_id', c.TASK_STATE_MIGRATION_ERROR, mf.Action.UPDATE, None),
+    'share_server_migration_cancel': ('server_task', 'src_share_server_id', c.TASK_STATE_MIGRATION_ERROR, mf.Action.UPDATE, None),
+    'migration_start': ('share_task', 'share_id', c.TASK_STATE_MIGRATION_ERROR, mf.Action.UPDATE, mf.Resource.SHARE),
+    'migration_complete': ('instance_share_task', 'src_instance_id', c.TASK_STATE_MIGRATION_ERROR, mf.Action.UPDATE, mf.Resource.SHARE),
+    'migration_cancel': ('instance_share_task', 'src_instance_id', c.TASK_STATE_MIGRATION_ERROR, mf.Action.UPDATE, mf.Resource.SHARE),
+    'create_share_group': ('group', 'share_group_id', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE_GROUP),
+    'delete_share_group': ('group', 'share_group_id', c.STATUS_ERROR, mf.Action.DELETE, mf.Resource.SHARE_GROUP),
+    'create_share_group_snapshot': ('group_snapshot', 'share_group_snapshot_id', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE_GROUP),
+    'delete_share_group_snapshot': ('group_snapshot', 'share_group_snapshot_id', c.STATUS_ERROR, mf.Action.DELETE, mf.Resource.SHARE_GROUP),
+    'update_share_network_security_service': ('none', 'share_network_id', None, mf.Action.ADD_UPDATE_SECURITY_SERVICE, mf.Resource.SECURITY_SERVICE),
+    'check_update_share_network_security_service': ('none', 'share_network_id', None, mf.Action.ADD_UPDATE_SECURITY_SERVICE, mf.Resource.SECURITY_SERVICE),
+    'check_update_share_server_network_allocations': ('none', 'share_network_id', None, mf.Action.UPDATE, mf.Resource.SHARE_NETWORK_SUBNET),
+    'update_share_server_network_allocations': ('none', 'share_network_id', None, mf.Action.UPDATE, mf.Resource.SHARE_NETWORK_SUBNET),
+    'update_share_network_subnet_from_metadata': ('none', 'share_network_subnet_id', None, mf.Action.UPDATE_METADATA, mf.Resource.SHARE_NETWORK_SUBNET),
+    'update_share_from_metadata': ('none', 'share_id', None, mf.Action.UPDATE_METADATA, mf.Resource.SHARE),
+    'create_backup': ('backup', 'backup', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE),
+    'delete_backup': ('backup', 'backup', c.STATUS_ERROR_DELETING, mf.Action.DELETE, mf.Resource.SHARE),
+    'restore_backup': ('backup', 'backup', c.STATUS_ERROR, mf.Action.RESTORE_BACKUP, mf.Resource.SHARE),
+}
+
+
+def _resource_id(value):
+    if isinstance(value, dict):
+        return value.get('id')
+    if isinstance(value, list):
+        return value
+    return value
+
+
+def _mark(context, kind, rid, status):
+    """Write the refusal status on the named row; returns the project id if known."""
+    if kind == 'share':
+        share = db_api.share_get(context, rid)
+        db_api.share_update(context, rid, {'status': status})
+        return share['project_id']
+    if kind == 'snapshot_share':
+        snapshot = db_api.share_snapshot_get(context, rid)
+        db_api.share_update(context, snapshot['share_id'], {'status': status})
+        db_api.share_snapshot_update(context, rid,
+                                     {'status': c.STATUS_AVAILABLE})
+        return snapshot['project_id']
+    if kind == 'instance_access':
+        project = None
+        for iid in (rid if isinstance(rid, list) else [rid]):
+            inst = db_api.share_instance_update(
+                context, iid, {'access_rules_status': status},
+                with_share_data=True)
+            project = inst['project_id']
+        return project
+    if kind == 'instance':
+        inst = db_api.share_instance_update(context, rid, {'status': status},
+                                            with_share_data=True)
+        return inst['project_id']
+    if kind == 'snapshot':
+        snapshot = db_api.share_snapshot_update(context, rid,
+                                                {'status': status})
+        return snapshot['project_id']
+    if kind == 'server':
+        db_api.share_server_update(context, rid, {'status': status})
+        return None
+    if kind == 'server_task':
+        db_api.share_server_update(context, rid, {'task_state': status})
+        return None
+    if kind == 'share_task':
+        share = db_api.share_update(context, rid, {'task_state': status})
+        return share['project_id']
+    if kind == 'instance_share_task':
+        inst = db_api.share_instance_get(context, rid, with_share_data=True)
+        db_api.share_update(context, inst['share_id'], {'task_state': status})
+        return inst['project_id']
+    if kind == 'group':
+        group = db_api.share_group_update(context, rid, {'status': status})
+        return group['project_id']
+    if kind == 'group_snapshot':
+        snap = db_api.share_group_snapshot_update(context, rid,
+                                                  {'status': status})
+        return snap['project_id']
+    if kind == 'backup':
+        backup = db_api.share_backup_update(context, rid, {'status': status})
+        return backup['project_id']
+    return None
+
+
+def refuse(context, method, kwargs, host):
+    """Record that ``method`` cannot run here and raise NotSupportedYet.
+
+    For casts listed in CASTS the named row gets its error status and the
+    project gets a user message, so nothing is left waiting in a
+    transitional state; for calls the exception alone reaches the caller.
+    """
+    error = exception.NotSupportedYet(method=method)
+    spec = CASTS.get(method)
+    if spec is not None:
+        kind, arg, status, action, resource_type = spec
+        rid = _resource_id(kwargs.get(arg))
+        project_id = getattr(context, 'project_id', None)
+        try:
+            if status is not None and rid:
+                project_id = _mark(context, kind, rid, status) or project_id
+        except exception.NotFound:
+            LOG.warning('%(method)s: %(arg)s %(rid)s does not exist.',
+                        {'method': method, 'arg': arg, 'rid': rid})
+            raise error
+        if resource_type is not None and rid and not isinstance(rid, list):
+            message_api.API().create(
+                context, action, project_id, resource_type=resource_type,
+                resource_id=rid, exception=error)
+    raise error

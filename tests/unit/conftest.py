@@ -1,0 +1,77 @@
+"""Unit-test fixtures: a migrated SQLite database per test and a ShareManager on the dummy driver."""
+
+import pytest
+from oslo_config import cfg
+
+from manila_lite import conf as ml_conf  # noqa: F401
+from manila_lite import context as ml_context
+
+CONF = cfg.CONF
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A fresh, migrated SQLite database under a temporary state_path."""
+    from manila_lite.db import api as db_api
+    from manila_lite.db import migration
+    CONF.set_override('state_path', str(tmp_path))
+    CONF.set_override('connection',
+                      'sqlite:///%s' % (tmp_path / 'manila_lite.sqlite'),
+                      group='database')
+    db_api.dispose_engine()
+    migration.db_sync()
+    yield db_api
+    db_api.dispose_engine()
+    CONF.clear_override('connection', group='database')
+    CONF.clear_override('state_path')
+
+
+@pytest.fixture
+def admin_ctx():
+    return ml_context.get_admin_context()
+
+
+def configure_backend(name='alpha', **options):
+    """Register the backend options in [name] and override them; returns a cleanup callable."""
+    from manila_lite.cmd import config_check
+    for opts in config_check._backend_opt_lists():
+        CONF.register_opts(opts, group=name)
+    values = {'share_driver': 'dummy', 'share_backend_name': name,
+              'driver_handles_share_servers': False,
+              'dummy_driver_default_driver_method_delay': 0,
+              'dummy_driver_driver_methods_delays': {}}
+    values.update(options)
+    for key, value in values.items():
+        CONF.set_override(key, value, group=name)
+
+    def cleanup():
+        for key in values:
+            CONF.clear_override(key, group=name)
+    return cleanup
+
+
+@pytest.fixture
+def manager_factory(db, tmp_path):
+    """Build initialized ShareManagers for backend sections with given options."""
+    from manila_lite.share import manager as share_manager
+    CONF.set_override('lock_path', str(tmp_path / 'locks'),
+                      group='oslo_concurrency')
+    cleanups = []
+
+    def build(name='alpha', host='hostA', init=True, **options):
+        cleanups.append(configure_backend(name, **options))
+        mgr = share_manager.ShareManager(host='%s@%s' % (host, name),
+                                         service_name=name)
+        if init:
+            mgr.init_driver()
+            svc = db.service_create(ml_context.get_admin_context(), {
+                'host': mgr.host, 'binary': 'manila-share',
+                'topic': 'manila-share', 'report_count': 0,
+                'state': 'up'})
+            mgr.service_id = svc['id']
+        return mgr
+
+    yield build
+    for cleanup in cleanups:
+        cleanup()
+    CONF.clear_override('lock_path', group='oslo_concurrency')

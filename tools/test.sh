@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit tests (SQLite, fake transport), functional
+# tests (the daemon against a RabbitMQ and a PostgreSQL the tests start on
+# 127.0.0.1) and the interop tests (upstream manila's own client and schema).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash tools/bootstrap.sh || exit 1
+.venv/bin/python -m pytest -p no:cacheprovider -ra "$@" tests
+rc=$?
+if [ "$rc" -eq 5 ]; then
+    echo "test.sh: pytest collected no tests; that is a failure" >&2
+    exit 1
+fi
+exit "$rc"
