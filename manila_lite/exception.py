@@ -368,3 +368,21 @@ class DBSchemaNotOwned(ManilaException):
     message = ('This database is managed by %(owner)s (alembic revision '
                '%(revision)s); manila_lite will not migrate a schema it does '
                'not own.')
+
+
+class InvalidShareGroup(Invalid):
+    message = 'Invalid share group: %(reason)s'
+
+
+class ShareGroupSnapshotNotSupported(ManilaException):
+    message = 'Share group %(share_group)s does not support snapshots.'
+
+
+class UnmanageInvalidShareSnapshot(InvalidShareSnapshot):
+    message = ('Unmanage existing share snapshot failed due to invalid share '
+               'snapshot: %(reason)s.')
+
+
+class ManageExistingShareTypeMismatch(ManilaException):
+    message = ('Manage existing share failed due to share type mismatch: '
+               '%(reason)s')
