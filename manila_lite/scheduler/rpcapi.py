@@ -1,0 +1,53 @@
+"""SchedulerAPI: the one RPC the share service sends the scheduler, its capabilities fanout."""
+
+import threading
+
+from oslo_config import cfg
+import oslo_messaging as messaging
+from oslo_serialization import jsonutils
+from oslo_utils import timeutils
+
+from manila_lite import rpc
+
+CONF = cfg.CONF
+
+
+class SchedulerAPI:
+    """Client of upstream manila-scheduler (topic ``scheduler_topic``).
+
+    The scheduler's API is at 1.11; capability reports with a timestamp
+    appeared in 1.10, which is the version they are sent with.
+    """
+
+    RPC_API_VERSION = '1.11'
+
+    def __init__(self):
+        self._client = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self):
+        """The RPCClient (created once, on first use; opens no connection)."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    target = messaging.Target(topic=CONF.scheduler_topic,
+                                              version=self.RPC_API_VERSION)
+                    self._client = rpc.get_client(
+                        target, version_cap=self.RPC_API_VERSION)
+        return self._client
+
+    def update_service_capabilities(self, context, service_name, host,
+                                    capabilities, timestamp=None):
+        """Fan ``capabilities`` of ``host`` out to every scheduler.
+
+        ``timestamp`` defaults to now; a datetime is sent as the naive-UTC
+        string ``%Y-%m-%dT%H:%M:%S.%f`` the scheduler parses.
+        """
+        if timestamp is None:
+            timestamp = timeutils.utcnow()
+        cctxt = self.client.prepare(fanout=True, version='1.10')
+        cctxt.cast(context, 'update_service_capabilities',
+                   service_name=service_name, host=host,
+                   capabilities=capabilities,
+                   timestamp=jsonutils.to_primitive(timestamp))
