@@ -1,0 +1,525 @@
+"""The database facade: the only DB module imported outside manila_lite.db, one function per operation.
+
+Functions carry upstream manila's names and take the request context
+first. Each runs in its own transaction (joining the caller's when the
+same context already has one open in this thread). Returned model
+objects are detached from their session but fully usable: everything
+the docstring mentions is loaded eagerly, and they support dict-style
+access (``obj['x']``, ``obj.get('x')``). Soft-deleted rows are hidden
+unless ``context.read_deleted`` says otherwise, where upstream honours it.
+"""
+
+from manila_lite.db.sqlalchemy import access as _access
+from manila_lite.db.sqlalchemy import engine as _engine
+from manila_lite.db.sqlalchemy import export_locations as _el
+from manila_lite.db.sqlalchemy import groups as _groups
+from manila_lite.db.sqlalchemy import instances as _instances
+from manila_lite.db.sqlalchemy import messages as _messages
+from manila_lite.db.sqlalchemy import private_data as _private
+from manila_lite.db.sqlalchemy import quotas as _quotas
+from manila_lite.db.sqlalchemy import services as _services
+from manila_lite.db.sqlalchemy import share_servers as _servers
+from manila_lite.db.sqlalchemy import share_types as _types
+from manila_lite.db.sqlalchemy import shares as _shares
+from manila_lite.db.sqlalchemy import snapshots as _snapshots
+
+
+# -- engine ----------------------------------------------------------------
+
+def get_engine():
+    """The SQLAlchemy Engine built from ``CONF.database`` (created on first use)."""
+    return _engine.get_engine()
+
+
+def dispose_engine():
+    """Close the engine's connections; the next call rebuilds it from CONF.
+
+    Tests point the facade at another database by overriding
+    ``CONF.database.connection`` and calling this.
+    """
+    _engine.dispose_engine()
+
+
+# -- services and availability zones -----------------------------------------
+
+def service_get(context, service_id):
+    """The services row ``service_id`` (AZ loaded); raises ServiceNotFound."""
+    return _services.service_get(context, service_id)
+
+
+def service_get_by_args(context, host, binary):
+    """The live row for (host, binary); raises ServiceNotFound(service_id=host)."""
+    return _services.service_get_by_args(context, host, binary)
+
+
+def service_get_all(context, topic=None, disabled=None):
+    """Live services, optionally of one topic / disabled flag.
+
+    ``service['availability_zone']`` is the zone row (``['name']``).
+    """
+    return _services.service_get_all(context, topic=topic, disabled=disabled)
+
+
+def service_create(context, values):
+    """Insert a services row; an ``availability_zone`` name becomes its id.
+
+    With ``CONF.enable_new_services`` False the row is created disabled.
+    """
+    return _services.service_create(context, values)
+
+
+def service_update(context, service_id, values):
+    """Update a services row (AZ name translated) and return it."""
+    return _services.service_update(context, service_id, values)
+
+
+def service_report_heartbeat(context, service_id, availability_zone=None):
+    """One UPDATE: report_count + 1, state 'up', updated_at now (and the AZ).
+
+    Raises ServiceNotFound when the live row is gone so the caller can
+    register again.
+    """
+    _services.service_report_heartbeat(context, service_id,
+                                       availability_zone=availability_zone)
+
+
+def service_soft_delete_stopped(context, topic, host_prefix=None):
+    """Soft-delete enabled services of ``topic`` that are stopped and down.
+
+    "Down" means no heartbeat for ``CONF.service_down_time``; with
+    ``host_prefix`` only hosts starting with it. Returns the row count.
+    """
+    return _services.service_soft_delete_stopped(context, topic,
+                                                 host_prefix=host_prefix)
+
+
+def availability_zone_get_or_create(context, name):
+    """The live availability_zones row called ``name``, created on first use."""
+    return _services.availability_zone_get_or_create(context, name)
+
+
+# -- shares ------------------------------------------------------------------
+
+def share_create(context, share_values, create_share_instance=True):
+    """Insert a share (+ metadata) and, by default, its first instance.
+
+    Instance keys (status, host, scheduled_at, launched_at, terminated_at,
+    share_server_id, share_network_id, availability_zone(_id),
+    replica_state, share_type_id, access_rules_status, mount_point_name,
+    encryption_key_ref, qos_type_id, cast_rules_to_readonly) go to the new
+    instance; ids default to uuid4. Returns the share with its instances.
+    """
+    return _shares.share_create(context, share_values,
+                                create_share_instance=create_share_instance)
+
+
+def share_get(context, share_id):
+    """The share with instances and metadata loaded; raises ShareNotFound."""
+    return _shares.share_get(context, share_id)
+
+
+def share_get_all(context, filters=None):
+    """Live shares; filters on share columns (lists mean IN) and ``host``."""
+    return _shares.share_get_all(context, filters=filters)
+
+
+def share_update(context, share_id, values):
+    """Update a share, sending instance keys to ``share.instance``.
+
+    Upstream's split: only truthy values of instance keys move to the
+    instance, falsy ones are dropped. Returns the refreshed share.
+    """
+    return _shares.share_update(context, share_id, values)
+
+
+def share_metadata_get(context, share_id):
+    """The share's live metadata as a dict; raises ShareNotFound."""
+    return _shares.share_metadata_get(context, share_id)
+
+
+def share_metadata_update(context, share_id, metadata, delete=False):
+    """Upsert metadata keys; with ``delete`` soft-delete the keys not given."""
+    return _shares.share_metadata_update(context, share_id, metadata,
+                                         delete=delete)
+
+
+# -- share instances ---------------------------------------------------------
+
+def share_instance_get(context, share_instance_id, with_share_data=False):
+    """One instance; raises ShareInstanceNotFound.
+
+    Loaded: ``share`` (with its instances and metadata),
+    ``export_locations`` (ordered, with ``el_metadata``), ``share_type``
+    (with ``extra_specs``), ``share_server`` (details, subnets,
+    allocations), ``share_instance_metadata``; ``availability_zone`` is
+    the zone name. ``with_share_data`` copies the share's user_id,
+    project_id, size, display_name, display_description, snapshot_id,
+    share_proto, is_public, share_group_id, replication_type,
+    source_share_group_snapshot_member_id and mount_snapshot_support onto
+    the instance.
+    """
+    return _instances.share_instance_get(context, share_instance_id,
+                                         with_share_data=with_share_data)
+
+
+def share_instance_get_all_by_host(context, host, with_share_data=False,
+                                   status=None):
+    """Instances on ``host`` ('H@B' also matches 'H@B#pool'); status str or list.
+
+    Loads like share_instance_get with a constant number of statements.
+    """
+    return _instances.share_instance_get_all_by_host(
+        context, host, with_share_data=with_share_data, status=status)
+
+
+def share_instance_get_all(context, filters=None):
+    """Live instances of shares outside the recycle bin.
+
+    Filters: instance_ids, host, share_id, share_server_id,
+    share_network_id, share_type_id, replica_state, status (str or list),
+    encryption_key_ref, export_location_id, export_location_path,
+    metadata (dict), is_soft_deleted.
+    """
+    return _instances.share_instance_get_all(context, filters=filters)
+
+
+def share_instance_update(context, share_instance_id, values,
+                          with_share_data=False):
+    """Update an instance (AZ name translated) and return it reloaded."""
+    return _instances.share_instance_update(
+        context, share_instance_id, values, with_share_data=with_share_data)
+
+
+def share_instance_status_update(context, share_instance_ids, values,
+                                 expected_statuses=None):
+    """One bulk UPDATE of live instances; returns the row count.
+
+    With ``expected_statuses`` only rows whose status is one of them change.
+    """
+    return _instances.share_instance_status_update(
+        context, share_instance_ids, values,
+        expected_statuses=expected_statuses)
+
+
+def share_instance_conditional_update(context, share_instance_id,
+                                      expected_statuses, values):
+    """``UPDATE ... WHERE id AND live AND status IN expected``; True if it changed a row.
+
+    The primitive behind the share state machine; updated_at is set too.
+    """
+    return _instances.share_instance_conditional_update(
+        context, share_instance_id, expected_statuses, values)
+
+
+def share_instance_delete(context, share_instance_id):
+    """Soft-delete an instance with its exports, access mappings and metadata.
+
+    In the same transaction, when no live instance remains, the share's
+    access rules (+ metadata), share metadata and the share row are
+    soft-deleted too. Returns ``{'share_deleted': bool, 'share': share}``
+    with the share as loaded before the deletion.
+    """
+    return _instances.share_instance_delete(context, share_instance_id)
+
+
+# -- export locations --------------------------------------------------------
+
+def export_locations_update(context, share_instance_id, export_locations,
+                            delete=True):
+    """Make the instance's export locations match a driver's answer.
+
+    ``export_locations``: a path, a list of paths, or a list of dicts
+    (``path``, optional ``is_admin_only`` and ``metadata``). Rows of
+    unchanged paths keep their uuid (and is_admin_only) and get their
+    metadata upserted; missing paths are soft-deleted (with metadata) when
+    ``delete``; new paths get new rows. ``updated_at`` is staggered by one
+    microsecond per position so reading by updated_at keeps the driver's
+    order. Metadata values are stored as strings, booleans as
+    'True'/'False' on every database (upstream stores '1'/'0' on MySQL and
+    'true'/'false' on PostgreSQL; all parse with bool_from_string).
+    Returns the instance's paths in order.
+    """
+    return _el.export_locations_update(context, share_instance_id,
+                                       export_locations, delete=delete)
+
+
+def export_location_get_all_by_share_instance_id(context, share_instance_id,
+                                                 include_admin_only=True):
+    """The instance's live export location rows in order (with el_metadata)."""
+    return _el.export_location_get_all_by_share_instance_id(
+        context, share_instance_id, include_admin_only=include_admin_only)
+
+
+def export_location_get_all(context, share_id):
+    """Paths of the share's main instance (admin-only ones for admins)."""
+    return _el.export_location_get_all(context, share_id)
+
+
+def export_location_get_by_uuid(context, export_location_uuid):
+    """One live export location by its public uuid; raises ExportLocationNotFound."""
+    return _el.export_location_get_by_uuid(context, export_location_uuid)
+
+
+# -- access rules ------------------------------------------------------------
+
+def share_access_create(context, values):
+    """A share_access_map rule plus one mapping per live instance.
+
+    Mappings start 'queued_to_apply' (or ``values['state']``);
+    ``values['metadata']`` becomes rule metadata. Returns the rule.
+    """
+    return _access.share_access_create(context, values)
+
+
+def share_access_get(context, access_id):
+    """A live rule with its live mappings and metadata; raises AccessRuleNotFound."""
+    return _access.share_access_get(context, access_id)
+
+
+def share_instance_access_get_all(context, share_instance_id, filters=None):
+    """Live mappings of an instance carrying their rule's fields.
+
+    Each item: ``id`` (mapping id), ``access_id``, ``state``, and the
+    rule's share_id, access_type, access_to, access_key, access_level.
+    Filters: id, access_id, state (values may be lists).
+    """
+    return _access.share_instance_access_get_all(context, share_instance_id,
+                                                 filters=filters)
+
+
+def share_instance_access_get(context, access_id, share_instance_id):
+    """The live mapping of a rule on an instance, with the rule's fields."""
+    return _access.share_instance_access_get(context, access_id,
+                                             share_instance_id)
+
+
+def share_instance_access_update(context, access_id, share_instance_id,
+                                 updates):
+    """Rule fields (access_type/to/key/level) to the rule, the rest to the mapping."""
+    return _access.share_instance_access_update(
+        context, access_id, share_instance_id, updates)
+
+
+def share_instance_access_states_update(context, share_instance_id,
+                                        from_states, new_state):
+    """One UPDATE moving an instance's live mappings from ``from_states``; returns count."""
+    return _access.share_instance_access_states_update(
+        context, share_instance_id, from_states, new_state)
+
+
+def share_instance_access_delete(context, mapping_id):
+    """Soft-delete a mapping (state 'deleted'); the rule too when none is left.
+
+    Removing the rule also removes its metadata and resource locks.
+    """
+    _access.share_instance_access_delete(context, mapping_id)
+
+
+# -- messages ----------------------------------------------------------------
+
+def message_create(context, values):
+    """Insert a user message (id uuid4, created_at now).
+
+    Values: project_id, request_id, resource_type, resource_id, action_id,
+    detail_id, message_level, expires_at.
+    """
+    return _messages.message_create(context, values)
+
+
+def message_get_all(context, filters=None):
+    """Live messages newest first; exact filters on the message columns."""
+    return _messages.message_get_all(context, filters=filters)
+
+
+def message_destroy_expired(context):
+    """Delete messages past ``expires_at``; returns the count."""
+    return _messages.message_destroy_expired(context)
+
+
+# -- quotas ------------------------------------------------------------------
+
+def quota_reserve(context, deltas, project_id, user_id, share_type_id=None,
+                  expire=None):
+    """Reservation uuids for ``deltas`` ({resource: delta}); no limit checks.
+
+    Reserves on the (project, user) usage rows and, with a share type, on
+    the (project, share type) rows, creating missing rows; positive deltas
+    raise ``reserved``. ``expire``: datetime or seconds (default
+    ``CONF.quota.reservation_expire``).
+    """
+    return _quotas.quota_reserve(context, deltas, project_id, user_id,
+                                 share_type_id=share_type_id, expire=expire)
+
+
+def reservation_commit(context, reservations, project_id=None, user_id=None,
+                       share_type_id=None):
+    """Apply reservations to ``in_use`` (and release ``reserved``); never below 0."""
+    _quotas.reservation_commit(context, reservations, project_id=project_id,
+                               user_id=user_id, share_type_id=share_type_id)
+
+
+def reservation_rollback(context, reservations, project_id=None, user_id=None,
+                         share_type_id=None):
+    """Drop reservations, giving back what they added to ``reserved``."""
+    _quotas.reservation_rollback(context, reservations, project_id=project_id,
+                                 user_id=user_id, share_type_id=share_type_id)
+
+
+def quota_release(context, deltas, project_id, user_id, share_type_id=None):
+    """Reserve the negated magnitudes of ``deltas`` and commit, in one transaction.
+
+    What the share service does when a share goes away, e.g.
+    ``{'shares': 1, 'gigabytes': 10}`` (signs are ignored).
+    """
+    return _quotas.quota_release(context, deltas, project_id, user_id,
+                                 share_type_id=share_type_id)
+
+
+def quota_usage_get_all_by_project(context, project_id):
+    """``{'project_id': p, resource: {'in_use', 'reserved'}}`` over user rows."""
+    return _quotas.quota_usage_get_all_by_project(context, project_id)
+
+
+def quota_usage_get_all_by_project_and_user(context, project_id, user_id):
+    """Usage of one user's rows (share_type_id NULL)."""
+    return _quotas.quota_usage_get_all_by_project_and_user(
+        context, project_id, user_id)
+
+
+def quota_usage_get_all_by_project_and_share_type(context, project_id,
+                                                  share_type_id):
+    """Usage of one share type's rows (user_id NULL)."""
+    return _quotas.quota_usage_get_all_by_project_and_share_type(
+        context, project_id, share_type_id)
+
+
+# -- driver private data and backend info ------------------------------------
+
+def driver_private_data_get(context, entity_id, key=None, default=None):
+    """A value (or ``default``); a dict when ``key`` is None or a list."""
+    return _private.driver_private_data_get(context, entity_id, key=key,
+                                            default=default)
+
+
+def driver_private_data_update(context, entity_id, details,
+                               delete_existing=False):
+    """Upsert ``details`` (values stored as str); ``delete_existing`` drops others."""
+    return _private.driver_private_data_update(
+        context, entity_id, details, delete_existing=delete_existing)
+
+
+def driver_private_data_delete(context, entity_id, key=None):
+    """Soft-delete one key, a list of keys, or (None) all keys of an entity."""
+    _private.driver_private_data_delete(context, entity_id, key=key)
+
+
+def backend_info_get(context, host):
+    """The live backend_info row of ``host`` (``info_hash``) or None."""
+    return _private.backend_info_get(context, host)
+
+
+def backend_info_update(context, host, value=None, delete_existing=False):
+    """Store ``value`` as the host's info hash, or soft-delete it."""
+    return _private.backend_info_update(context, host, value=value,
+                                        delete_existing=delete_existing)
+
+
+# -- share types -------------------------------------------------------------
+
+def share_type_create(context, values, projects=None):
+    """Insert a share type; ``values['extra_specs']`` is a dict. Returns its dict."""
+    return _types.share_type_create(context, values, projects=projects)
+
+
+def share_type_get(context, id):
+    """Upstream's share type dict (``extra_specs`` a dict); raises ShareTypeNotFound."""
+    return _types.share_type_get(context, id)
+
+
+def share_type_get_by_name(context, name):
+    """The live share type called ``name`` as a dict; raises ShareTypeNotFound."""
+    return _types.share_type_get_by_name(context, name)
+
+
+def share_type_get_all(context):
+    """``{name: share type dict}`` of live share types."""
+    return _types.share_type_get_all(context)
+
+
+# -- snapshots (read side) ---------------------------------------------------
+
+def share_snapshot_get(context, snapshot_id):
+    """A snapshot with share, instances and metadata; raises ShareSnapshotNotFound."""
+    return _snapshots.share_snapshot_get(context, snapshot_id)
+
+
+def share_snapshot_instance_get(context, snapshot_instance_id,
+                                with_share_data=False):
+    """A snapshot instance; with share data ``['share']`` is its share instance.
+
+    Raises ShareSnapshotInstanceNotFound.
+    """
+    return _snapshots.share_snapshot_instance_get(
+        context, snapshot_instance_id, with_share_data=with_share_data)
+
+
+def share_snapshot_instance_get_all_with_filters(context, filters,
+                                                 with_share_data=False):
+    """Live snapshot instances by instance_ids, snapshot_ids,
+    share_instance_ids, statuses, share_group_snapshot_id or host.
+    """
+    return _snapshots.share_snapshot_instance_get_all_with_filters(
+        context, filters, with_share_data=with_share_data)
+
+
+def share_snapshot_update(context, snapshot_id, values):
+    """Update a snapshot; status, progress and provider_location go to its instance.
+
+    Returns the reloaded snapshot.
+    """
+    return _snapshots.share_snapshot_update(context, snapshot_id, values)
+
+
+def share_snapshot_instance_update(context, snapshot_instance_id, values):
+    """Update a snapshot instance (key ``size`` is its size column); returns it."""
+    return _snapshots.share_snapshot_instance_update(
+        context, snapshot_instance_id, values)
+
+
+# -- share servers -----------------------------------------------------------
+
+def share_server_get(context, server_id):
+    """A share server with details, subnets, allocations and instances.
+
+    Raises ShareServerNotFound.
+    """
+    return _servers.share_server_get(context, server_id)
+
+
+def share_server_get_all_by_host(context, host, filters=None):
+    """Live servers on exactly ``host`` ('H@B'), optionally filtered."""
+    return _servers.share_server_get_all_by_host(context, host,
+                                                 filters=filters)
+
+
+def share_server_update(context, server_id, values):
+    """Update a share server; returns it reloaded. Raises ShareServerNotFound."""
+    return _servers.share_server_update(context, server_id, values)
+
+
+# -- share groups and backups ------------------------------------------------
+
+def share_group_update(context, share_group_id, values):
+    """Update a share group (AZ name translated); returns it."""
+    return _groups.share_group_update(context, share_group_id, values)
+
+
+def share_group_snapshot_update(context, share_group_snapshot_id, values):
+    """Update a share group snapshot; returns it."""
+    return _groups.share_group_snapshot_update(
+        context, share_group_snapshot_id, values)
+
+
+def share_backup_update(context, backup_id, values):
+    """Update a share backup (AZ name translated); returns it."""
+    return _groups.share_backup_update(context, backup_id, values)

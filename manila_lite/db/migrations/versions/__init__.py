@@ -1,0 +1,1 @@
+"""Revisions of manila_lite's schema."""

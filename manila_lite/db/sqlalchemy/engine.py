@@ -1,0 +1,111 @@
+"""The oslo.db enginefacade configured from [database], with SQLite tuned for several writer threads."""
+
+import contextlib
+import threading
+
+from oslo_config import cfg
+from oslo_db.sqlalchemy import enginefacade
+from oslo_log import log
+import sqlalchemy as sa
+
+from manila_lite import conf as _conf  # noqa: F401  (registers the options)
+
+CONF = cfg.CONF
+LOG = log.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 30000
+_IMMEDIATE = 'manila_lite_begin_immediate'
+
+_lock = threading.Lock()
+_manager = None
+
+
+def _sqlite_setup(engine):
+    """WAL journal, busy timeout and BEGIN IMMEDIATE for writer sessions."""
+    if engine.dialect.name != 'sqlite':
+        return
+    is_file = engine.url.database not in (None, '', ':memory:')
+
+    @sa.event.listens_for(engine, 'connect')
+    def _on_connect(dbapi_conn, record):
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute('PRAGMA busy_timeout = %d' % SQLITE_BUSY_TIMEOUT_MS)
+            if is_file:
+                cursor.execute('PRAGMA journal_mode = WAL')
+        finally:
+            cursor.close()
+
+    # Must run before oslo.db's own "begin" listener, which emits a plain
+    # BEGIN unless conn.info has "in_transaction". A deferred BEGIN that
+    # reads and later writes fails with SQLITE_BUSY when another writer
+    # committed in between; taking the write lock up front makes
+    # concurrent writers wait on the busy timeout instead. (SQLAlchemy
+    # ignores insert=True for engine events, hence the re-registering.)
+    def _on_begin(conn):
+        if (conn.get_execution_options().get(_IMMEDIATE) and
+                'in_transaction' not in conn.info):
+            conn.exec_driver_sql('BEGIN IMMEDIATE')
+            conn.info['in_transaction'] = True
+
+    existing = list(engine.dispatch.begin)
+    for listener in existing:
+        sa.event.remove(engine, 'begin', listener)
+    sa.event.listen(engine, 'begin', _on_begin)
+    for listener in existing:
+        sa.event.listen(engine, 'begin', listener)
+
+
+def _new_manager():
+    manager = enginefacade.transaction_context()
+    manager.configure(sqlite_fk=False, expire_on_commit=False)
+    manager.append_on_engine_create(_sqlite_setup)
+    return manager
+
+
+def _get_manager():
+    global _manager
+    manager = _manager
+    if manager is None:
+        with _lock:
+            if _manager is None:
+                _manager = _new_manager()
+            manager = _manager
+    return manager
+
+
+def get_engine():
+    """The writer Engine (created on first use from CONF.database)."""
+    return _get_manager().writer.get_engine()
+
+
+def dispose_engine():
+    """Close pooled connections and forget the engine.
+
+    The next database call builds a new engine from the then-current
+    ``CONF.database`` options, which is how tests point the facade at
+    another URL.
+    """
+    global _manager
+    with _lock:
+        manager, _manager = _manager, None
+    if manager is not None and manager.is_started:
+        manager.dispose_pool()
+
+
+@contextlib.contextmanager
+def reader(context):
+    """A session for reading; joins the caller's transaction if one is open."""
+    with _get_manager().reader.using(context) as session:
+        yield session
+
+
+@contextlib.contextmanager
+def writer(context):
+    """A session in a write transaction, committed when the outermost block exits."""
+    with _get_manager().writer.using(context) as session:
+        if not session.info.get(_IMMEDIATE):
+            session.info[_IMMEDIATE] = True
+            if session.get_bind().dialect.name == 'sqlite':
+                session.connection(execution_options={_IMMEDIATE: True})
+        yield session

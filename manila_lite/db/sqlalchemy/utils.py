@@ -1,0 +1,126 @@
+"""Query helpers shared by the per-resource modules: read_deleted, filters, soft delete, ids."""
+
+from oslo_log import log
+from oslo_utils import uuidutils
+import sqlalchemy as sa
+
+from manila_lite.db.sqlalchemy import model_base
+
+LOG = log.getLogger(__name__)
+
+
+def read_deleted_of(context, read_deleted=None):
+    """The explicit mode if given, else the context's (default 'no')."""
+    return read_deleted or getattr(context, 'read_deleted', None) or 'no'
+
+
+def model_query(context, model, read_deleted=None, project_only=False):
+    """``SELECT model`` honouring read_deleted and, for users, the project."""
+    stmt = sa.select(model).where(model_base.deleted_filter(
+        model, read_deleted_of(context, read_deleted)))
+    if project_only and not getattr(context, 'is_admin', True):
+        stmt = stmt.where(model.project_id == context.project_id)
+    return stmt
+
+
+def as_list(value):
+    """``None`` stays None; a scalar becomes a one-element list."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    return [value]
+
+
+def exact_filter(stmt, model, filters, legal_keys):
+    """Equality (or IN for sequences) on each legal key present in filters."""
+    for key in legal_keys:
+        if key not in filters:
+            continue
+        value = filters[key]
+        column = getattr(model, key)
+        if isinstance(value, (list, tuple, set, frozenset)):
+            stmt = stmt.where(column.in_(list(value)))
+        else:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
+def host_filter(column, host):
+    """``host = 'H@B' OR host LIKE 'H@B#%'`` (a host with a pool matches exactly)."""
+    if '#' in host:
+        return column == host
+    return sa.or_(column == host, column.like('%s#%%' % host))
+
+
+def soft_delete_where(session, model, *conditions, **extra_values):
+    """Bulk soft delete of live rows matching ``conditions``.
+
+    Like upstream's query-based soft delete: ``deleted`` takes the row id,
+    ``deleted_at`` now, and ``updated_at`` is left alone. ``extra_values``
+    (e.g. ``state='deleted'``) are written too. Returns the row count.
+    """
+    marker = model.id
+    if model.live_deleted_value == model_base.STRING_LIVE:
+        marker = sa.cast(model.id, sa.String(36))
+    values = {'deleted': marker, 'deleted_at': model_base.utcnow(),
+              'updated_at': model.updated_at}
+    values.update(extra_values)
+    stmt = (sa.update(model)
+            .where(model_base.live(model), *conditions)
+            .values(**values)
+            .execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount
+
+
+def ensure_id(values):
+    """Give ``values`` a uuid4 ``id`` unless it carries a truthy one."""
+    if not values.get('id'):
+        values['id'] = uuidutils.generate_uuid()
+    return values
+
+
+def metadata_value(key, value):
+    """Metadata values as strings; booleans as 'True'/'False' on every database."""
+    if value is None:
+        LOG.warning('Metadata key %s has no value; it is not stored.', key)
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def split_values(values, keys):
+    """Move the truthy values of ``keys`` out of a copy of ``values``.
+
+    Returns ``(moved, rest)``. Falsy values of those keys are dropped from
+    both (upstream's share/instance split rule).
+    """
+    rest = dict(values)
+    moved = {}
+    for key in keys:
+        value = rest.pop(key, None)
+        if value:
+            moved[key] = value
+    return moved, rest
+
+
+def apply_values(obj, values):
+    """Set ``values`` on a model like upstream's ``update``, minus its traps.
+
+    Column attributes are set (and persisted on flush). Read-only
+    properties and relationships are skipped; any other key becomes a
+    plain Python attribute that is never persisted (upstream behaviour).
+    """
+    mapper = sa.inspect(type(obj))
+    for key, value in values.items():
+        if key in mapper.column_attrs:
+            setattr(obj, key, value)
+            continue
+        attr = getattr(type(obj), key, None)
+        if (key in mapper.relationships or isinstance(attr, property) or
+                key == 'metadata' or key.startswith('_')):
+            LOG.debug('Ignoring non-column key %s for %s.', key,
+                      type(obj).__name__)
+            continue
+        setattr(obj, key, value)

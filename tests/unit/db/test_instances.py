@@ -1,0 +1,289 @@
+"""share_instances: eager reads, bulk and conditional updates, delete cascade, statement counts."""
+
+import datetime
+
+from oslo_utils import uuidutils
+import pytest
+import sqlalchemy as sa
+
+from manila_lite.db import api as db
+from manila_lite.db.sqlalchemy import engine
+from manila_lite.db.sqlalchemy import models
+from manila_lite import exception
+from tests.unit.db import helpers
+
+
+def _full_instance(ctxt, make_share, **values):
+    """A share whose instance has a type with specs, a server, exports, metadata."""
+    share_type = db.share_type_create(ctxt, {
+        'name': 'type-%s' % uuidutils.generate_uuid()[:8],
+        'extra_specs': {'driver_handles_share_servers': 'False'}})
+    server = helpers.add_row(ctxt, models.ShareServer,
+                             id=uuidutils.generate_uuid(), host='hostA@alpha',
+                             status='active')
+    helpers.add_row(ctxt, models.ShareServerBackendDetails,
+                    share_server_id=server.id, key='ip', value='10.0.0.9')
+    base = {'share_type_id': share_type['id'], 'share_server_id': server.id,
+            'availability_zone': 'nova'}
+    base.update(values)
+    share = make_share(**base)
+    inst_id = share.instance['id']
+    db.export_locations_update(ctxt, inst_id, [
+        {'path': '10.0.0.1:/%s' % inst_id, 'metadata': {'preferred': True}},
+        {'path': '10.0.0.2:/%s' % inst_id, 'is_admin_only': True}])
+    helpers.add_row(ctxt, models.ShareInstanceMetadata,
+                    share_instance_id=inst_id, key='ik', value='iv')
+    return share
+
+
+def test_get_detached_and_complete(ctxt, make_share):
+    share = _full_instance(ctxt, make_share, size=7, share_proto='CIFS')
+    inst = db.share_instance_get(ctxt, share.instance['id'],
+                                 with_share_data=True)
+    assert sa.inspect(inst).detached
+    assert inst['size'] == 7 and inst['share_proto'] == 'CIFS'
+    assert inst['project_id'] == 'proj1' and inst['user_id'] == 'user1'
+    assert inst['share']['id'] == share['id']
+    assert inst['share']['instance']['id'] == inst['id']
+    assert [el['path'] for el in inst['export_locations']] == [
+        '10.0.0.1:/%s' % inst['id'], '10.0.0.2:/%s' % inst['id']]
+    assert inst['export_locations'][0]['el_metadata'] == {
+        'preferred': 'True'}
+    assert inst['share_server']['backend_details'] == {'ip': '10.0.0.9'}
+    assert inst['share_type']['name'].startswith('type-')
+    assert inst['share_type'].specs == {
+        'driver_handles_share_servers': 'False'}
+    assert inst['availability_zone'] == 'nova'
+    assert {m['key']: m['value'] for m in inst.share_instance_metadata} == {
+        'ik': 'iv'}
+
+
+def test_get_without_share_data(ctxt, make_share):
+    share = make_share()
+    inst = db.share_instance_get(ctxt, share.instance['id'])
+    with pytest.raises(AttributeError):
+        inst.size
+    with pytest.raises(exception.ShareInstanceNotFound):
+        db.share_instance_get(ctxt, 'missing')
+
+
+def test_get_all_by_host_matching(ctxt, make_share):
+    exact = make_share(host='hostA@alpha')
+    pooled = make_share(host='hostA@alpha#pool1')
+    make_share(host='hostA@alphabet#pool1')
+    make_share(host='hostB@alpha#pool1')
+    found = db.share_instance_get_all_by_host(ctxt, 'hostA@alpha')
+    assert {i['share_id'] for i in found} == {exact['id'], pooled['id']}
+    found = db.share_instance_get_all_by_host(ctxt, 'hostA@alpha#pool1')
+    assert [i['share_id'] for i in found] == [pooled['id']]
+
+
+def test_get_all_by_host_status(ctxt, make_share):
+    a = make_share(status='available')
+    b = make_share(status='error')
+    make_share(status='creating')
+    by_one = db.share_instance_get_all_by_host(ctxt, 'hostA@alpha',
+                                               status='available')
+    assert [i['share_id'] for i in by_one] == [a['id']]
+    by_list = db.share_instance_get_all_by_host(
+        ctxt, 'hostA@alpha', status=['available', 'error'],
+        with_share_data=True)
+    assert {i['share_id'] for i in by_list} == {a['id'], b['id']}
+    assert all(i['size'] == 1 for i in by_list)
+
+
+def _bulk_shares(ctxt, count, share_type_id, server_id):
+    """Insert ``count`` shares with one instance, two exports and metadata."""
+    now = datetime.datetime.utcnow()
+    with engine.writer(ctxt) as session:
+        for n in range(count):
+            sid, iid = uuidutils.generate_uuid(), uuidutils.generate_uuid()
+            session.add(models.Share(id=sid, size=1, project_id='p'))
+            session.add(models.ShareMetadata(share_id=sid, key='k', value='v'))
+            session.add(models.ShareInstance(
+                id=iid, share_id=sid, host='hostA@alpha#p', status='available',
+                share_type_id=share_type_id, share_server_id=server_id))
+            session.add(models.ShareInstanceMetadata(
+                share_instance_id=iid, key='k', value='v'))
+            for i in range(2):
+                el = models.ShareInstanceExportLocations(
+                    uuid=uuidutils.generate_uuid(), share_instance_id=iid,
+                    path='/%s/%d' % (iid, i), updated_at=now)
+                session.add(el)
+                session.flush()
+                session.add(models.ShareInstanceExportLocationsMetadata(
+                    export_location_id=el.id, key='preferred', value='True'))
+
+
+def _touch_everything(instances):
+    for inst in instances:
+        inst['share']['instance']['status']
+        inst['share']['export_locations']
+        [m['key'] for m in inst['share'].share_metadata]
+        [el['el_metadata'] for el in inst['export_locations']]
+        inst['share_type'].specs
+        inst['share_server']['backend_details']
+        inst['share_server']['share_network_subnet_ids']
+        inst['availability_zone']
+        inst['size']
+
+
+def _count_by_host(ctxt):
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        instances = db.share_instance_get_all_by_host(
+            ctxt, 'hostA@alpha', with_share_data=True)
+        _touch_everything(instances)
+    return len(instances), counter.count
+
+
+def test_get_all_by_host_statement_count_is_constant(ctxt):
+    share_type = db.share_type_create(ctxt, {'name': 't',
+                                             'extra_specs': {'a': 'b'}})
+    server = helpers.add_row(ctxt, models.ShareServer, id='srv',
+                             host='hostA@alpha')
+    _bulk_shares(ctxt, 10, share_type['id'], server.id)
+    found, small = _count_by_host(ctxt)
+    assert found == 10
+    _bulk_shares(ctxt, 290, share_type['id'], server.id)
+    found, large = _count_by_host(ctxt)
+    assert found == 300
+    assert small == large
+    assert small < 40
+
+
+def test_get_all_filters(ctxt, make_share):
+    a = make_share(status='available')
+    b = make_share(status='error', host='other@b#p')
+    db.export_locations_update(ctxt, a.instance['id'], ['/exp/a'])
+    ids = lambda rows: {r['id'] for r in rows}  # noqa: E731
+    assert ids(db.share_instance_get_all(ctxt)) == {
+        a.instance['id'], b.instance['id']}
+    assert ids(db.share_instance_get_all(ctxt, {'status': 'error'})) == {
+        b.instance['id']}
+    assert ids(db.share_instance_get_all(
+        ctxt, {'export_location_path': '/exp/a'})) == {a.instance['id']}
+    assert ids(db.share_instance_get_all(ctxt, {'host': 'other@b'})) == {
+        b.instance['id']}
+    assert ids(db.share_instance_get_all(
+        ctxt, {'instance_ids': [a.instance['id']]})) == {a.instance['id']}
+    helpers.raw_execute('UPDATE shares SET is_soft_deleted = :t WHERE id = '
+                        ':i', t=True, i=a['id'])
+    assert ids(db.share_instance_get_all(ctxt)) == {b.instance['id']}
+    assert ids(db.share_instance_get_all(
+        ctxt, {'is_soft_deleted': True})) == {a.instance['id']}
+
+
+def test_update_returns_reloaded_instance(ctxt, make_share):
+    share = make_share(availability_zone='nova')
+    inst = db.share_instance_update(
+        ctxt, share.instance['id'],
+        {'status': 'available', 'availability_zone': 'zone-b'},
+        with_share_data=True)
+    assert sa.inspect(inst).detached
+    assert inst['availability_zone'] == 'zone-b'
+    assert inst['status'] == 'available'
+    assert inst['size'] == 1
+
+
+def test_status_update_bulk(ctxt, make_share):
+    shares = [make_share(status='available') for _ in range(3)]
+    ids = [s.instance['id'] for s in shares]
+    db.share_instance_update(ctxt, ids[2], {'status': 'error'})
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        count = db.share_instance_status_update(
+            ctxt, ids, {'status': 'ensuring'},
+            expected_statuses=['available'])
+    assert count == 2
+    assert len([s for s in counter.statements if s.startswith('UPDATE')]) \
+        == 1
+    statuses = {r['id']: r['status'] for r in
+                helpers.raw_rows('SELECT id, status FROM share_instances')}
+    assert statuses == {ids[0]: 'ensuring', ids[1]: 'ensuring',
+                        ids[2]: 'error'}
+    assert db.share_instance_status_update(ctxt, ids,
+                                           {'status': 'available'}) == 3
+
+
+def test_conditional_update(ctxt, make_share):
+    share = make_share(status='creating')
+    inst_id = share.instance['id']
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        assert db.share_instance_conditional_update(
+            ctxt, inst_id, ['creating'], {'status': 'available',
+                                          'progress': '100%'}) is True
+    assert [s.split()[0] for s in counter.statements
+            if not s.startswith('BEGIN')] == ['UPDATE']
+    row = helpers.raw_rows('SELECT * FROM share_instances')[0]
+    assert row['status'] == 'available' and row['progress'] == '100%'
+    assert row['updated_at'] is not None
+    assert db.share_instance_conditional_update(
+        ctxt, inst_id, ['creating'], {'status': 'error'}) is False
+    assert helpers.raw_rows('SELECT status FROM share_instances') == [
+        {'status': 'available'}]
+    assert db.share_instance_conditional_update(
+        ctxt, inst_id, 'available', {'status': 'deleting'}) is True
+
+
+def test_conditional_update_ignores_deleted_rows(ctxt, make_share):
+    share = make_share(status='available')
+    helpers.raw_execute("UPDATE share_instances SET deleted = id")
+    assert db.share_instance_conditional_update(
+        ctxt, share.instance['id'], ['available'], {'status': 'x'}) is False
+
+
+def _access(ctxt, share, to='10.1.1.1'):
+    return db.share_access_create(ctxt, {
+        'share_id': share['id'], 'access_type': 'ip', 'access_to': to,
+        'metadata': {'mk': 'mv'}})
+
+
+def test_delete_cascades_and_removes_last_share(ctxt, make_share):
+    share = make_share(metadata={'sk': 'sv'}, status='deleting')
+    inst_id = share.instance['id']
+    db.export_locations_update(ctxt, inst_id, [
+        {'path': '/x', 'metadata': {'preferred': True}}])
+    helpers.add_row(ctxt, models.ShareInstanceMetadata,
+                    share_instance_id=inst_id, key='ik', value='iv')
+    _access(ctxt, share)
+    result = db.share_instance_delete(ctxt, inst_id)
+    assert result['share_deleted'] is True
+    assert result['share']['id'] == share['id']
+    assert result['share']['deleted'] == 'False'  # as it was
+    assert result['share']['project_id'] == 'proj1'
+    live = lambda table, flavour="'False'": helpers.raw_rows(  # noqa: E731
+        'SELECT * FROM %s WHERE deleted = %s' % (table, flavour))
+    for table in ('shares', 'share_instances', 'share_access_map',
+                  'share_instance_access_map', 'share_access_rules_metadata',
+                  'share_instance_metadata'):
+        assert live(table) == [], table
+    for table in ('share_metadata', 'share_instance_export_locations',
+                  'share_instance_export_locations_metadata'):
+        assert live(table, '0') == [], table
+    inst = helpers.raw_rows('SELECT * FROM share_instances')[0]
+    assert inst['status'] == 'deleted' and inst['deleted'] == inst_id
+    mapping = helpers.raw_rows('SELECT * FROM share_instance_access_map')[0]
+    assert mapping['state'] == 'deleted'
+    share_row = helpers.raw_rows('SELECT * FROM shares')[0]
+    assert share_row['deleted'] == share['id']
+    assert share_row['deleted_at'] is not None
+
+
+def test_delete_of_one_replica_keeps_the_share(ctxt, make_share):
+    share = make_share(replica_state='active')
+    other = helpers.add_instance(ctxt, share['id'], status='available',
+                                 replica_state='in_sync')
+    _access(ctxt, share)
+    result = db.share_instance_delete(ctxt, other)
+    assert result['share_deleted'] is False
+    assert db.share_get(ctxt, share['id'])['deleted'] == 'False'
+    rules = helpers.raw_rows("SELECT * FROM share_access_map "
+                             "WHERE deleted = 'False'")
+    assert len(rules) == 1
+    mappings = helpers.raw_rows(
+        "SELECT share_instance_id, state FROM share_instance_access_map "
+        "WHERE deleted = 'False'")
+    assert mappings == [{'share_instance_id': share.instance['id'],
+                         'state': 'queued_to_apply'}]
+    assert db.share_metadata_get(ctxt, share['id']) == {}
+    with pytest.raises(exception.ShareInstanceNotFound):
+        db.share_instance_delete(ctxt, other)

@@ -1,0 +1,52 @@
+"""drivers_private_data and backend_info key/value stores."""
+
+from manila_lite.db import api as db
+from tests.unit.db import helpers
+
+
+def test_update_and_get(ctxt):
+    db.driver_private_data_update(ctxt, 'e1', {'a': 1, 'b': 'x', 'c': True})
+    assert db.driver_private_data_get(ctxt, 'e1') == {'a': '1', 'b': 'x',
+                                                      'c': 'True'}
+    assert db.driver_private_data_get(ctxt, 'e1', 'a') == '1'
+    assert db.driver_private_data_get(ctxt, 'e1', ['a', 'c']) == {
+        'a': '1', 'c': 'True'}
+    assert db.driver_private_data_get(ctxt, 'e1', 'zz', default='d') == 'd'
+    assert db.driver_private_data_get(ctxt, 'other') == {}
+
+
+def test_update_overwrites_and_delete_existing(ctxt):
+    db.driver_private_data_update(ctxt, 'e1', {'a': '1', 'b': '2'})
+    db.driver_private_data_update(ctxt, 'e1', {'b': '3', 'c': '4'},
+                                  delete_existing=True)
+    assert db.driver_private_data_get(ctxt, 'e1') == {'b': '3', 'c': '4'}
+    row = helpers.raw_rows("SELECT deleted, deleted_at FROM "
+                           "drivers_private_data WHERE key = 'a'")[0]
+    assert row['deleted'] == 1 and row['deleted_at'] is not None
+
+
+def test_delete_and_revive(ctxt):
+    db.driver_private_data_update(ctxt, 'e1', {'a': '1', 'b': '2', 'c': '3'})
+    db.driver_private_data_delete(ctxt, 'e1', 'a')
+    assert db.driver_private_data_get(ctxt, 'e1') == {'b': '2', 'c': '3'}
+    db.driver_private_data_delete(ctxt, 'e1', ['b'])
+    assert db.driver_private_data_get(ctxt, 'e1') == {'c': '3'}
+    db.driver_private_data_update(ctxt, 'e1', {'a': 'again'})
+    assert db.driver_private_data_get(ctxt, 'e1') == {'a': 'again',
+                                                      'c': '3'}
+    db.driver_private_data_delete(ctxt, 'e1')
+    assert db.driver_private_data_get(ctxt, 'e1') == {}
+
+
+def test_backend_info(ctxt):
+    assert db.backend_info_get(ctxt, 'h@b') is None
+    db.backend_info_update(ctxt, 'h@b', 'hash1')
+    assert db.backend_info_get(ctxt, 'h@b')['info_hash'] == 'hash1'
+    db.backend_info_update(ctxt, 'h@b', 'hash2')
+    assert db.backend_info_get(ctxt, 'h@b')['info_hash'] == 'hash2'
+    db.backend_info_update(ctxt, 'h@b', delete_existing=True)
+    assert db.backend_info_get(ctxt, 'h@b') is None
+    row = helpers.raw_rows('SELECT deleted FROM backend_info')[0]
+    assert row['deleted'] == 1
+    db.backend_info_update(ctxt, 'h@b', 'hash3')
+    assert db.backend_info_get(ctxt, 'h@b')['info_hash'] == 'hash3'

@@ -1,0 +1,83 @@
+"""Quota reservations and usage on both usage rows (per user and per share type)."""
+
+import datetime
+
+from manila_lite.db import api as db
+from tests.unit.db import helpers
+
+
+def _usage_rows():
+    rows = helpers.raw_rows(
+        'SELECT project_id, user_id, share_type_id, resource, in_use, '
+        'reserved FROM quota_usages WHERE deleted = 0')
+    return {(r['user_id'], r['share_type_id'], r['resource']):
+            (r['in_use'], r['reserved']) for r in rows}
+
+
+def test_reserve_creates_both_usage_rows(ctxt):
+    uuids = db.quota_reserve(ctxt, {'shares': 1, 'gigabytes': 10}, 'p1',
+                             'u1', share_type_id='st1')
+    assert len(uuids) == 4 and len(set(uuids)) == 4
+    assert _usage_rows() == {
+        ('u1', None, 'shares'): (0, 1), ('u1', None, 'gigabytes'): (0, 10),
+        (None, 'st1', 'shares'): (0, 1), (None, 'st1', 'gigabytes'): (0, 10)}
+    res = helpers.raw_rows('SELECT user_id, share_type_id, delta, expire '
+                           'FROM reservations WHERE deleted = 0')
+    assert sorted((r['user_id'] or '', r['share_type_id'] or '', r['delta'])
+                  for r in res) == [('', 'st1', 1), ('', 'st1', 10),
+                                    ('u1', '', 1), ('u1', '', 10)]
+    tomorrow = datetime.datetime.utcnow() + datetime.timedelta(hours=23)
+    assert all(str(r['expire']) > str(tomorrow) for r in res)
+
+
+def test_commit_moves_reserved_to_in_use(ctxt):
+    uuids = db.quota_reserve(ctxt, {'shares': 1, 'gigabytes': 10}, 'p1',
+                             'u1', share_type_id='st1')
+    db.reservation_commit(ctxt, uuids, project_id='p1', user_id='u1',
+                          share_type_id='st1')
+    assert _usage_rows() == {
+        ('u1', None, 'shares'): (1, 0), ('u1', None, 'gigabytes'): (10, 0),
+        (None, 'st1', 'shares'): (1, 0), (None, 'st1', 'gigabytes'): (10, 0)}
+    assert helpers.raw_rows('SELECT id FROM reservations '
+                            'WHERE deleted = 0') == []
+    # Committing again changes nothing: the reservations are gone.
+    db.reservation_commit(ctxt, uuids)
+    assert _usage_rows()[('u1', None, 'shares')] == (1, 0)
+
+
+def test_rollback_only_releases_reserved(ctxt):
+    uuids = db.quota_reserve(ctxt, {'shares': 2}, 'p1', 'u1')
+    db.reservation_rollback(ctxt, uuids, project_id='p1', user_id='u1')
+    assert _usage_rows() == {('u1', None, 'shares'): (0, 0)}
+
+
+def test_release_lowers_in_use_on_both_rows(ctxt):
+    db.reservation_commit(ctxt, db.quota_reserve(
+        ctxt, {'shares': 2, 'gigabytes': 30}, 'p1', 'u1',
+        share_type_id='st1'))
+    db.quota_release(ctxt, {'shares': -1, 'gigabytes': -10}, 'p1', 'u1',
+                     share_type_id='st1')
+    assert _usage_rows() == {
+        ('u1', None, 'shares'): (1, 0), ('u1', None, 'gigabytes'): (20, 0),
+        (None, 'st1', 'shares'): (1, 0), (None, 'st1', 'gigabytes'): (20, 0)}
+    assert db.quota_usage_get_all_by_project(ctxt, 'p1') == {
+        'project_id': 'p1', 'shares': {'in_use': 1, 'reserved': 0},
+        'gigabytes': {'in_use': 20, 'reserved': 0}}
+    assert db.quota_usage_get_all_by_project_and_share_type(
+        ctxt, 'p1', 'st1')['gigabytes'] == {'in_use': 20, 'reserved': 0}
+
+
+def test_release_never_goes_below_zero(ctxt, caplog):
+    db.reservation_commit(ctxt, db.quota_reserve(ctxt, {'gigabytes': 5},
+                                                 'p1', 'u1'))
+    db.quota_release(ctxt, {'gigabytes': 8}, 'p1', 'u1')
+    assert _usage_rows() == {('u1', None, 'gigabytes'): (0, 0)}
+    assert 'keeping 0' in caplog.text
+
+
+def test_release_of_unknown_usage_creates_zero_rows(ctxt):
+    db.quota_release(ctxt, {'shares': 1}, 'p9', 'u9', share_type_id='st9')
+    assert _usage_rows() == {('u9', None, 'shares'): (0, 0),
+                             (None, 'st9', 'shares'): (0, 0)}
+    assert db.quota_usage_get_all_by_project_and_user(
+        ctxt, 'p9', 'u9')['shares'] == {'in_use': 0, 'reserved': 0}
