@@ -1,6 +1,8 @@
 """Selection of oslo.service's concurrency backend (threading by default, eventlet on request)."""
 
+import importlib.abc
 import os
+import sys
 
 ENV_SWITCH = 'OS_MANILA_DISABLE_EVENTLET_PATCHING'
 EVENTLET_WARNING = (
@@ -10,6 +12,30 @@ EVENTLET_WARNING = (
     "backend.")
 
 _selected = None
+
+
+class _EventletBlocker(importlib.abc.MetaPathFinder):
+    """Makes ``import eventlet`` fail on the threading backend.
+
+    Libraries such as futurist import eventlet opportunistically when it is
+    installed; with native threads nothing may load it (upstream poisons
+    eventlet for the same reason), and its import-time deprecation warning
+    would reach every command's stderr.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == 'eventlet' or fullname.startswith('eventlet.'):
+            raise ImportError('eventlet is disabled: manila_lite runs on the '
+                              'native threading backend (set %s=0 to opt '
+                              'into eventlet)' % ENV_SWITCH)
+        return None
+
+
+def _block_eventlet():
+    if 'eventlet' in sys.modules:
+        return
+    if not any(isinstance(f, _EventletBlocker) for f in sys.meta_path):
+        sys.meta_path.insert(0, _EventletBlocker())
 
 
 def wants_eventlet(environ=None):
@@ -24,9 +50,12 @@ def select(environ=None):
     global _selected
     if _selected is not None:
         return _selected
+    eventlet_wanted = wants_eventlet(environ)
+    if not eventlet_wanted:
+        _block_eventlet()
     from oslo_service import backend
     from oslo_service.backend import exceptions
-    if wants_eventlet(environ):
+    if eventlet_wanted:
         import eventlet
         eventlet.monkey_patch()
         kind = backend.BackendType.EVENTLET

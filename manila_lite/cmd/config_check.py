@@ -25,8 +25,8 @@ def _read_all(conf, group_name, names):
 
 
 def _default_names(conf):
-    return [name for name in conf if not isinstance(conf[name],
-                                                    cfg.ConfigOpts.GroupAttr)]
+    """Names of [DEFAULT] options (iterating CONF also yields group names; reading those is harmless)."""
+    return list(conf)
 
 
 def check_backend(conf, backend):

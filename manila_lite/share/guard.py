@@ -20,6 +20,14 @@ _DICT_ARGS = frozenset((
 _LIST_ARGS = frozenset(('reservations', 'share_instance_ids'))
 _STR_ARGS = frozenset(('dest_host', 'identifier', 'new_user', 'new_project'))
 _MAX_ID_LENGTH = 255
+# Arguments whose value names the resource a message is about; the first one
+# present goes into the context's resource_uuid, which oslo.log prints as
+# "[instance: <id>]" on every line logged while the request runs.
+_RESOURCE_ARGS = ('share_instance_id', 'share_replica_id',
+                  'snapshot_instance_id', 'src_instance_id', 'share_id',
+                  'snapshot_id', 'share_server_id', 'src_share_server_id',
+                  'share_group_id', 'share_group_snapshot_id',
+                  'share_network_id')
 
 
 def _check_id(name, value, optional):
@@ -80,6 +88,17 @@ def _bind(signature, func_name, args, kwargs):
     return bound
 
 
+def _tag_resource(context, arguments):
+    for name in _RESOURCE_ARGS:
+        value = arguments.get(name)
+        if isinstance(value, str) and value:
+            try:
+                context.resource_uuid = value
+            except AttributeError:
+                pass
+            return
+
+
 def rpc_method(require_driver=True):
     """Wrap a ShareManager RPC method.
 
@@ -96,7 +115,9 @@ def rpc_method(require_driver=True):
         @functools.wraps(func)
         def wrapper(self, context, *args, **kwargs):
             try:
-                _bind(signature, func.__name__, (self, context) + args, kwargs)
+                bound = _bind(signature, func.__name__,
+                              (self, context) + args, kwargs)
+                _tag_resource(context, bound.arguments)
                 if require_driver and not self.driver.initialized:
                     raise exception.DriverNotInitialized(
                         driver=self.driver.__class__.__name__)

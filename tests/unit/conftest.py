@@ -53,7 +53,9 @@ def configure_backend(name='alpha', **options):
 @pytest.fixture
 def manager_factory(db, tmp_path):
     """Build initialized ShareManagers for backend sections with given options."""
+    from manila_lite import rpc
     from manila_lite.share import manager as share_manager
+    rpc.init(CONF, url='fake://')
     CONF.set_override('lock_path', str(tmp_path / 'locks'),
                       group='oslo_concurrency')
     cleanups = []

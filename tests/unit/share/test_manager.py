@@ -110,6 +110,15 @@ def test_missing_argument_is_invalid_input(manager_factory):
     assert 'force' in str(_unwrap(excinfo))
 
 
+def _live_rows(db, table, instance_id):
+    import sqlalchemy
+    live = "'False'" if table == 'share_instance_access_map' else '0'
+    with db.get_engine().connect() as conn:
+        return conn.execute(sqlalchemy.text(
+            'SELECT count(*) FROM %s WHERE share_instance_id = :i AND '
+            'deleted = %s' % (table, live)), {'i': instance_id}).scalar()
+
+
 def _available_share(mgr, db, admin_ctx, **kwargs):
     share, inst = helpers.make_share(db, admin_ctx, **kwargs)
     mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
@@ -119,13 +128,12 @@ def _available_share(mgr, db, admin_ctx, **kwargs):
 def test_delete_share_instance_success(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     share, inst = _available_share(mgr, db, admin_ctx, size=3)
-    db.quota_reserve(admin_ctx, {'shares': 1, 'gigabytes': 3}, 'p1', 'u1',
-                     share_type_id=inst['share_type_id'])
-    reservations = db.quota_reserve(admin_ctx, {'shares': 1, 'gigabytes': 3},
-                                    'p1', 'u1',
-                                    share_type_id=inst['share_type_id'])
-    db.reservation_commit(admin_ctx, reservations, 'p1', 'u1',
-                          inst['share_type_id'])
+    for _ in range(2):
+        reservations = db.quota_reserve(
+            admin_ctx, {'shares': 1, 'gigabytes': 3}, 'p1', 'u1',
+            share_type_id=inst['share_type_id'])
+        db.reservation_commit(admin_ctx, reservations, 'p1', 'u1',
+                              inst['share_type_id'])
     db.share_access_create(admin_ctx, {'share_id': share['id'],
                                        'access_type': 'ip',
                                        'access_to': '10.0.0.0/24',
@@ -137,16 +145,20 @@ def test_delete_share_instance_success(manager_factory, db, admin_ctx):
         db.share_instance_get(admin_ctx, inst['id'])
     with pytest.raises(exception.ShareNotFound):
         db.share_get(admin_ctx, share['id'])
-    assert not db.export_location_get_all_by_share_instance_id(admin_ctx,
-                                                              inst['id'])
-    assert not db.share_instance_access_get_all(admin_ctx, inst['id'])
+    live = _live_rows(db, 'share_instance_export_locations', inst['id'])
+    assert live == 0
+    assert _live_rows(db, 'share_instance_access_map', inst['id']) == 0
     deleted_ctx = admin_ctx.elevated(read_deleted='yes')
     gone = db.share_instance_get(deleted_ctx, inst['id'])
     assert gone['status'] == c.STATUS_DELETED and gone['deleted'] == inst['id']
-    usage = {(u['resource'], u['user_id'], u['share_type_id']): u['in_use']
-             for u in db.quota_usage_get_all_by_project(admin_ctx, 'p1')}
-    assert usage[('shares', 'u1', None)] == 1
-    assert usage[('gigabytes', 'u1', None)] == 3
+    # Two shares' worth was committed; the delete gave one back, on both the
+    # per-user and the per-share-type usage rows.
+    by_user = db.quota_usage_get_all_by_project_and_user(admin_ctx, 'p1', 'u1')
+    by_type = db.quota_usage_get_all_by_project_and_share_type(
+        admin_ctx, 'p1', inst['share_type_id'])
+    for usage in (by_user, by_type):
+        assert usage['shares']['in_use'] == 1
+        assert usage['gigabytes']['in_use'] == 3
 
 
 def test_delete_share_instance_driver_failure(manager_factory, db, admin_ctx):
