@@ -1,0 +1,54 @@
+"""Set-up shared by the interop helper scripts: upstream manila's CONF, RPC transport and request context (runs inside the upstream venv)."""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+
+def parser(description):
+    """An argument parser with the options every helper script takes."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument('--transport-url', required=True)
+    p.add_argument('--connection', required=True, help='database URL')
+    p.add_argument('--control-exchange', default=None,
+                   help='oslo.messaging exchange (default: upstream\'s)')
+    return p
+
+
+def setup(args):
+    """Configure upstream manila like its API service; return a context."""
+    from oslo_config import cfg
+
+    from manila.common import config  # noqa: F401 - registers global opts
+    from manila import context
+    from manila import db  # noqa: F401 - registers [database] opts
+    from manila import rpc
+
+    lines = ['[DEFAULT]', 'transport_url = %s' % args.transport_url]
+    if args.control_exchange:
+        lines.append('control_exchange = %s' % args.control_exchange)
+    lines += ['[database]', 'connection = %s' % args.connection, '']
+    fd, path = tempfile.mkstemp(prefix='upstream-', suffix='.conf')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write('\n'.join(lines))
+        conf = cfg.CONF
+        conf(['--config-file', path], project='manila',
+             default_config_files=[])
+    finally:
+        os.unlink(path)
+    rpc.init(conf)
+    return context.RequestContext(user_id='interop-user',
+                                  project_id='interop-project',
+                                  is_admin=True)
+
+
+def finish(result):
+    """Flush and close the RPC transport, print ``result`` as JSON."""
+    from manila import rpc
+
+    rpc.cleanup()
+    json.dump(result, sys.stdout, default=str)
+    sys.stdout.write('\n')

@@ -1,0 +1,59 @@
+"""Create a share the way upstream's API does (upstream DB API) and cast create_share_instance to a share host with upstream's ShareAPI; print the ids as JSON (runs inside the upstream venv)."""
+
+import types
+import uuid
+
+import _upstream
+
+
+def main():
+    p = _upstream.parser(__doc__)
+    p.add_argument('--host', required=True, help='H@B#pool')
+    p.add_argument('--size', type=int, default=1)
+    p.add_argument('--proto', default='NFS')
+    p.add_argument('--name', default='interop-share')
+    args = p.parse_args()
+    ctx = _upstream.setup(args)
+
+    from manila import db
+    from manila.share import api as share_api
+    from manila.share import rpcapi
+
+    share_type = db.share_type_create(ctx, {
+        'name': 'interop-%s' % uuid.uuid4().hex[:8],
+        'extra_specs': {'driver_handles_share_servers': 'False',
+                        'snapshot_support': 'True'},
+    })
+    share_type = db.share_type_get(ctx, share_type['id'])
+    # Upstream's own helpers; neither needs more of the API object than .db.
+    api_like = types.SimpleNamespace(db=db)
+    options = {
+        'size': args.size,
+        'user_id': ctx.user_id,
+        'project_id': ctx.project_id,
+        'snapshot_id': None,
+        'metadata': {},
+        'display_name': args.name,
+        'display_description': 'made by upstream manila 23.0.1',
+        'share_proto': args.proto,
+        'is_public': False,
+        'share_group_id': None,
+        'qos_type_id': None,
+    }
+    options.update(share_api.API.get_share_attributes_from_share_type(
+        api_like, share_type))
+    share = db.share_create(ctx, options, create_share_instance=False)
+    request_spec, instance = (
+        share_api.API.create_share_instance_and_get_request_spec(
+            api_like, ctx, share, host=args.host,
+            share_type_id=share_type['id']))
+    rpcapi.ShareAPI().create_share_instance(
+        ctx, instance, args.host, request_spec=request_spec,
+        filter_properties={'scheduler_hints': None}, snapshot_id=None)
+    _upstream.finish({'share_id': share['id'],
+                      'share_instance_id': instance['id'],
+                      'share_type_id': share_type['id']})
+
+
+if __name__ == '__main__':
+    main()
