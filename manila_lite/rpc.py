@@ -6,6 +6,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
 from oslo_messaging.rpc import dispatcher
+from oslo_messaging.rpc import server as rpc_server
 from oslo_serialization import jsonutils
 
 from manila_lite import context as ml_context
@@ -161,16 +162,40 @@ def get_client(target, version_cap=None, serializer=None):
         serializer=RequestContextSerializer(serializer))
 
 
+class _Dispatcher(dispatcher.RPCDispatcher):
+    """Reports an unknown method or unsupported version in one log line.
+
+    oslo.messaging would log both with a traceback; here the caller of a
+    ``call`` still gets the original error back, a ``cast`` is dropped, and
+    the log shows one ERROR line naming the method, version and request id.
+    """
+
+    def dispatch(self, incoming):
+        try:
+            return super().dispatch(incoming)
+        except (messaging.NoSuchMethod, messaging.UnsupportedVersion) as exc:
+            message = incoming.message if isinstance(incoming.message,
+                                                     dict) else {}
+            ctxt = incoming.ctxt if isinstance(incoming.ctxt, dict) else {}
+            LOG.error('Rejected RPC %(method)r version %(version)s '
+                      '(request %(req)s): %(cls)s: %(exc)s',
+                      {'method': message.get('method'),
+                       'version': message.get('version'),
+                       'req': ctxt.get('request_id'),
+                       'cls': type(exc).__name__, 'exc': exc})
+            raise messaging.ExpectedException()
+
+
 def get_server(target, endpoints, serializer=None):
     """Return an RPC server (threading executor) for ``target``.
 
     Any public (not ``_``-prefixed) method of an endpoint can be invoked,
     as with upstream's DefaultRPCAccessPolicy.
     """
-    return messaging.get_rpc_server(
-        get_transport(), target, endpoints,
-        serializer=RequestContextSerializer(serializer),
-        access_policy=dispatcher.DefaultRPCAccessPolicy)
+    rpc_dispatcher = _Dispatcher(endpoints,
+                                 RequestContextSerializer(serializer),
+                                 dispatcher.DefaultRPCAccessPolicy)
+    return rpc_server.RPCServer(get_transport(), target, rpc_dispatcher)
 
 
 def get_notifier(service=None, host=None, publisher_id=None):
