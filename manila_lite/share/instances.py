@@ -134,15 +134,31 @@ def delete(mgr, context, share_instance_id, force=False,
     """Remove one instance from the driver and soft-delete its rows, releasing quota."""
     inst = db_api.share_instance_get(context, share_instance_id,
                                      with_share_data=True)
-    initial_status = inst['status']
-    if initial_status not in states.DELETE_SOURCES:
+    if inst['status'] not in states.DELETE_SOURCES:
         LOG.warning('Share instance %(id)s is %(status)s, not deleting; '
                     'delete request ignored.',
-                    {'id': inst['id'], 'status': initial_status})
+                    {'id': inst['id'], 'status': inst['status']})
         return
-    deferred = deferred_delete or initial_status in _DEFERRED
     if deferred_delete:
+        # Deferred deletion gives the quota back at once; the backend
+        # clean-up may finish later (do_deferred_share_deletion).
         _release_quota(context, inst)
+        if _has_snapshot_instances(context, inst['id']):
+            states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                           'deferred_delete_failed')
+            return
+    _remove(mgr, context, inst, force, deferred_delete)
+
+
+def _has_snapshot_instances(context, instance_id):
+    return bool(db_api.share_snapshot_instance_get_all_with_filters(
+        context, {'share_instance_ids': [instance_id]}))
+
+
+def _remove(mgr, context, inst, force, deferred_delete):
+    """Deny all rules, delete on the driver, soft-delete the rows."""
+    deferred = (deferred_delete or
+                inst['status'] in _DEFERRED)
     steps = (('update_access', mf.Action.DELETE_ACCESS_RULES, _deny_all),
              ('delete_share', mf.Action.DELETE,
               lambda m, ctx, i: m.driver.delete_share(ctx, i,
@@ -156,7 +172,7 @@ def delete(mgr, context, share_instance_id, force=False,
         except Exception as exc:
             if _fail_delete(mgr, context, inst, exc, action, force,
                             deferred):
-                if deferred_delete:
+                if deferred:
                     return
                 raise _driver_error(operation, exc)
     db_api.share_instance_delete(context, inst['id'])
@@ -326,3 +342,18 @@ def _apply_one_update(context, inst, update, plain):
             expected_statuses=list(states.ENSURE_SOURCES))
     else:
         plain.append(inst['id'])
+
+
+def deferred_deletion(mgr, context):
+    """Periodic: retry the driver deletion of instances left in error_deferred_deleting."""
+    rows = db_api.share_instance_get_all_by_host(
+        context, mgr.host, with_share_data=True,
+        status=[c.STATUS_ERROR_DEFERRED_DELETING])
+    for inst in rows:
+        if _has_snapshot_instances(context, inst['id']):
+            continue
+        try:
+            _remove(mgr, context, inst, force=False, deferred_delete=True)
+        except Exception as exc:
+            LOG.error('Deferred deletion of share instance %(id)s failed: '
+                      '%(exc)s', {'id': inst['id'], 'exc': exc})

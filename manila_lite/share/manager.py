@@ -20,13 +20,21 @@ from oslo_utils import timeutils
 from manila_lite import context as ml_context
 from manila_lite.message import api as message_api
 from manila_lite.scheduler import rpcapi as scheduler_rpcapi
+from manila_lite.share import access
+from manila_lite.share import backups
 from manila_lite.share import configuration as share_configuration
 from manila_lite.share import driver_loader
 from manila_lite.share import drivers_private_data
 from manila_lite.share.guard import rpc_method
+from manila_lite.share import hook
 from manila_lite.share import instances
+from manila_lite.share import manage_existing
+from manila_lite.share import resize
 from manila_lite.share import rpcapi as share_rpcapi
+from manila_lite.share import share_ops
+from manila_lite.share import snapshots
 from manila_lite.share import unsupported
+from manila_lite.share import usage
 from manila_lite.conf import manager as manager_opts
 from manila_lite.conf import share_driver as driver_opts
 
@@ -37,6 +45,13 @@ LOG = logging.getLogger(__name__)
 # manager is built (after the config files are parsed).
 _TASK_SPACING_OPTIONS = {
     '_report_driver_status': 'periodic_interval',
+    'periodic_share_status_update': 'periodic_interval',
+    'update_share_usage_size': 'share_usage_size_update_interval',
+    'do_deferred_share_deletion': 'periodic_deferred_delete_interval',
+    'do_deferred_snapshot_deletion': 'periodic_deferred_delete_interval',
+    'create_backup_continue': 'driver_backup_continue_update_interval',
+    'restore_backup_continue': 'driver_restore_continue_update_interval',
+    '_execute_periodic_hook': 'periodic_hooks_interval',
 }
 
 
@@ -126,65 +141,63 @@ class ShareManager(periodic_task.PeriodicTasks):
 
     @rpc_method()
     def manage_share(self, context, share_id, driver_options):
-        self._refuse(context, 'manage_share', share_id=share_id)
+        manage_existing.manage_share(self, context.elevated(), share_id, driver_options)
 
     @rpc_method()
     def unmanage_share(self, context, share_id):
-        self._refuse(context, 'unmanage_share', share_id=share_id)
+        manage_existing.unmanage_share(self, context.elevated(), share_id)
 
     @rpc_method()
     def extend_share(self, context, share_id, new_size, reservations):
-        self._refuse(context, 'extend_share', share_id=share_id)
+        resize.extend_share(self, context.elevated(), share_id, new_size, reservations)
 
     @rpc_method()
     def shrink_share(self, context, share_id, new_size):
-        self._refuse(context, 'shrink_share', share_id=share_id)
+        resize.shrink_share(self, context.elevated(), share_id, new_size)
 
     @rpc_method()
     def revert_to_snapshot(self, context, snapshot_id, reservations=None):
-        self._refuse(context, 'revert_to_snapshot', snapshot_id=snapshot_id)
+        snapshots.revert_to_snapshot(self, context.elevated(), snapshot_id, reservations=reservations)
 
     @rpc_method()
     def update_access(self, context, share_instance_id):
-        self._refuse(context, 'update_access',
-                     share_instance_id=share_instance_id)
+        access.update_access(self, context.elevated(), share_instance_id)
 
     @rpc_method()
     def update_access_for_instances(self, context, share_instance_ids,
                                     share_server_id=None):
-        self._refuse(context, 'update_access_for_instances',
-                     share_instance_ids=share_instance_ids)
+        access.update_access_for_instances(self, context.elevated(), share_instance_ids, share_server_id=share_server_id)
 
     @rpc_method()
     def connection_get_info(self, context, share_instance_id):
-        self._refuse(context, 'connection_get_info')
+        return share_ops.connection_get_info(self, context.elevated(), share_instance_id)
 
     @rpc_method()
     def transfer_accept(self, context, share_id, new_user, new_project,
                         clear_rules=False):
-        self._refuse(context, 'transfer_accept')
+        return share_ops.transfer_accept(self, context.elevated(), share_id, new_user, new_project, clear_rules=clear_rules)
 
     @rpc_method()
     def update_share_from_metadata(self, context, share_id, metadata):
-        self._refuse(context, 'update_share_from_metadata', share_id=share_id)
+        share_ops.update_share_from_metadata(self, context.elevated(), share_id, metadata)
 
     # -- snapshots --------------------------------------------------------
     @rpc_method()
     def create_snapshot(self, context, share_id, snapshot_id):
-        self._refuse(context, 'create_snapshot', snapshot_id=snapshot_id)
+        snapshots.create_snapshot(self, context.elevated(), share_id, snapshot_id)
 
     @rpc_method()
     def delete_snapshot(self, context, snapshot_id, force=False,
                         deferred_delete=False):
-        self._refuse(context, 'delete_snapshot', snapshot_id=snapshot_id)
+        snapshots.delete_snapshot(self, context.elevated(), snapshot_id, force=force, deferred_delete=deferred_delete)
 
     @rpc_method()
     def manage_snapshot(self, context, snapshot_id, driver_options):
-        self._refuse(context, 'manage_snapshot', snapshot_id=snapshot_id)
+        snapshots.manage_snapshot(self, context.elevated(), snapshot_id, driver_options)
 
     @rpc_method()
     def unmanage_snapshot(self, context, snapshot_id):
-        self._refuse(context, 'unmanage_snapshot', snapshot_id=snapshot_id)
+        snapshots.unmanage_snapshot(self, context.elevated(), snapshot_id)
 
     @rpc_method()
     def create_replicated_snapshot(self, context, snapshot_id, share_id=None):
@@ -199,8 +212,7 @@ class ShareManager(periodic_task.PeriodicTasks):
 
     @rpc_method()
     def snapshot_update_access(self, context, snapshot_instance_id):
-        self._refuse(context, 'snapshot_update_access',
-                     snapshot_instance_id=snapshot_instance_id)
+        access.snapshot_update_access(self, context.elevated(), snapshot_instance_id)
 
     # -- replication -------------------------------------------------------
     @rpc_method()
@@ -367,15 +379,15 @@ class ShareManager(periodic_task.PeriodicTasks):
     # -- backups -------------------------------------------------------------------
     @rpc_method()
     def create_backup(self, context, backup):
-        self._refuse(context, 'create_backup', backup=backup)
+        backups.create_backup(self, context.elevated(), backup)
 
     @rpc_method()
     def delete_backup(self, context, backup):
-        self._refuse(context, 'delete_backup', backup=backup)
+        backups.delete_backup(self, context.elevated(), backup)
 
     @rpc_method()
     def restore_backup(self, context, backup, share_id):
-        self._refuse(context, 'restore_backup', backup=backup)
+        backups.restore_backup(self, context.elevated(), backup, share_id)
 
     # -- capabilities ------------------------------------------------------------
     @rpc_method(require_driver=False)
@@ -409,6 +421,41 @@ class ShareManager(periodic_task.PeriodicTasks):
         self.scheduler_rpcapi.update_service_capabilities(
             context, 'share', self.host, capabilities,
             timestamp=timeutils.utcnow())
+
+    @periodic_task.periodic_task(spacing=60)
+    def periodic_share_status_update(self, context):
+        if self.driver.initialized:
+            snapshots.periodic_share_status_update(self, context)
+
+    @periodic_task.periodic_task(spacing=300)
+    def update_share_usage_size(self, context):
+        if self.driver.initialized and CONF.enable_gathering_share_usage_size:
+            usage.update_share_usage_size(self, context)
+
+    @periodic_task.periodic_task(spacing=300)
+    def do_deferred_share_deletion(self, context):
+        if self.driver.initialized:
+            instances.deferred_deletion(self, context)
+
+    @periodic_task.periodic_task(spacing=300)
+    def do_deferred_snapshot_deletion(self, context):
+        if self.driver.initialized:
+            snapshots.deferred_deletion(self, context)
+
+    @periodic_task.periodic_task(spacing=60)
+    def create_backup_continue(self, context):
+        if self.driver.initialized:
+            backups.create_backup_continue(self, context)
+
+    @periodic_task.periodic_task(spacing=60)
+    def restore_backup_continue(self, context):
+        if self.driver.initialized:
+            backups.restore_backup_continue(self, context)
+
+    @periodic_task.periodic_task(spacing=300)
+    def _execute_periodic_hook(self, context):
+        if self.driver.initialized:
+            hook.execute_periodic_hook(self, context)
 
     def periodic_tasks(self, context, raise_on_error=False):
         """Run the due periodic tasks; returns seconds until the next one."""

@@ -145,3 +145,42 @@ def daemon_factory(rabbitmq, tmp_path):
     errors = factory.cleanup()
     if errors:
         pytest.fail('\n\n'.join(errors), pytrace=False)
+
+
+@pytest.fixture
+def share_rpc(rabbitmq):
+    """Our ShareAPI (upstream's exact wire messages) on its own transport to the test broker."""
+    import oslo_messaging as messaging
+    from oslo_config import cfg
+    from manila_lite import rpc
+    from manila_lite.share import rpcapi
+    transport = messaging.get_rpc_transport(
+        cfg.CONF, url=rabbitmq.url,
+        allowed_remote_exmods=rpc.get_allowed_exmods())
+    api = rpcapi.ShareAPI()
+    api._client = messaging.get_rpc_client(
+        transport, messaging.Target(topic='manila-share', version='1.0'),
+        version_cap=api.VERSION_CAP,
+        serializer=rpc.RequestContextSerializer())
+    yield api
+    transport.cleanup()
+
+
+@pytest.fixture
+def pg_facade(fresh_db):
+    """manila_lite.db.api pointed at this test's PostgreSQL database (migrated).
+
+    Tests write rows the way upstream's API would (shares, snapshots, access
+    rules) through it, and read results back, while the daemon under test
+    uses the same database.
+    """
+    from oslo_config import cfg
+    from manila_lite.db import api as db_api
+    from manila_lite.db import migration
+    conf = cfg.CONF
+    conf.set_override('connection', fresh_db, group='database')
+    db_api.dispose_engine()
+    migration.db_sync()
+    yield db_api
+    db_api.dispose_engine()
+    conf.clear_override('connection', group='database')
