@@ -30,9 +30,18 @@ def _driver_error(operation, exc):
         msg='driver %s raised %s: %s' % (operation, type(exc).__name__, exc))
 
 
-def _fail_create(mgr, context, inst, exc, detail=None):
+def _assign_availability_zone(mgr, context, inst):
+    """Give an instance without a zone this service's zone (in memory; persisted with the outcome)."""
+    if inst.get('availability_zone_id'):
+        return {}
+    zone_id = mgr.availability_zone_id(context)
+    inst.availability_zone_id = zone_id
+    return {'availability_zone_id': zone_id}
+
+
+def _fail_create(mgr, context, inst, exc, detail=None, values=None):
     states.advance(context, states.SHARE_INSTANCE, inst['id'],
-                   'create_failed')
+                   'create_failed', values)
     mgr.message_api.create(
         context, mf.Action.CREATE, inst['project_id'],
         resource_type=mf.Resource.SHARE, resource_id=inst['share_id'],
@@ -48,21 +57,19 @@ def create(mgr, context, share_instance_id, snapshot_id=None):
                     'create request ignored.',
                     {'id': inst['id'], 'status': inst['status']})
         return
-    if not inst.get('availability_zone_id'):
-        inst = db_api.share_instance_update(
-            context, inst['id'], {'availability_zone': mgr.availability_zone},
-            with_share_data=True)
+    az_values = _assign_availability_zone(mgr, context, inst)
     if inst.get('share_network_id') and not mgr.driver_handles_share_servers:
         exc = exception.ManilaException(
             'Share instance %s names a share network, but driver mode '
             'driver_handles_share_servers is False.' % inst['id'])
-        _fail_create(mgr, context, inst, exc, mf.Detail.UNEXPECTED_NETWORK)
+        _fail_create(mgr, context, inst, exc, mf.Detail.UNEXPECTED_NETWORK,
+                     az_values)
         raise exc
     if snapshot_id or mgr.driver_handles_share_servers:
         what = ('create_share_instance from a snapshot' if snapshot_id else
                 'create_share_instance with driver_handles_share_servers')
         exc = exception.NotSupportedYet(method=what)
-        _fail_create(mgr, context, inst, exc)
+        _fail_create(mgr, context, inst, exc, values=az_values)
         raise exc
     try:
         raw = mgr.driver.create_share(context, inst, share_server=None)
@@ -73,11 +80,12 @@ def create(mgr, context, share_instance_id, snapshot_id=None):
             partial = detail.get('export_locations',
                                  detail.get('export_location'))
             _store_partial_locations(context, inst['id'], partial)
-        _fail_create(mgr, context, inst, exc)
+        _fail_create(mgr, context, inst, exc, values=az_values)
         raise _driver_error('create_share', exc)
     _store_creation_metadata(mgr, context, inst)
     db_api.export_locations_update(context, inst['id'], locations)
     values = {'launched_at': timeutils.utcnow(), 'progress': '100%'}
+    values.update(az_values)
     if inst.get('replication_type'):
         values['replica_state'] = c.REPLICA_STATE_ACTIVE
     if states.advance(context, states.SHARE_INSTANCE, inst['id'],

@@ -18,6 +18,7 @@ from oslo_service import periodic_task
 from oslo_utils import timeutils
 
 from manila_lite import context as ml_context
+from manila_lite.db import api as db_api
 from manila_lite.message import api as message_api
 from manila_lite.scheduler import rpcapi as scheduler_rpcapi
 from manila_lite.share import access
@@ -79,6 +80,7 @@ class ShareManager(periodic_task.PeriodicTasks):
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self.last_capabilities = None
         self._capabilities_lock = threading.Lock()
+        self._zone_cache = None
         self._periodic_spacing = dict(type(self)._periodic_spacing)
         for task, option in _TASK_SPACING_OPTIONS.items():
             self._periodic_spacing[task] = CONF[option]
@@ -88,6 +90,18 @@ class ShareManager(periodic_task.PeriodicTasks):
     def availability_zone(self):
         return (self.configuration.safe_get('backend_availability_zone') or
                 CONF.storage_availability_zone)
+
+    def availability_zone_id(self, context):
+        """Id of this service's availability_zones row (looked up once)."""
+        name = self.availability_zone
+        with self._capabilities_lock:
+            cached = self._zone_cache
+        if cached and cached[0] == name:
+            return cached[1]
+        zone = db_api.availability_zone_get_or_create(context, name)
+        with self._capabilities_lock:
+            self._zone_cache = (name, zone['id'])
+        return zone['id']
 
     @property
     def driver_handles_share_servers(self):
