@@ -283,6 +283,20 @@ class ShareShrinkingPossibleDataLoss(ManilaException):
                'loss.')
 
 
+class ShareExtendingError(ManilaException):
+    message = ('Share %(share_id)s could not be extended due to error in the '
+               'driver: %(reason)s')
+
+
+class ShareShrinkingError(ManilaException):
+    message = ('Share %(share_id)s could not be shrunk due to error in the '
+               'driver: %(reason)s')
+
+
+class BackupException(ManilaException):
+    message = 'Unable to perform a backup action: %(reason)s.'
+
+
 class ShareSizeExceedsAvailableQuota(ManilaException):
     message = 'Requested share size exceeds the available quota.'
 

@@ -1,4 +1,4 @@
-"""Demo run on the embedded default: a loopback RabbitMQ, SQLite, one local backend, one share through it."""
+"""Demo run on the embedded default: a loopback RabbitMQ, SQLite, one localfs backend (pool under state/), one share through it."""
 
 import os
 import pathlib
@@ -32,11 +32,11 @@ log_file = {state}/manila-lite-share.log
 lock_path = {state}/locks
 
 [{backend}]
-share_driver = dummy
+share_driver = localfs
 share_backend_name = {backend}
 driver_handles_share_servers = False
-dummy_driver_default_driver_method_delay = 0
-dummy_driver_driver_methods_delays =
+localfs_pools = {state}/pools/{backend}
+localfs_export_ips = 127.0.0.1
 """
 
 
@@ -50,6 +50,17 @@ def manage(conf, *args, check=True):
     if check and result.returncode != 0:
         raise SystemExit('demo: manila-lite-manage %s failed' % args[0])
     return result.stdout
+
+
+def show_directory(create_output):
+    """Print ``ls -ld`` of the directory behind the share's export location."""
+    location = next(line.split()[0] for line in create_output.splitlines()
+                    if line.startswith('  127.0.0.1:'))
+    directory = location.partition(':')[2]
+    print('demo: the export location %s is a real directory:' % location)
+    print('$ ls -ld ' + directory, flush=True)
+    subprocess.run(['ls', '-ld', directory])
+    return directory
 
 
 def wait_for_service(conf, host, timeout=60):
@@ -83,16 +94,18 @@ def main():
             [str(BIN / 'manila-lite-share'), '--config-file', str(conf)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         sys.stdout.write(wait_for_service(conf, '%s@%s' % (host, BACKEND)))
-        pool = 'fake_pool_for_%s' % BACKEND
         out = manage(conf, 'share', 'create', '--size', '1', '--proto', 'NFS',
                      '--name', 'demo', '--host',
-                     '%s@%s#%s' % (host, BACKEND, pool), '--wait', '60')
+                     '%s@%s#%s' % (host, BACKEND, BACKEND), '--wait', '60')
         share_id = next(line.split()[-1] for line in out.splitlines()
                         if line.strip().startswith('id'))
         manage(conf, 'share', 'show', share_id)
+        directory = show_directory(out)
         manage(conf, 'share', 'delete', share_id, '--wait', '60')
         print('demo: done. The share went creating -> available -> deleted '
-              'through the daemon.')
+              'through the daemon; %s is %s.' % (
+                  directory, 'still there' if os.path.exists(directory)
+                  else 'gone'))
     finally:
         if daemon is not None:
             daemon.send_signal(signal.SIGTERM)

@@ -7,9 +7,11 @@ from manila_lite import exception
 
 
 def _backend_opt_lists():
+    from manila_lite.conf import hook as hook_opts
+    from manila_lite.conf import localfs
     from manila_lite.conf import share_driver
-    lists = [manager_opts.share_manager_opts]
-    for _group, opts in share_driver.list_opts():
+    lists = [manager_opts.share_manager_opts, hook_opts.backend_opts()]
+    for _group, opts in share_driver.list_opts() + localfs.list_opts():
         lists.append(opts)
     return lists
 

@@ -131,3 +131,9 @@ CAPABILITIES_SERVICE_NAME = 'share'
 # share_servers.status default and share groups
 SHARE_GROUP_CONSISTENT_SNAPSHOT_POOL = 'pool'
 SHARE_GROUP_CONSISTENT_SNAPSHOT_HOST = 'host'
+
+
+class AdminOnlyMetadata:
+    """Share metadata keys only admins may set (upstream's names)."""
+
+    MANAGED_AT_KEY = '__managed_at'

@@ -9,9 +9,12 @@ import importlib
 _OPT_MODULES = (
     'manila_lite.conf.service',
     'manila_lite.conf.manager',
+    'manila_lite.conf.hook',
     'manila_lite.conf.coordination',
     'manila_lite.conf.quota',
+    'manila_lite.conf.reconcile',
     'manila_lite.conf.share_driver',
+    'manila_lite.conf.localfs',
 )
 
 

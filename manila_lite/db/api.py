@@ -10,6 +10,7 @@ unless ``context.read_deleted`` says otherwise, where upstream honours it.
 """
 
 from manila_lite.db.sqlalchemy import access as _access
+from manila_lite.db.sqlalchemy import backups as _backups
 from manila_lite.db.sqlalchemy import engine as _engine
 from manila_lite.db.sqlalchemy import export_locations as _el
 from manila_lite.db.sqlalchemy import groups as _groups
@@ -217,7 +218,8 @@ def share_instance_delete(context, share_instance_id):
     In the same transaction, when no live instance remains, the share's
     access rules (+ metadata), share metadata and the share row are
     soft-deleted too. Returns ``{'share_deleted': bool, 'share': share}``
-    with the share as loaded before the deletion.
+    with the share as loaded before the deletion (its columns only: no
+    relationship is loaded).
     """
     return _instances.share_instance_delete(context, share_instance_id)
 
@@ -307,12 +309,103 @@ def share_instance_access_states_update(context, share_instance_id,
         context, share_instance_id, from_states, new_state)
 
 
+def share_access_get_all_for_share(context, share_id, filters=None):
+    """Live rules (share_access_map rows) of a share, with mappings and metadata.
+
+    Each rule's ``state`` is aggregated over its mappings. Filters: id,
+    access_type, access_to, access_level.
+    """
+    return _access.share_access_get_all_for_share(context, share_id,
+                                                  filters=filters)
+
+
 def share_instance_access_delete(context, mapping_id):
     """Soft-delete a mapping (state 'deleted'); the rule too when none is left.
 
     Removing the rule also removes its metadata and resource locks.
     """
     _access.share_instance_access_delete(context, mapping_id)
+
+
+def share_instance_access_conditional_update(context, share_instance_ids,
+                                             expected_states, values,
+                                             access_ids=None):
+    """One UPDATE of live mappings whose ``state`` is in ``expected_states``.
+
+    ``share_instance_ids``: one id or a list; ``access_ids`` narrows to
+    some rules. ``values`` are mapping columns (``state``). Returns the
+    row count. The writer behind the access-rule state table.
+    """
+    return _access.share_instance_access_conditional_update(
+        context, share_instance_ids, expected_states, values,
+        access_ids=access_ids)
+
+
+def share_instance_access_rules_status_update(context, share_instance_ids,
+                                              expected_statuses, new_status):
+    """One UPDATE: ``access_rules_status`` → ``new_status`` where it is one of ``expected_statuses``.
+
+    ``share_instance_ids``: one id or a list (live instances only).
+    Returns the row count.
+    """
+    return _access.share_instance_access_rules_status_update(
+        context, share_instance_ids, expected_statuses, new_status)
+
+
+# -- snapshot access rules ---------------------------------------------------
+
+def share_snapshot_access_create(context, values):
+    """A share_snapshot_access_map rule plus one 'queued_to_apply' mapping per live snapshot instance.
+
+    ``values``: share_snapshot_id, access_type, access_to (id optional).
+    Returns the rule with ``instance_mappings`` loaded.
+    """
+    return _access.share_snapshot_access_create(context, values)
+
+
+def share_snapshot_access_get_all_for_snapshot_instance(
+        context, snapshot_instance_id, filters=None):
+    """Live mappings of a snapshot instance carrying their rule's fields.
+
+    Each item: ``id`` (mapping id), ``access_id``, ``state``,
+    ``share_snapshot_instance_id`` and the rule's share_snapshot_id,
+    access_type, access_to. Filters: id, access_id, state (lists allowed).
+    """
+    return _access.share_snapshot_access_get_all_for_snapshot_instance(
+        context, snapshot_instance_id, filters=filters)
+
+
+def share_snapshot_access_get_all_for_snapshot_instances(
+        context, snapshot_instance_ids, states=None):
+    """Like the single-instance read for many snapshot instances, in one query."""
+    return _access.share_snapshot_access_get_all_for_snapshot_instances(
+        context, snapshot_instance_ids, states=states)
+
+
+def share_snapshot_instance_access_update(context, access_id, instance_id,
+                                          updates):
+    """access_type/access_to to the snapshot rule, the rest to the mapping; returns the mapping."""
+    return _access.share_snapshot_instance_access_update(
+        context, access_id, instance_id, updates)
+
+
+def share_snapshot_instance_access_conditional_update(
+        context, snapshot_instance_ids, expected_states, values,
+        access_ids=None):
+    """One UPDATE of live snapshot mappings in ``expected_states``; returns the count."""
+    return _access.share_snapshot_instance_access_conditional_update(
+        context, snapshot_instance_ids, expected_states, values,
+        access_ids=access_ids)
+
+
+def share_snapshot_instance_access_delete(context, access_id,
+                                          snapshot_instance_id):
+    """Soft-delete a snapshot mapping (state 'deleted'); the rule too when none is left.
+
+    Raises AccessRuleNotFound when the live mapping does not exist.
+    """
+    _access.share_snapshot_instance_access_delete(context, access_id,
+                                                  snapshot_instance_id)
 
 
 # -- messages ----------------------------------------------------------------
@@ -446,7 +539,7 @@ def share_type_get_all(context):
     return _types.share_type_get_all(context)
 
 
-# -- snapshots (read side) ---------------------------------------------------
+# -- snapshots ---------------------------------------------------------------
 
 def share_snapshot_get(context, snapshot_id):
     """A snapshot with share, instances and metadata; raises ShareSnapshotNotFound."""
@@ -486,6 +579,60 @@ def share_snapshot_instance_update(context, snapshot_instance_id, values):
         context, snapshot_instance_id, values)
 
 
+def share_snapshot_create(context, create_values,
+                          create_snapshot_instance=True):
+    """Insert a snapshot (``metadata`` dict included) as upstream's API does.
+
+    ``status``, ``progress`` and ``provider_location`` go to a new instance
+    on the share's current instance (unless ``create_snapshot_instance`` is
+    False); the other keys to ``share_snapshots``. Returns the snapshot.
+    """
+    return _snapshots.share_snapshot_create(
+        context, create_values,
+        create_snapshot_instance=create_snapshot_instance)
+
+
+def share_snapshot_instance_conditional_update(context, snapshot_instance_id,
+                                               expected_statuses, values):
+    """``UPDATE ... WHERE id AND live AND status IN expected``; True if it changed a row.
+
+    The primitive behind the snapshot state machine; ``size`` is the size
+    column, updated_at is set too.
+    """
+    return _snapshots.share_snapshot_instance_conditional_update(
+        context, snapshot_instance_id, expected_statuses, values)
+
+
+def share_snapshot_instance_delete(context, snapshot_instance_id):
+    """Soft-delete a snapshot instance (status 'deleted') with its exports and access mappings.
+
+    Snapshot access rules left without a mapping go too; when no live
+    instance of the snapshot remains, the snapshot and its metadata are
+    soft-deleted in the same transaction. Returns ``{'snapshot_deleted': bool}``.
+    """
+    return _snapshots.share_snapshot_instance_delete(context,
+                                                     snapshot_instance_id)
+
+
+def share_snapshot_instance_export_location_create(context, values):
+    """Insert one row of share_snapshot_instance_export_locations.
+
+    Values: ``share_snapshot_instance_id``, ``path``, ``is_admin_only``.
+    """
+    return _snapshots.share_snapshot_instance_export_location_create(
+        context, values)
+
+
+def share_snapshot_metadata_update(context, share_snapshot_id, metadata,
+                                   delete=False):
+    """Upsert snapshot metadata (values as strings); ``delete`` drops keys not given.
+
+    Raises ShareSnapshotNotFound.
+    """
+    return _snapshots.share_snapshot_metadata_update(
+        context, share_snapshot_id, metadata, delete=delete)
+
+
 # -- share servers -----------------------------------------------------------
 
 def share_server_get(context, server_id):
@@ -523,3 +670,43 @@ def share_group_snapshot_update(context, share_group_snapshot_id, values):
 def share_backup_update(context, backup_id, values):
     """Update a share backup (AZ name translated); returns it."""
     return _groups.share_backup_update(context, backup_id, values)
+
+
+def share_backup_create(context, share_id, values):
+    """Insert a share backup row for ``share_id`` (id defaults to uuid4); returns it.
+
+    What upstream's API writes before casting create_backup: user_id,
+    project_id, status 'creating', progress/restore_progress '0', size,
+    display_name/description, availability_zone (a name), backup_type,
+    host ('H@B') and topic.
+    """
+    return _backups.share_backup_create(context, share_id, values)
+
+
+def share_backup_get(context, backup_id):
+    """A live share backup (AZ loaded); raises ShareBackupNotFound."""
+    return _backups.share_backup_get(context, backup_id)
+
+
+def share_backups_get_all(context, filters=None):
+    """Live backups, newest first, in one SELECT.
+
+    Exact filters (a list means IN): id, share_id, host, topic, status,
+    project_id, display_name, display_description.
+    """
+    return _backups.share_backups_get_all(context, filters=filters)
+
+
+def share_backup_conditional_update(context, backup_id, expected_statuses,
+                                    values):
+    """``UPDATE ... WHERE id AND live AND status IN expected``; True if it changed a row.
+
+    The primitive behind the backup state machine; updated_at is set too.
+    """
+    return _backups.share_backup_conditional_update(
+        context, backup_id, expected_statuses, values)
+
+
+def share_backup_delete(context, backup_id):
+    """Soft-delete a backup (status 'deleted'); raises ShareBackupNotFound."""
+    _backups.share_backup_delete(context, backup_id)

@@ -32,7 +32,8 @@ def our_revisions():
 
 
 def head_revision():
-    return alembic_script.ScriptDirectory.from_config(_config()).get_current_head()
+    scripts = alembic_script.ScriptDirectory.from_config(_config())
+    return scripts.get_current_head()
 
 
 def _current_revisions(connection):

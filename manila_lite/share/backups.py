@@ -1,28 +1,242 @@
-"""Share backups through the driver: create, delete, restore and their progress polls."""
+"""Share backups through the driver (RPC 1.26): create, delete, restore, and the periodic progress polls.
 
-from manila_lite.share import unsupported
+The API writes the backup row (``creating``/``deleting``/``restoring``)
+and puts the share in ``backup_creating``/``backup_restoring`` before
+casting; the driver starts the work here and the periodic polls
+(``create_backup_continue``/``restore_backup_continue``) finish it when
+the driver reports ``total_progress`` '100'.
+"""
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_utils import strutils
+
+from manila_lite.common import constants as c
+from manila_lite.common import message_field as mf
+from manila_lite.db import api as db_api
+from manila_lite import exception
+from manila_lite.share import share_ops
+from manila_lite.share import states
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+_FAIL_REASON_MAX = 255
+
+
+def _backup_row(context, backup, status):
+    """The live row of the backup the API sent, or None (logged) if it is not in ``status``."""
+    backup_id = backup.get('id')
+    if not isinstance(backup_id, str) or not backup_id:
+        raise exception.InvalidInput(
+            reason='backup must carry its id, got %r' % (backup_id,))
+    row = db_api.share_backup_get(context, backup_id)
+    if row['status'] != status:
+        LOG.warning('Share backup %(id)s is %(status)s, not %(want)s; '
+                    'request ignored.', {'id': row['id'],
+                                         'status': row['status'],
+                                         'want': status})
+        return None
+    return row
+
+
+def _reason(exc):
+    text = '%s: %s' % (type(exc).__name__, exc)
+    return text[:_FAIL_REASON_MAX]
 
 
 def create_backup(mgr, context, backup):
-    """Not built yet: refuses loudly (error status, user message)."""
-    unsupported.refuse(context, 'create_backup', dict(backup=backup), mgr.host)
+    """Start a backup on the driver; failure → share ``available``, backup ``error`` (+ fail_reason)."""
+    row = _backup_row(context, backup, c.STATUS_CREATING)
+    if row is None:
+        return
+    try:
+        share, inst = share_ops.load(context, row['share_id'])
+        mgr.driver.create_backup(context, inst, backup,
+                                 share_server=share_ops.share_server_of(
+                                     context, inst))
+    except Exception as exc:
+        _share_event(context, row['share_id'], 'backup_create_failed')
+        states.advance(context, states.SHARE_BACKUP, row['id'],
+                       'create_failed', {'fail_reason': _reason(exc)})
+        raise share_ops.driver_error('create_backup', exc)
+    LOG.info('Share backup %(backup)s of share %(share)s started.',
+             {'backup': row['id'], 'share': row['share_id']})
+
+
+def _share_event(context, share_id, event):
+    """Move the share's current instance (if any is left) through ``event``."""
+    try:
+        share = db_api.share_get(context, share_id)
+    except exception.ShareNotFound:
+        LOG.warning('Share %s is gone; its status is not updated.', share_id)
+        return
+    if share['instance'] is not None:
+        states.advance(context, states.SHARE_INSTANCE,
+                       share['instance']['id'], event)
 
 
 def delete_backup(mgr, context, backup):
-    """Not built yet: refuses loudly (error status, user message)."""
-    unsupported.refuse(context, 'delete_backup', dict(backup=backup), mgr.host)
+    """Delete a backup on the driver, give its quota back and soft-delete it; failure → ``error_deleting``."""
+    row = _backup_row(context, backup, c.STATUS_DELETING)
+    if row is None:
+        return
+    try:
+        _share, inst = share_ops.load(context, row['share_id'])
+        mgr.driver.delete_backup(context, backup, inst,
+                                 share_server=share_ops.share_server_of(
+                                     context, inst))
+    except Exception as exc:
+        states.advance(context, states.SHARE_BACKUP, row['id'],
+                       'delete_failed')
+        raise share_ops.driver_error('delete_backup', exc)
+    try:
+        db_api.quota_release(
+            context, {'backups': 1, 'backup_gigabytes': row['size'] or 0},
+            row['project_id'], context.user_id)
+    except Exception as exc:
+        LOG.warning('Could not give back the backup quota of project '
+                    '%(project)s: %(exc)s',
+                    {'project': row['project_id'], 'exc': exc})
+    db_api.share_backup_delete(context, row['id'])
+    LOG.info('Share backup %s deleted.', row['id'])
 
 
 def restore_backup(mgr, context, backup, share_id):
-    """Not built yet: refuses loudly (error status, user message)."""
-    unsupported.refuse(context, 'restore_backup', dict(backup=backup), mgr.host)
+    """Start restoring a backup into ``share_id``; failure → share ``backup_restoring_error``, backup ``error``.
+
+    Restoring into another share than the backed-up one needs the driver's
+    ``restore_to_target_support`` (else user message 028/032).
+    """
+    row = _backup_row(context, backup, c.STATUS_RESTORING)
+    if row is None:
+        return
+    try:
+        share, inst = share_ops.load(context, share_id)
+        if (share_id != row['share_id'] and
+                not getattr(mgr.driver, 'restore_to_target_support', False)):
+            mgr.message_api.create(
+                context, mf.Action.RESTORE_BACKUP, share['project_id'],
+                resource_type=mf.Resource.SHARE, resource_id=share_id,
+                detail=mf.Detail.TARGETED_RESTORE_UNSUPPORTED)
+            raise exception.BackupException(
+                reason='cannot restore backup %s to share %s: the driver '
+                       'does not support targeted restores'
+                       % (row['id'], share_id))
+        mgr.driver.restore_backup(context, backup, inst,
+                                  share_server=share_ops.share_server_of(
+                                      context, inst))
+    except Exception as exc:
+        _share_event(context, share_id, 'backup_restore_failed')
+        states.advance(context, states.SHARE_BACKUP, row['id'],
+                       'restore_failed')
+        raise share_ops.driver_error('restore_backup', exc)
+    LOG.info('Restore of share backup %(backup)s into share %(share)s '
+             'started.', {'backup': row['id'], 'share': share_id})
+
+
+def _progress(result):
+    """The driver's ``total_progress`` as a string '0'..'100'; ValueError if it is not one."""
+    if not isinstance(result, dict):
+        raise ValueError('driver returned %s, not a dict'
+                         % type(result).__name__)
+    value = result.get('total_progress', '0')
+    if isinstance(value, bool) or not strutils.is_int_like(value) or \
+            not 0 <= int(value) <= 100:
+        raise ValueError('total_progress %r is not 0..100' % (value,))
+    return str(int(value))
+
+
+def _host_instances(mgr, context, status=None):
+    """This host's instances with share data, by share id (one query)."""
+    rows = db_api.share_instance_get_all_by_host(
+        context, mgr.host, with_share_data=True, status=status)
+    return {row['share_id']: row for row in rows}
 
 
 def create_backup_continue(mgr, context):
-    """Periodic task body; not built yet, runs nothing."""
-    return None
+    """Periodic: poll the driver for backups ``creating`` on this host; '100' → both ``available``."""
+    backups = db_api.share_backups_get_all(context, {
+        'status': c.STATUS_CREATING, 'host': mgr.host,
+        'topic': CONF.share_topic})
+    if not backups:
+        return
+    instances = _host_instances(mgr, context)
+    for backup in backups:
+        inst = instances.get(backup['share_id'])
+        if inst is None:
+            LOG.warning('Share %(share)s of backup %(backup)s has no '
+                        'instance on %(host)s; not polled.',
+                        {'share': backup['share_id'],
+                         'backup': backup['id'], 'host': mgr.host})
+            continue
+        _poll_create(mgr, context, backup, inst)
+
+
+def _poll_create(mgr, context, backup, inst):
+    try:
+        progress = _progress(mgr.driver.create_backup_continue(
+            context, inst, backup,
+            share_server=share_ops.share_server_of(context, inst)))
+    except Exception as exc:
+        LOG.warning('Could not get the progress of share backup '
+                    '%(backup)s of share %(share)s: %(exc)s',
+                    {'backup': backup['id'], 'share': inst['share_id'],
+                     'exc': exc})
+        states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                       'backup_create_failed')
+        states.advance(context, states.SHARE_BACKUP, backup['id'],
+                       'create_failed', {'progress': '0'})
+        return
+    db_api.share_backup_conditional_update(
+        context, backup['id'], [c.STATUS_CREATING], {'progress': progress})
+    if progress == '100':
+        states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                       'backup_create_succeeded')
+        states.advance(context, states.SHARE_BACKUP, backup['id'],
+                       'create_succeeded')
+        LOG.info('Share backup %s created.', backup['id'])
 
 
 def restore_backup_continue(mgr, context):
-    """Periodic task body; not built yet, runs nothing."""
-    return None
+    """Periodic: poll restores into this host's ``backup_restoring`` shares; '100' → both ``available``."""
+    backups = db_api.share_backups_get_all(context, {
+        'status': c.STATUS_RESTORING, 'host': mgr.host,
+        'topic': CONF.share_topic})
+    if not backups:
+        return
+    by_backup = {}
+    for inst in _host_instances(
+            mgr, context, status=c.STATUS_BACKUP_RESTORING).values():
+        source = (inst['share'] or {}).get('source_backup_id')
+        by_backup.setdefault(source, []).append(inst)
+    for backup in backups:
+        for inst in by_backup.get(backup['id'], []):
+            _poll_restore(mgr, context, backup, inst)
+
+
+def _poll_restore(mgr, context, backup, inst):
+    try:
+        progress = _progress(mgr.driver.restore_backup_continue(
+            context, backup, inst,
+            share_server=share_ops.share_server_of(context, inst)))
+    except Exception as exc:
+        LOG.error('Could not get the progress of restoring share backup '
+                  '%(backup)s into share %(share)s: %(exc)s',
+                  {'backup': backup['id'], 'share': inst['share_id'],
+                   'exc': exc})
+        states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                       'backup_restore_failed')
+        states.advance(context, states.SHARE_BACKUP, backup['id'],
+                       'restore_poll_failed', {'restore_progress': '0'})
+        return
+    db_api.share_backup_conditional_update(
+        context, backup['id'], [c.STATUS_RESTORING],
+        {'restore_progress': progress})
+    if progress == '100':
+        states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                       'backup_restore_succeeded')
+        states.advance(context, states.SHARE_BACKUP, backup['id'],
+                       'restore_succeeded')
+        LOG.info('Share backup %(backup)s restored into share %(share)s.',
+                 {'backup': backup['id'], 'share': inst['share_id']})

@@ -1,7 +1,9 @@
 """The decorator every RPC method of the share manager wears: validation, one-line errors, driver guard."""
 
+import contextlib
 import functools
 import inspect
+import threading
 
 from oslo_log import log as logging
 import oslo_messaging as messaging
@@ -48,7 +50,11 @@ def _check_argument(name, value, optional):
     """Raise InvalidInput when an RPC argument has the wrong type."""
     if value is None and optional:
         return
-    if name.endswith('_id'):
+    if name == 'share_server_id' and isinstance(value, dict):
+        # Upstream's migration helper sends the whole server here (a known
+        # upstream bug); its id is what counts.
+        _check_id(name, value.get('id'), optional)
+    elif name.endswith('_id'):
         _check_id(name, value, optional)
     elif name in _BOOL_ARGS:
         if not isinstance(value, bool):
@@ -88,6 +94,45 @@ def _bind(signature, func_name, args, kwargs):
     return bound
 
 
+class InFlight:
+    """Ids of the resources this process is working on right now (thread-safe)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts = {}
+
+    @contextlib.contextmanager
+    def track(self, ids):
+        ids = [i for i in ids if isinstance(i, str) and i]
+        with self._lock:
+            for i in ids:
+                self._counts[i] = self._counts.get(i, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                for i in ids:
+                    left = self._counts.get(i, 1) - 1
+                    if left:
+                        self._counts[i] = left
+                    else:
+                        self._counts.pop(i, None)
+
+    def snapshot(self):
+        with self._lock:
+            return frozenset(self._counts)
+
+
+def _resource_ids(arguments):
+    ids = []
+    for name, value in arguments.items():
+        if name in _RESOURCE_ARGS and isinstance(value, str):
+            ids.append(value)
+        elif name == 'share_instance_ids' and isinstance(value, list):
+            ids.extend(v for v in value if isinstance(v, str))
+    return ids
+
+
 def _tag_resource(context, arguments):
     for name in _RESOURCE_ARGS:
         value = arguments.get(name)
@@ -121,7 +166,8 @@ def rpc_method(require_driver=True):
                 if require_driver and not self.driver.initialized:
                     raise exception.DriverNotInitialized(
                         driver=self.driver.__class__.__name__)
-                return func(self, context, *args, **kwargs)
+                with self.in_flight.track(_resource_ids(bound.arguments)):
+                    return func(self, context, *args, **kwargs)
             except exception.ManilaException as exc:
                 LOG.error('%(method)s failed (request %(req)s): '
                           '%(cls)s: %(msg)s',

@@ -11,6 +11,7 @@ from manila_lite.common import constants as c
 from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
+from manila_lite.share import access
 from manila_lite.share import export_locations
 from manila_lite.share import states
 from manila_lite.share import views
@@ -65,12 +66,17 @@ def create(mgr, context, share_instance_id, snapshot_id=None):
         _fail_create(mgr, context, inst, exc, mf.Detail.UNEXPECTED_NETWORK,
                      az_values)
         raise exc
-    if snapshot_id or mgr.driver_handles_share_servers:
-        what = ('create_share_instance from a snapshot' if snapshot_id else
-                'create_share_instance with driver_handles_share_servers')
-        exc = exception.NotSupportedYet(method=what)
+    if mgr.driver_handles_share_servers:
+        exc = exception.NotSupportedYet(
+            method='create_share_instance with driver_handles_share_servers')
         _fail_create(mgr, context, inst, exc, values=az_values)
         raise exc
+    if snapshot_id:
+        # Imported here: snapshots builds on this module's helpers.
+        from manila_lite.share import snapshots
+        snapshots.create_share_from_snapshot(mgr, context, inst, snapshot_id,
+                                             az_values=az_values)
+        return
     try:
         raw = mgr.driver.create_share(context, inst, share_server=None)
         locations = export_locations.normalize(raw)
@@ -129,12 +135,8 @@ def _fail_delete(mgr, context, inst, exc, action, force, deferred):
 
 
 def _deny_all(mgr, context, inst):
-    rules = db_api.share_instance_access_get_all(context, inst['id'])
-    if not rules:
-        return
-    mgr.driver.update_access(context, inst, [], add_rules=[],
-                             delete_rules=list(rules), update_rules=[],
-                             share_server=None)
+    access.update_access_rules(mgr, context, inst['id'],
+                               delete_all_rules=True, share_server=None)
 
 
 def delete(mgr, context, share_instance_id, force=False,
@@ -229,6 +231,7 @@ def ensure_resources(mgr, context, skip_backend_info_check=False):
         updates = _driver_ensure(mgr, context, instances)
         _save_backend_hash(context, mgr.host, backend_hash)
         _apply_ensure_updates(context, instances, updates)
+        access.resync_after_ensure(mgr, context, instances, updates)
     finally:
         db_api.service_update(context, mgr.service_id, {'ensuring': False})
     LOG.info('Ensured %d share instances.', len(instances))

@@ -26,10 +26,12 @@ from manila_lite.share import backups
 from manila_lite.share import configuration as share_configuration
 from manila_lite.share import driver_loader
 from manila_lite.share import drivers_private_data
+from manila_lite.share import guard
 from manila_lite.share.guard import rpc_method
 from manila_lite.share import hook
 from manila_lite.share import instances
 from manila_lite.share import manage_existing
+from manila_lite.share import reconcile
 from manila_lite.share import resize
 from manila_lite.share import rpcapi as share_rpcapi
 from manila_lite.share import share_ops
@@ -53,6 +55,7 @@ _TASK_SPACING_OPTIONS = {
     'create_backup_continue': 'driver_backup_continue_update_interval',
     'restore_backup_continue': 'driver_restore_continue_update_interval',
     '_execute_periodic_hook': 'periodic_hooks_interval',
+    'reconcile_transitional_states': 'transitional_state_check_interval',
 }
 
 
@@ -77,10 +80,12 @@ class ShareManager(periodic_task.PeriodicTasks):
             self.configuration.share_driver, self.configuration,
             private_storage, section=service_name or 'DEFAULT')
         self.message_api = message_api.API()
+        self.hooks = hook.load_hooks(self.configuration, host)
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self.last_capabilities = None
         self._capabilities_lock = threading.Lock()
         self._zone_cache = None
+        self.in_flight = guard.InFlight()
         self._periodic_spacing = dict(type(self)._periodic_spacing)
         for task, option in _TASK_SPACING_OPTIONS.items():
             self._periodic_spacing[task] = CONF[option]
@@ -119,12 +124,14 @@ class ShareManager(periodic_task.PeriodicTasks):
                  {'driver': type(self.driver).__name__, 'host': self.host})
         return True
 
+    @hook.add_hooks
     def init_host(self, service_id=None):
         """Ensure the host's shares and publish capabilities (driver must be set up)."""
         self.service_id = service_id
         ctx = ml_context.get_admin_context()
         instances.ensure_resources(self, ctx)
         self.publish_service_capabilities(ctx)
+        reconcile.reconcile(self, ctx)
 
     def init_host_with_rpc(self):
         pass
@@ -135,6 +142,7 @@ class ShareManager(periodic_task.PeriodicTasks):
 
     # -- shares and instances --------------------------------------------
     @rpc_method()
+    @hook.add_hooks
     def create_share_instance(self, context, share_instance_id,
                               request_spec=None, filter_properties=None,
                               snapshot_id=None):
@@ -142,6 +150,7 @@ class ShareManager(periodic_task.PeriodicTasks):
                          snapshot_id=snapshot_id)
 
     @rpc_method()
+    @hook.add_hooks
     def delete_share_instance(self, context, share_instance_id, force=False,
                               deferred_delete=False):
         instances.delete(self, context.elevated(), share_instance_id,
@@ -154,26 +163,32 @@ class ShareManager(periodic_task.PeriodicTasks):
             skip_backend_info_check=skip_backend_info_check)
 
     @rpc_method()
-    def manage_share(self, context, share_id, driver_options):
+    @hook.add_hooks
+    def manage_share(self, context, share_id, driver_options=None):
         manage_existing.manage_share(self, context.elevated(), share_id, driver_options)
 
     @rpc_method()
+    @hook.add_hooks
     def unmanage_share(self, context, share_id):
         manage_existing.unmanage_share(self, context.elevated(), share_id)
 
     @rpc_method()
+    @hook.add_hooks
     def extend_share(self, context, share_id, new_size, reservations):
         resize.extend_share(self, context.elevated(), share_id, new_size, reservations)
 
     @rpc_method()
+    @hook.add_hooks
     def shrink_share(self, context, share_id, new_size):
         resize.shrink_share(self, context.elevated(), share_id, new_size)
 
     @rpc_method()
+    @hook.add_hooks
     def revert_to_snapshot(self, context, snapshot_id, reservations=None):
         snapshots.revert_to_snapshot(self, context.elevated(), snapshot_id, reservations=reservations)
 
     @rpc_method()
+    @hook.add_hooks
     def update_access(self, context, share_instance_id):
         access.update_access(self, context.elevated(), share_instance_id)
 
@@ -197,28 +212,34 @@ class ShareManager(periodic_task.PeriodicTasks):
 
     # -- snapshots --------------------------------------------------------
     @rpc_method()
+    @hook.add_hooks
     def create_snapshot(self, context, share_id, snapshot_id):
         snapshots.create_snapshot(self, context.elevated(), share_id, snapshot_id)
 
     @rpc_method()
+    @hook.add_hooks
     def delete_snapshot(self, context, snapshot_id, force=False,
                         deferred_delete=False):
         snapshots.delete_snapshot(self, context.elevated(), snapshot_id, force=force, deferred_delete=deferred_delete)
 
     @rpc_method()
-    def manage_snapshot(self, context, snapshot_id, driver_options):
+    @hook.add_hooks
+    def manage_snapshot(self, context, snapshot_id, driver_options=None):
         snapshots.manage_snapshot(self, context.elevated(), snapshot_id, driver_options)
 
     @rpc_method()
+    @hook.add_hooks
     def unmanage_snapshot(self, context, snapshot_id):
         snapshots.unmanage_snapshot(self, context.elevated(), snapshot_id)
 
     @rpc_method()
+    @hook.add_hooks
     def create_replicated_snapshot(self, context, snapshot_id, share_id=None):
         self._refuse(context, 'create_replicated_snapshot',
                      snapshot_id=snapshot_id)
 
     @rpc_method()
+    @hook.add_hooks
     def delete_replicated_snapshot(self, context, snapshot_id, share_id=None,
                                    force=False):
         self._refuse(context, 'delete_replicated_snapshot',
@@ -230,6 +251,7 @@ class ShareManager(periodic_task.PeriodicTasks):
 
     # -- replication -------------------------------------------------------
     @rpc_method()
+    @hook.add_hooks
     def create_share_replica(self, context, share_replica_id,
                              request_spec=None, filter_properties=None,
                              share_id=None):
@@ -237,24 +259,28 @@ class ShareManager(periodic_task.PeriodicTasks):
                      share_replica_id=share_replica_id)
 
     @rpc_method()
+    @hook.add_hooks
     def delete_share_replica(self, context, share_replica_id, share_id=None,
                              force=False):
         self._refuse(context, 'delete_share_replica',
                      share_replica_id=share_replica_id)
 
     @rpc_method()
+    @hook.add_hooks
     def promote_share_replica(self, context, share_replica_id, share_id=None,
                               quiesce_wait_time=None):
         self._refuse(context, 'promote_share_replica',
                      share_replica_id=share_replica_id)
 
     @rpc_method()
+    @hook.add_hooks
     def update_share_replica(self, context, share_replica_id, share_id=None):
         self._refuse(context, 'update_share_replica',
                      share_replica_id=share_replica_id)
 
     # -- share servers -------------------------------------------------------
     @rpc_method()
+    @hook.add_hooks
     def delete_share_server(self, context, share_server):
         self._refuse(context, 'delete_share_server', share_server=share_server)
 
@@ -270,17 +296,20 @@ class ShareManager(periodic_task.PeriodicTasks):
                      share_server_id=share_server_id)
 
     @rpc_method()
+    @hook.add_hooks
     def manage_share_server(self, context, share_server_id, identifier,
                             driver_opts):
         self._refuse(context, 'manage_share_server',
                      share_server_id=share_server_id)
 
     @rpc_method()
+    @hook.add_hooks
     def unmanage_share_server(self, context, share_server_id, force=False):
         self._refuse(context, 'unmanage_share_server',
                      share_server_id=share_server_id)
 
     @rpc_method()
+    @hook.add_hooks
     def share_server_migration_check(self, context, share_server_id,
                                      dest_host, writable, nondisruptive,
                                      preserve_snapshots,
@@ -288,6 +317,7 @@ class ShareManager(periodic_task.PeriodicTasks):
         self._refuse(context, 'share_server_migration_check')
 
     @rpc_method()
+    @hook.add_hooks
     def share_server_migration_start(self, context, share_server_id,
                                      dest_host, writable, nondisruptive,
                                      preserve_snapshots,
@@ -296,18 +326,21 @@ class ShareManager(periodic_task.PeriodicTasks):
                      share_server_id=share_server_id)
 
     @rpc_method()
+    @hook.add_hooks
     def share_server_migration_complete(self, context, src_share_server_id,
                                         dest_share_server_id):
         self._refuse(context, 'share_server_migration_complete',
                      src_share_server_id=src_share_server_id)
 
     @rpc_method()
+    @hook.add_hooks
     def share_server_migration_cancel(self, context, src_share_server_id,
                                       dest_share_server_id):
         self._refuse(context, 'share_server_migration_cancel',
                      src_share_server_id=src_share_server_id)
 
     @rpc_method()
+    @hook.add_hooks
     def share_server_migration_get_progress(self, context,
                                             src_share_server_id,
                                             dest_share_server_id):
@@ -405,6 +438,7 @@ class ShareManager(periodic_task.PeriodicTasks):
 
     # -- capabilities ------------------------------------------------------------
     @rpc_method(require_driver=False)
+    @hook.add_hooks
     def publish_service_capabilities(self, context):
         """Refresh driver stats and send them to the schedulers (fanout)."""
         self._report_driver_status(context)
@@ -414,6 +448,7 @@ class ShareManager(periodic_task.PeriodicTasks):
         unsupported.refuse(context.elevated(), method, kwargs, self.host)
 
     # -- periodic tasks ------------------------------------------------------------
+    @hook.add_hooks
     @periodic_task.periodic_task(spacing=60, run_immediately=True)
     def _report_driver_status(self, context):
         if not self.driver.initialized:
@@ -470,6 +505,11 @@ class ShareManager(periodic_task.PeriodicTasks):
     def _execute_periodic_hook(self, context):
         if self.driver.initialized:
             hook.execute_periodic_hook(self, context)
+
+    @periodic_task.periodic_task(spacing=60)
+    def reconcile_transitional_states(self, context):
+        if self.driver.initialized:
+            reconcile.reconcile(self, context)
 
     def periodic_tasks(self, context, raise_on_error=False):
         """Run the due periodic tasks; returns seconds until the next one."""

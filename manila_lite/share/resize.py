@@ -1,13 +1,161 @@
-"""Extend and shrink of shares, with quota commit or rollback."""
+"""Extend and shrink of shares on the driver, with the quota commit or rollback upstream does."""
 
-from manila_lite.share import unsupported
+from oslo_log import log as logging
+
+from manila_lite.common import message_field as mf
+from manila_lite.db import api as db_api
+from manila_lite import exception
+from manila_lite.share import share_ops
+from manila_lite.share import states
+from manila_lite.share import usage
+
+LOG = logging.getLogger(__name__)
+
+
+def _quota_args(share, inst):
+    """Reservations are the share owner's (upstream charges the creator)."""
+    return {'project_id': share['project_id'], 'user_id': share['user_id'],
+            'share_type_id': inst.get('share_type_id')}
+
+
+def _finish_reservations(context, reservations, quota, commit):
+    if not reservations:
+        return
+    finish = (db_api.reservation_commit if commit
+              else db_api.reservation_rollback)
+    try:
+        finish(context, reservations, **quota)
+    except Exception:
+        LOG.exception('Could not %s quota reservations %s.',
+                      'commit' if commit else 'roll back', reservations)
+
+
+def _ready(inst, event, share_id):
+    sources = states.SHARE_INSTANCE[event].sources
+    if inst['status'] in sources:
+        return True
+    LOG.warning('Share %(share)s is %(status)s, not %(sources)s; request '
+                'ignored.', {'share': share_id, 'status': inst['status'],
+                             'sources': '/'.join(sources)})
+    return False
+
+
+def _replica_count(share):
+    return sum(1 for i in share['instances'] if i.get('replica_state'))
 
 
 def extend_share(mgr, context, share_id, new_size, reservations):
-    """Not built yet: refuses loudly (error status, user message)."""
-    unsupported.refuse(context, 'extend_share', dict(share_id=share_id), mgr.host)
+    """``extending`` → driver ``extend_share`` → ``available`` with the new size; failure → ``extending_error`` + 008/015."""
+    share, inst = share_ops.load(context, share_id)
+    quota = _quota_args(share, inst)
+    if not _ready(inst, 'extend_succeeded', share_id):
+        _finish_reservations(context, reservations, quota, commit=False)
+        return
+    if new_size <= share['size']:
+        states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                       'extend_failed')
+        _finish_reservations(context, reservations, quota, commit=False)
+        raise exception.InvalidInput(
+            reason='new size %s of share %s is not larger than its size %s'
+                   % (new_size, share_id, share['size']))
+    usage.notify_about_share_usage(mgr, context, share, inst, 'extend.start')
+    try:
+        mgr.driver.extend_share(inst, new_size,
+                                share_server=share_ops.share_server_of(
+                                    context, inst))
+    except Exception as exc:
+        LOG.debug('Driver extend_share failed.', exc_info=True)
+        _fail_extend(mgr, context, share, inst, reservations, quota)
+        raise exception.ShareExtendingError(reason=str(exc),
+                                            share_id=share_id)
+    _finish_reservations(context, reservations, quota, commit=True)
+    share = db_api.share_update(context, share_id, {'size': int(new_size)})
+    states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                   'extend_succeeded')
+    LOG.info('Share %(share)s extended to %(size)s GB.',
+             {'share': share_id, 'size': new_size})
+    usage.notify_about_share_usage(mgr, context, share, inst, 'extend.end')
+
+
+def _fail_extend(mgr, context, share, inst, reservations, quota):
+    mgr.message_api.create(
+        context, mf.Action.EXTEND, share['project_id'],
+        resource_type=mf.Resource.SHARE, resource_id=share['id'],
+        detail=mf.Detail.DRIVER_FAILED_EXTEND)
+    states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                   'extend_failed')
+    _finish_reservations(context, reservations, quota, commit=False)
 
 
 def shrink_share(mgr, context, share_id, new_size):
-    """Not built yet: refuses loudly (error status, user message)."""
-    unsupported.refuse(context, 'shrink_share', dict(share_id=share_id), mgr.host)
+    """``shrinking`` → driver ``shrink_share`` → ``available`` with the new size (quota given back).
+
+    A driver refusing for possible data loss (009/018) or not supporting
+    shrink (009/019) leaves the share ``available``; any other failure
+    ends in ``shrinking_error``. Every failure rolls the reservation back
+    and raises ShareShrinkingError.
+    """
+    share, inst = share_ops.load(context, share_id)
+    if not _ready(inst, 'shrink_succeeded', share_id):
+        return
+    new_size = int(new_size)
+    if new_size >= share['size']:
+        states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                       'shrink_failed')
+        raise exception.InvalidInput(
+            reason='new size %s of share %s is not smaller than its size %s'
+                   % (new_size, share_id, share['size']))
+    quota = _quota_args(share, inst)
+    usage.notify_about_share_usage(mgr, context, share, inst, 'shrink.start')
+    reservations = _reserve_shrink(context, share, inst, new_size, quota)
+    try:
+        mgr.driver.shrink_share(inst, new_size,
+                                share_server=share_ops.share_server_of(
+                                    context, inst))
+    except Exception as exc:
+        _fail_shrink(mgr, context, share, inst, exc)
+        _finish_reservations(context, reservations, quota, commit=False)
+        raise exception.ShareShrinkingError(reason=str(exc),
+                                            share_id=share_id)
+    _finish_reservations(context, reservations, quota, commit=True)
+    share = db_api.share_update(context, share_id, {'size': new_size})
+    states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                   'shrink_succeeded')
+    LOG.info('Share %(share)s shrunk to %(size)s GB.',
+             {'share': share_id, 'size': new_size})
+    usage.notify_about_share_usage(mgr, context, share, inst, 'shrink.end')
+
+
+def _reserve_shrink(context, share, inst, new_size, quota):
+    """Reserve the negative gigabytes (and replica gigabytes); failure → ``shrinking_error``."""
+    decrease = int(share['size']) - new_size
+    deltas = {'gigabytes': -decrease}
+    replicas = _replica_count(share)
+    if replicas:
+        deltas['replica_gigabytes'] = -(replicas * decrease)
+    try:
+        return db_api.quota_reserve(context, deltas, **quota)
+    except Exception as exc:
+        LOG.debug('Quota reservation for shrinking failed.', exc_info=True)
+        states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                       'shrink_failed')
+        raise exception.ShareShrinkingError(
+            reason='failed to update quota: %s' % exc, share_id=share['id'])
+
+
+def _fail_shrink(mgr, context, share, inst, exc):
+    if isinstance(exc, exception.ShareShrinkingPossibleDataLoss):
+        detail = mf.Detail.DRIVER_REFUSED_SHRINK
+    elif isinstance(exc, NotImplementedError):
+        detail = mf.Detail.DRIVER_FAILED_SHRINK
+    else:
+        LOG.debug('Driver shrink_share failed.', exc_info=True)
+        states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                       'shrink_failed')
+        return
+    mgr.message_api.create(
+        context, mf.Action.SHRINK, share['project_id'],
+        resource_type=mf.Resource.SHARE, resource_id=share['id'],
+        detail=detail)
+    states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                   'shrink_refused')

@@ -1,18 +1,137 @@
-"""Share-level operations of the 1.22+ surface: transfer accept, metadata updates, connection info."""
+"""Share-level operations of the later RPC surface (transfer accept, metadata to the driver, connection info) and the helpers the share flows share."""
 
-from manila_lite.share import unsupported
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from manila_lite.common import message_field as mf
+from manila_lite.db import api as db_api
+from manila_lite import exception
+from manila_lite.share import access
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
 
 
-def transfer_accept(mgr, context, share_id, new_user, new_project, clear_rules=False):
-    """Not built yet: refuses loudly (error status, user message)."""
-    unsupported.refuse(context, 'transfer_accept', dict(), mgr.host)
+# -- helpers of the share flows (resize, manage, backups, transfer) ---------
+
+def driver_error(operation, exc):
+    """Wrap a driver failure so the RPC guard logs it as one line."""
+    LOG.debug('Driver %s failed.', operation, exc_info=True)
+    if isinstance(exc, exception.ManilaException):
+        return exc
+    return exception.ShareBackendException(
+        msg='driver %s raised %s: %s' % (operation, type(exc).__name__, exc))
+
+
+def current_instance(context, share):
+    """The share's current instance with share data (what upstream hands drivers)."""
+    instance = share['instance']
+    if instance is None:
+        raise exception.InvalidShare(
+            reason='share %s has no live instance' % share['id'])
+    return db_api.share_instance_get(context, instance['id'],
+                                     with_share_data=True)
+
+
+def load(context, share_id):
+    """``(share, current instance with share data)``; raises ShareNotFound."""
+    share = db_api.share_get(context, share_id)
+    return share, current_instance(context, share)
+
+
+def share_server_of(context, inst):
+    """The instance's share server row, or None (DHSS=False)."""
+    if inst.get('share_server_id'):
+        return db_api.share_server_get(context, inst['share_server_id'])
+    return None
+
+
+def deny_all_rules(mgr, context, inst, share_server=None):
+    """Deny every access rule of an instance on the driver and drop the mappings."""
+    access.update_access_rules(mgr, context, inst['id'],
+                               delete_all_rules=True,
+                               share_server=share_server)
+
+
+# -- RPC flows --------------------------------------------------------------
+
+def connection_get_info(mgr, context, share_instance_id):
+    """1.12 call: the driver's mount/unmount/access-mapping dict for the data service."""
+    inst = db_api.share_instance_get(context, share_instance_id,
+                                     with_share_data=True)
+    server = share_server_of(context, inst)
+    try:
+        info = mgr.driver.connection_get_info(context, inst, server)
+    except Exception as exc:
+        raise driver_error('connection_get_info', exc)
+    if not isinstance(info, dict):
+        raise exception.ShareBackendException(
+            msg='driver connection_get_info returned %s, not a dict'
+                % type(info).__name__)
+    return info
+
+
+def transfer_accept(mgr, context, share_id, new_user, new_project,
+                    clear_rules=False):
+    """1.25 call: tell the driver every instance changes owner (rules denied first if asked).
+
+    The API moves the rows; a driver that cannot transfer a share with
+    rules gets a user message for the new project (026/026).
+    """
+    share = db_api.share_get(context, share_id)
+    rules = db_api.share_access_get_all_for_share(context, share_id)
+    for instance in share['instances']:
+        inst = db_api.share_instance_get(context, instance['id'],
+                                         with_share_data=True)
+        server = share_server_of(context, inst)
+        if clear_rules and rules:
+            try:
+                deny_all_rules(mgr, context, inst, share_server=server)
+            except Exception as exc:
+                raise driver_error('update_access', exc)
+            rules = []
+        try:
+            mgr.driver.transfer_accept(context, inst, new_user, new_project,
+                                       access_rules=rules,
+                                       share_server=server)
+        except exception.DriverCannotTransferShareWithRules as exc:
+            mgr.message_api.create(
+                context, mf.Action.TRANSFER_ACCEPT, new_project,
+                resource_type=mf.Resource.SHARE, resource_id=share_id,
+                detail=mf.Detail.DRIVER_FAILED_TRANSFER_ACCEPT)
+            raise driver_error('transfer_accept', exc)
+        except Exception as exc:
+            raise driver_error('transfer_accept', exc)
+    LOG.info('Share %(share)s transferred from project %(old)s to '
+             '%(new)s on the backend.',
+             {'share': share_id, 'old': share['project_id'],
+              'new': new_project})
 
 
 def update_share_from_metadata(mgr, context, share_id, metadata):
-    """Not built yet: refuses loudly (error status, user message)."""
-    unsupported.refuse(context, 'update_share_from_metadata', dict(share_id=share_id), mgr.host)
-
-
-def connection_get_info(mgr, context, share_instance_id):
-    """Not built yet: refuses loudly (error status, user message)."""
-    unsupported.refuse(context, 'connection_get_info', dict(), mgr.host)
+    """1.28 cast: pass driver-updatable metadata keys to the driver; 027/029 or 027/030."""
+    share, inst = load(context, share_id)
+    allowed = set(CONF.driver_updatable_metadata or [])
+    updatable = {k: v for k, v in metadata.items() if k in allowed}
+    ignored = sorted(set(metadata) - allowed)
+    if ignored:
+        LOG.warning('Share %(share)s: metadata keys %(keys)s are not in '
+                    'driver_updatable_metadata; not passed to the driver.',
+                    {'share': share_id, 'keys': ignored})
+    if not updatable:
+        return
+    try:
+        mgr.driver.update_share_from_metadata(
+            context, inst, updatable, share_server_of(context, inst))
+    except Exception as exc:
+        LOG.error('Driver update_share_from_metadata failed for share '
+                  '%(share)s: %(cls)s: %(exc)s',
+                  {'share': share_id, 'cls': type(exc).__name__,
+                   'exc': exc})
+        detail = mf.Detail.UPDATE_METADATA_FAILURE
+    else:
+        detail = mf.Detail.UPDATE_METADATA_SUCCESS
+    mgr.message_api.create(
+        context, mf.Action.UPDATE_METADATA, share['project_id'],
+        resource_type=mf.Resource.SHARE, resource_id=share_id,
+        detail=detail)

@@ -1,38 +1,729 @@
-"""Snapshot flows: create, delete, manage, unmanage, revert, and shares created from snapshots."""
+"""Snapshot flows of the share service: create, delete, manage, unmanage, revert, shares from snapshots, and their periodic tasks."""
 
-from manila_lite.share import unsupported
+from oslo_log import log as logging
+from oslo_utils import timeutils
+
+from manila_lite.common import constants as c
+from manila_lite.common import message_field as mf
+from manila_lite.db import api as db_api
+from manila_lite import exception
+from manila_lite.share import access
+from manila_lite.share import export_locations
+from manila_lite.share import instances
+from manila_lite.share import states
+from manila_lite.share import views
+
+LOG = logging.getLogger(__name__)
+
+SNAP = states.SNAPSHOT_INSTANCE
+SHARE = states.SHARE_INSTANCE
+
+_DELETE_SOURCES = (c.STATUS_DELETING, c.STATUS_ERROR_DELETING,
+                   c.STATUS_DEFERRED_DELETING,
+                   c.STATUS_ERROR_DEFERRED_DELETING)
+_DEFERRED = (c.STATUS_DEFERRED_DELETING, c.STATUS_ERROR_DEFERRED_DELETING)
+# Statuses a driver may put in a create_snapshot model update.
+_DRIVER_SNAPSHOT_STATUSES = (c.STATUS_AVAILABLE, c.STATUS_CREATING,
+                             c.STATUS_ERROR)
+_MAX_PROVIDER_LOCATION = 255
+_MAX_PATH = 2000
+_MAX_PROGRESS = 32
+MANAGED_AT_KEY = '__managed_at'
+
+# Share instances periodic_share_status_update asks the driver about.
+_POLLED = (c.STATUS_CREATING_FROM_SNAPSHOT, c.STATUS_REVERTING_TO_SNAPSHOT)
+# (current status, status the driver reports) -> share instance event.
+_POLL_EVENTS = {
+    (c.STATUS_CREATING_FROM_SNAPSHOT, c.STATUS_AVAILABLE):
+        'create_finished_async',
+    (c.STATUS_CREATING_FROM_SNAPSHOT, c.STATUS_CREATING_FROM_SNAPSHOT):
+        'create_progressed',
+    (c.STATUS_REVERTING_TO_SNAPSHOT, c.STATUS_AVAILABLE):
+        'revert_finished_async',
+    (c.STATUS_REVERTING_TO_SNAPSHOT, c.STATUS_REVERTING_TO_SNAPSHOT):
+        'revert_progressed',
+}
+
+
+# -- shared helpers -----------------------------------------------------------
+
+def _load(context, snapshot_id):
+    """The snapshot and its current instance (``['share']`` = share instance with share data)."""
+    snapshot = db_api.share_snapshot_get(context, snapshot_id)
+    current = snapshot.instance
+    if current is None:
+        raise exception.ShareSnapshotInstanceNotFound(
+            instance_id='(none live for snapshot %s)' % snapshot_id)
+    snapinst = db_api.share_snapshot_instance_get(context, current['id'],
+                                                  with_share_data=True)
+    return snapshot, snapinst
+
+
+def _expect(snapinst, sources, operation):
+    if snapinst['status'] in sources:
+        return True
+    LOG.warning('Snapshot instance %(id)s is %(status)s, not %(op)s; '
+                'request ignored.',
+                {'id': snapinst['id'], 'status': snapinst['status'],
+                 'op': operation})
+    return False
+
+
+def _server(snapinst):
+    """The share server of the snapshot's share instance (None without DHSS)."""
+    share_instance = snapinst['share']
+    return share_instance.get('share_server') if share_instance else None
+
+
+def _snapshot_instance_dict(snapinst, snapshot=None):
+    """The dict drivers get for create/delete/revert (driver-contract.md 2.3)."""
+    result = {
+        'name': snapinst['name'],
+        'share_id': snapinst['share_instance_id'],
+        'share_name': snapinst['share_name'],
+        'status': snapinst['status'],
+        'id': snapinst['id'],
+        'deleted': snapinst['deleted'] or False,
+        'created_at': snapinst['created_at'],
+        'share': snapinst.get('share'),
+        'updated_at': snapinst['updated_at'],
+        'share_instance_id': snapinst['share_instance_id'],
+        'snapshot_id': snapinst['snapshot_id'],
+        'progress': snapinst['progress'],
+        'deleted_at': snapinst['deleted_at'],
+        'provider_location': snapinst['provider_location'],
+    }
+    if snapshot is not None:
+        result['size'] = snapshot['size']
+        if snapshot['display_name']:
+            result['display_name'] = snapshot['display_name']
+    return result
+
+
+def _snapshot_message(mgr, context, action, snapshot, snapinst_id, exc):
+    """Upstream records snapshot failures against the snapshot *instance* id."""
+    mgr.message_api.create(
+        context, action, snapshot['project_id'],
+        resource_type=mf.Resource.SHARE_SNAPSHOT, resource_id=snapinst_id,
+        exception=exc)
+
+
+def _invalid(method, reason):
+    return exception.InvalidShareSnapshot(
+        reason='driver %s returned %s' % (method, reason))
+
+
+def _positive_int(method, key, value):
+    """An int (or digit string) of at least 1, else InvalidShareSnapshot."""
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError(value)
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise _invalid(method, '%s=%r, not a positive integer' % (key, value))
+    return number
+
+
+def _snapshot_locations(method, raw, mountable):
+    """Validated ``[{'path', 'is_admin_only'}]`` to store ([] unless mountable, as upstream)."""
+    if not mountable or raw is None:
+        return []
+    if not isinstance(raw, (list, tuple)):
+        raise _invalid(method, 'export_locations of type %s, not a list'
+                       % type(raw).__name__)
+    result = []
+    for item in raw:
+        if not isinstance(item, dict) or 'is_admin_only' not in item:
+            raise _invalid(method, 'export location %r without path and '
+                                   'is_admin_only' % (item,))
+        path = item.get('path')
+        if not isinstance(path, str) or not path or len(path) > _MAX_PATH:
+            raise _invalid(method, 'export location path %r' % (path,))
+        result.append({'path': path,
+                       'is_admin_only': bool(item['is_admin_only'])})
+    return result
+
+
+def _store_snapshot_locations(context, snapinst, locations):
+    for location in locations:
+        db_api.share_snapshot_instance_export_location_create(context, dict(
+            location, share_snapshot_instance_id=snapinst['id']))
+
+
+def _provider_location(method, value):
+    if not isinstance(value, str) or len(value) > _MAX_PROVIDER_LOCATION:
+        raise _invalid(method, 'provider_location %r' % (value,))
+    return value
+
+
+def _mountable(snapinst):
+    return bool((snapinst['share'] or {}).get('mount_snapshot_support'))
+
+
+def _snapshot_quota(context, snapshot, deltas, user_id, share_type_id):
+    """Commit snapshot quota deltas for the snapshot's project; errors are only logged."""
+    try:
+        uuids = db_api.quota_reserve(context, deltas, snapshot['project_id'],
+                                     user_id, share_type_id=share_type_id)
+        db_api.reservation_commit(context, uuids,
+                                  project_id=snapshot['project_id'],
+                                  user_id=user_id,
+                                  share_type_id=share_type_id)
+    except Exception:
+        LOG.exception('Could not update the quota usages of snapshot %s; '
+                      'an administrator must correct them.', snapshot['id'])
+
+
+def _release_snapshot_quota(context, snapshot, snapinst, user_id=None):
+    """Snapshots -1 and snapshot_gigabytes -size, per user and per share type."""
+    size = snapshot['size'] or 0
+    _snapshot_quota(context, snapshot,
+                    {'snapshots': -1, 'snapshot_gigabytes': -size},
+                    user_id or snapshot['user_id'],
+                    (snapinst['share'] or {}).get('share_type_id'))
+
+
+# -- create -------------------------------------------------------------------
+
+def _snapshot_model_update(update, snapinst):
+    """Check a create_snapshot answer; returns (instance values, export locations)."""
+    method = 'create_snapshot'
+    if update is None:
+        update = {}
+    if not isinstance(update, dict):
+        raise _invalid(method, '%s, not a dict' % type(update).__name__)
+    status = update.get('status')
+    if status is not None and status not in _DRIVER_SNAPSHOT_STATUSES:
+        raise _invalid(method, 'status %r' % (status,))
+    values = {'status': status}
+    if update.get('provider_location') is not None:
+        values['provider_location'] = _provider_location(
+            method, update['provider_location'])
+    if update.get('size') is not None:
+        values['size'] = _positive_int(method, 'size', update['size'])
+    progress = update.get('progress')
+    if isinstance(progress, str) and len(progress) <= _MAX_PROGRESS:
+        values['progress'] = progress
+    locations = _snapshot_locations(method, update.get('export_locations'),
+                                    _mountable(snapinst))
+    return values, locations
 
 
 def create_snapshot(mgr, context, share_id, snapshot_id):
-    """Not built yet: refuses loudly (error status, user message)."""
-    unsupported.refuse(context, 'create_snapshot', dict(snapshot_id=snapshot_id), mgr.host)
+    """Take a snapshot on the driver: ``creating`` → ``available`` (or ``error`` + message)."""
+    snapshot, snapinst = _load(context, snapshot_id)
+    if not _expect(snapinst, (c.STATUS_CREATING,), 'creating'):
+        return
+    try:
+        update = mgr.driver.create_snapshot(
+            context, _snapshot_instance_dict(snapinst, snapshot),
+            share_server=_server(snapinst))
+        values, locations = _snapshot_model_update(update, snapinst)
+    except Exception as exc:
+        states.advance(context, SNAP, snapinst['id'], 'create_failed')
+        _snapshot_message(mgr, context, mf.Action.CREATE, snapshot,
+                          snapinst['id'], exc)
+        raise instances._driver_error('create_snapshot', exc)
+    _store_snapshot_locations(context, snapinst, locations)
+    status = values.pop('status')
+    if status in (None, c.STATUS_AVAILABLE):
+        values['progress'] = '100%'
+        if states.advance(context, SNAP, snapinst['id'], 'create_succeeded',
+                          values):
+            LOG.info('Snapshot %s created.', snapshot_id)
+    elif status == c.STATUS_ERROR:
+        states.advance(context, SNAP, snapinst['id'], 'create_failed', values)
+    elif values:
+        # Still creating on the backend: keep the driver's details.
+        db_api.share_snapshot_instance_update(context, snapinst['id'], values)
 
 
-def delete_snapshot(mgr, context, snapshot_id, force=False, deferred_delete=False):
-    """Not built yet: refuses loudly (error status, user message)."""
-    unsupported.refuse(context, 'delete_snapshot', dict(snapshot_id=snapshot_id), mgr.host)
+# -- delete -------------------------------------------------------------------
+
+def _deny_snapshot_access(mgr, context, snapinst):
+    """Deny every access rule of a snapshot instance (mountable snapshots)."""
+    access.snapshot_update_access_rules(mgr, context, snapinst,
+                                        delete_all_rules=True)
 
 
-def manage_snapshot(mgr, context, snapshot_id, driver_options):
-    """Not built yet: refuses loudly (error status, user message)."""
-    unsupported.refuse(context, 'manage_snapshot', dict(snapshot_id=snapshot_id), mgr.host)
-
-
-def unmanage_snapshot(mgr, context, snapshot_id):
-    """Not built yet: refuses loudly (error status, user message)."""
-    unsupported.refuse(context, 'unmanage_snapshot', dict(snapshot_id=snapshot_id), mgr.host)
-
-
-def revert_to_snapshot(mgr, context, snapshot_id, reservations=None):
-    """Not built yet: refuses loudly (error status, user message)."""
-    unsupported.refuse(context, 'revert_to_snapshot', dict(snapshot_id=snapshot_id), mgr.host)
-
-
-def periodic_share_status_update(mgr, context):
-    """Periodic task body; not built yet, runs nothing."""
-    return None
+def delete_snapshot(mgr, context, snapshot_id, force=False,
+                    deferred_delete=False):
+    """Delete a snapshot on the driver and soft-delete its rows, releasing quota."""
+    snapshot, snapinst = _load(context, snapshot_id)
+    if not _expect(snapinst, _DELETE_SOURCES, 'deleting'):
+        return
+    deferred = deferred_delete or snapinst['status'] in _DEFERRED
+    if deferred_delete:
+        # Deferred deletion gives the quota back at once; the backend
+        # clean-up may finish later (do_deferred_snapshot_deletion).
+        _release_snapshot_quota(context, snapshot, snapinst)
+    if _mountable(snapinst):
+        try:
+            _deny_snapshot_access(mgr, context, snapinst)
+        except Exception:
+            LOG.exception('Could not remove the access rules of snapshot '
+                          'instance %s; deleting anyway.', snapinst['id'])
+    try:
+        mgr.driver.delete_snapshot(
+            context, _snapshot_instance_dict(snapinst, snapshot),
+            share_server=_server(snapinst))
+    except Exception as exc:
+        _snapshot_message(mgr, context, mf.Action.DELETE, snapshot,
+                          snapinst['id'], exc)
+        if not force:
+            if deferred:
+                states.advance(context, SNAP, snapinst['id'],
+                               'deferred_delete_failed')
+                LOG.error('Deferred deletion of snapshot instance %(id)s '
+                          'failed; retried periodically: %(exc)s',
+                          {'id': snapinst['id'], 'exc': exc})
+                return
+            states.advance(context, SNAP, snapinst['id'], 'delete_failed')
+            raise instances._driver_error('delete_snapshot', exc)
+        LOG.warning('Ignoring %(cls)s while force-deleting snapshot '
+                    '%(id)s; the backend may need a clean-up: %(exc)s',
+                    {'cls': type(exc).__name__, 'id': snapshot_id,
+                     'exc': exc})
+    db_api.share_snapshot_instance_delete(context, snapinst['id'])
+    if not deferred:
+        _release_snapshot_quota(context, snapshot, snapinst)
+    LOG.info('Snapshot instance %s deleted.', snapinst['id'])
 
 
 def deferred_deletion(mgr, context):
-    """Periodic task body; not built yet, runs nothing."""
-    return None
+    """Periodic: retry the driver deletion of this host's snapshot instances in error_deferred_deleting."""
+    rows = db_api.share_snapshot_instance_get_all_with_filters(
+        context, {'host': mgr.host,
+                  'statuses': [c.STATUS_ERROR_DEFERRED_DELETING]},
+        with_share_data=True)
+    for snapinst in rows:
+        try:
+            mgr.driver.delete_snapshot(
+                context, _snapshot_instance_dict(snapinst, snapinst.snapshot),
+                share_server=_server(snapinst))
+        except Exception as exc:
+            LOG.error('Deferred deletion of snapshot instance %(id)s failed '
+                      'again: %(exc)s', {'id': snapinst['id'], 'exc': exc})
+            continue
+        db_api.share_snapshot_instance_delete(context, snapinst['id'])
+        LOG.info('Snapshot instance %s deleted (deferred).', snapinst['id'])
+
+
+# -- shares created from snapshots --------------------------------------------
+
+def _from_snapshot_result(raw):
+    """Return (status, export locations) of a create_share_from_snapshot answer."""
+    if isinstance(raw, list):
+        status, locations = c.STATUS_AVAILABLE, raw
+    elif isinstance(raw, dict):
+        status = raw.get('status')
+        if status is None:
+            raise exception.InvalidShareInstance(
+                reason="driver create_share_from_snapshot didn't provide a "
+                       "share status")
+        locations = raw.get('export_locations')
+    else:
+        raise exception.InvalidShareInstance(
+            reason='driver create_share_from_snapshot returned %s, not a '
+                   'list or dict' % type(raw).__name__)
+    if status not in (c.STATUS_AVAILABLE, c.STATUS_CREATING_FROM_SNAPSHOT):
+        raise exception.InvalidShareInstance(
+            reason='driver create_share_from_snapshot returned an invalid '
+                   'status: %s' % (status,))
+    return status, export_locations.normalize(locations)
+
+
+def _save_failure_locations(context, inst, exc):
+    detail = getattr(exc, 'detail_data', None)
+    if isinstance(detail, dict):
+        instances._store_partial_locations(
+            context, inst['id'],
+            detail.get('export_locations', detail.get('export_location')))
+
+
+def create_share_from_snapshot(mgr, context, share_instance, snapshot_id,
+                               az_values=None):
+    """Provision a ``creating`` instance from a snapshot (states.md 4.1, from-snapshot branch).
+
+    Ends ``available`` (list answer, or dict with that status),
+    ``creating_from_snapshot`` with progress 0% (finished by
+    :func:`periodic_share_status_update`), or ``error`` + message 002.
+    ``az_values`` (the zone given to the instance) are written with the
+    outcome.
+    """
+    inst = share_instance
+    try:
+        snapshot, snapinst = _load(context, snapshot_id)
+        parent = db_api.share_instance_get(
+            context, snapshot['share'].instance['id'], with_share_data=True)
+    except exception.NotFound as exc:
+        instances._fail_create(mgr, context, inst, exc, values=az_values)
+        raise
+    try:
+        raw = mgr.driver.create_share_from_snapshot(
+            context, inst, snapinst, share_server=_server(snapinst),
+            parent_share=views.share_instance_dict(parent))
+        status, locations = _from_snapshot_result(raw)
+        instances._store_creation_metadata(mgr, context, inst)
+        if locations:
+            db_api.export_locations_update(context, inst['id'], locations)
+    except Exception as exc:
+        _save_failure_locations(context, inst, exc)
+        instances._fail_create(mgr, context, inst, exc, values=az_values)
+        raise instances._driver_error('create_share_from_snapshot', exc)
+    done = status == c.STATUS_AVAILABLE
+    values = dict(az_values or {}, launched_at=timeutils.utcnow(),
+                  progress='100%' if done else '0%')
+    if inst.get('replication_type'):
+        values['replica_state'] = c.REPLICA_STATE_ACTIVE
+    event = 'create_succeeded' if done else 'create_started_async'
+    if states.advance(context, SHARE, inst['id'], event, values):
+        LOG.info('Share instance %(id)s created from snapshot %(snap)s '
+                 '(%(status)s).',
+                 {'id': inst['id'], 'snap': snapshot_id, 'status': status})
+
+
+# -- revert -------------------------------------------------------------------
+
+def _finish_reservations(context, reservations, inst, commit):
+    if not reservations:
+        return
+    finish = (db_api.reservation_commit if commit
+              else db_api.reservation_rollback)
+    try:
+        finish(context, reservations, project_id=inst['project_id'],
+               user_id=inst['user_id'], share_type_id=inst['share_type_id'])
+    except Exception:
+        LOG.exception('Could not %s the revert reservations of share %s.',
+                      'commit' if commit else 'roll back', inst['share_id'])
+
+
+def _revert_result(result, snapshot):
+    """Return (status, new size) of a revert_to_snapshot answer (states.md 4.8)."""
+    if isinstance(result, dict):
+        status = result.get('status')
+        if status in (None, c.STATUS_AVAILABLE):
+            return c.STATUS_AVAILABLE, snapshot['size']
+        if status == c.STATUS_REVERTING_TO_SNAPSHOT:
+            return status, None
+        raise exception.InvalidShareInstance(
+            reason='driver revert_to_snapshot returned status %r' % (status,))
+    if result is None or isinstance(result, bool):
+        return c.STATUS_AVAILABLE, snapshot['size']
+    try:
+        size = int(result)
+    except (TypeError, ValueError):
+        LOG.warning('Driver revert_to_snapshot returned %r, not a size; '
+                    'using the snapshot size.', result)
+        return c.STATUS_AVAILABLE, snapshot['size']
+    return c.STATUS_AVAILABLE, size if size > 0 else snapshot['size']
+
+
+def _revert_failed(mgr, context, snapshot, inst, snapinst, reservations, exc):
+    _finish_reservations(context, reservations, inst, commit=False)
+    states.advance(context, SHARE, inst['id'], 'revert_failed')
+    states.advance(context, SNAP, snapinst['id'], 'restore_finished')
+    mgr.message_api.create(
+        context, mf.Action.REVERT_TO_SNAPSHOT, inst['project_id'],
+        resource_type=mf.Resource.SHARE, resource_id=inst['share_id'],
+        exception=exc)
+
+
+def _revert_on_driver(mgr, context, snapshot, snapinst, inst):
+    share_rules = db_api.share_instance_access_get_all(
+        context, inst['id'], filters={'state': c.ACCESS_STATE_ACTIVE})
+    get_snapshot_rules = (
+        db_api.share_snapshot_access_get_all_for_snapshot_instance)
+    snapshot_rules = get_snapshot_rules(context, snapinst['id'])
+    result = mgr.driver.revert_to_snapshot(
+        context, _snapshot_instance_dict(snapinst, snapshot), share_rules,
+        snapshot_rules, share_server=_server(snapinst))
+    return _revert_result(result, snapshot)
+
+
+def revert_to_snapshot(mgr, context, snapshot_id, reservations=None):
+    """Revert a share: ``reverting`` → ``available`` (size = snapshot size) or ``reverting_error``; snapshot ``restoring`` → ``available``."""
+    snapshot, snapinst = _load(context, snapshot_id)
+    inst = snapinst['share']
+    if (inst['status'] != c.STATUS_REVERTING or
+            snapinst['status'] != c.STATUS_RESTORING):
+        LOG.warning('Share instance %(inst)s is %(istatus)s and snapshot '
+                    '%(snap)s is %(sstatus)s, not reverting/restoring; '
+                    'revert request ignored.',
+                    {'inst': inst['id'], 'istatus': inst['status'],
+                     'snap': snapshot_id, 'sstatus': snapinst['status']})
+        _finish_reservations(context, reservations, inst, commit=False)
+        return
+    try:
+        if snapshot['share'].has_replicas:
+            raise exception.NotSupportedYet(
+                method='revert_to_snapshot of a replicated share')
+        status, new_size = _revert_on_driver(mgr, context, snapshot,
+                                             snapinst, inst)
+    except Exception as exc:
+        _revert_failed(mgr, context, snapshot, inst, snapinst, reservations,
+                       exc)
+        raise instances._driver_error('revert_to_snapshot', exc)
+    if status == c.STATUS_REVERTING_TO_SNAPSHOT:
+        # Async: the periodic task reserves and commits the size change.
+        _finish_reservations(context, reservations, inst, commit=False)
+        states.advance(context, SHARE, inst['id'], 'revert_started_async')
+        LOG.info('Share %s is reverting to snapshot %s on the backend.',
+                 inst['share_id'], snapshot_id)
+        return
+    commit = new_size == snapshot['size']
+    if not commit and new_size != inst['size']:
+        LOG.error('Driver reverted share %(share)s to size %(size)s, which '
+                  'is neither the snapshot nor the share size; the quota '
+                  'needs an adjustment.',
+                  {'share': inst['share_id'], 'size': new_size})
+    _finish_reservations(context, reservations, inst, commit=commit)
+    db_api.share_update(context, inst['share_id'], {'size': new_size})
+    states.advance(context, SHARE, inst['id'], 'revert_succeeded')
+    states.advance(context, SNAP, snapinst['id'], 'restore_finished')
+    LOG.info('Share %s reverted to snapshot %s.', inst['share_id'],
+             snapshot_id)
+
+
+# -- manage / unmanage --------------------------------------------------------
+
+def _managed_snapshot_update(update, snapshot, snapinst):
+    """Check a manage_existing_snapshot answer; returns (instance values, locations, size)."""
+    method = 'manage_existing_snapshot'
+    if update is None:
+        update = {}
+    if not isinstance(update, dict):
+        raise _invalid(method, '%s, not a dict' % type(update).__name__)
+    size = update.get('size')
+    if size:
+        size = _positive_int(method, 'size', size)
+    else:
+        LOG.warning('Driver gave no size for snapshot %s; using the size of '
+                    'its share.', snapshot['id'])
+        size = snapshot['share']['size']
+    values = {}
+    if update.get('provider_location') is not None:
+        values['provider_location'] = _provider_location(
+            method, update['provider_location'])
+    locations = _snapshot_locations(method, update.get('export_locations'),
+                                    _mountable(snapinst))
+    return values, locations, size
+
+
+def manage_snapshot(mgr, context, snapshot_id, driver_options):
+    """Adopt a backend snapshot: ``manage_starting`` → ``available`` (or ``manage_error``, size 1)."""
+    snapshot, snapinst = _load(context, snapshot_id)
+    if not _expect(snapinst, (c.STATUS_MANAGING,), 'managing'):
+        return
+    db_api.share_snapshot_metadata_update(
+        context, snapshot['id'], {MANAGED_AT_KEY: snapshot['created_at']})
+    try:
+        if mgr.driver_handles_share_servers:
+            update = mgr.driver.manage_existing_snapshot_with_server(
+                snapinst, driver_options, _server(snapinst))
+        else:
+            update = mgr.driver.manage_existing_snapshot(snapinst,
+                                                         driver_options)
+        values, locations, size = _managed_snapshot_update(update, snapshot,
+                                                           snapinst)
+    except Exception as exc:
+        # Upstream sets size 1 so that deleting or unmanaging the errored
+        # snapshot keeps the quota consistent.
+        db_api.share_snapshot_update(context, snapshot['id'], {'size': 1})
+        states.advance(context, SNAP, snapinst['id'], 'manage_failed')
+        raise instances._driver_error('manage_existing_snapshot', exc)
+    # As upstream: usages of the (project, caller) pair, no share type rows.
+    _snapshot_quota(context, snapshot,
+                    {'snapshots': 1, 'snapshot_gigabytes': size},
+                    context.user_id, None)
+    _store_snapshot_locations(context, snapinst, locations)
+    db_api.share_snapshot_update(context, snapshot['id'], {'size': size})
+    values['progress'] = '100%'
+    if states.advance(context, SNAP, snapinst['id'], 'manage_succeeded',
+                      values):
+        LOG.info('Snapshot %s managed (%d GiB).', snapshot_id, size)
+
+
+def _unmanage_failed(context, snapinst, reason):
+    LOG.error('Snapshot instance %(id)s cannot be unmanaged: %(reason)s',
+              {'id': snapinst['id'], 'reason': reason})
+    states.advance(context, SNAP, snapinst['id'], 'unmanage_failed')
+
+
+def unmanage_snapshot(mgr, context, snapshot_id):
+    """Forget a snapshot without deleting it on the backend: soft-delete and release quota (or ``unmanage_error``)."""
+    snapshot, snapinst = _load(context, snapshot_id)
+    if not _expect(snapinst, (c.STATUS_UNMANAGING,), 'unmanaging'):
+        return
+    if mgr.configuration.safe_get('unmanage_remove_access_rules'):
+        try:
+            _deny_snapshot_access(mgr, context, snapinst)
+        except Exception as exc:
+            _unmanage_failed(context, snapinst,
+                             'removing its access rules failed: %s' % exc)
+            return
+    try:
+        if mgr.driver_handles_share_servers:
+            mgr.driver.unmanage_snapshot_with_server(snapinst,
+                                                     _server(snapinst))
+        else:
+            mgr.driver.unmanage_snapshot(snapinst)
+    except exception.UnmanageInvalidShareSnapshot as exc:
+        _unmanage_failed(context, snapinst, exc)
+        return
+    except Exception as exc:
+        _unmanage_failed(context, snapinst, exc)
+        raise instances._driver_error('unmanage_snapshot', exc)
+    # As upstream: reserved for the caller (the admin), like manage.
+    _release_snapshot_quota(context, snapshot, snapinst,
+                            user_id=context.user_id)
+    db_api.share_snapshot_instance_delete(context, snapinst['id'])
+    LOG.info('Snapshot %s unmanaged.', snapshot_id)
+
+
+# -- periodic_share_status_update ---------------------------------------------
+
+def _restoring_by_instance(context, share_instance_ids):
+    """``{share_instance_id: [restoring snapshot instances]}`` in one query."""
+    result = {}
+    if not share_instance_ids:
+        return result
+    rows = db_api.share_snapshot_instance_get_all_with_filters(
+        context, {'share_instance_ids': share_instance_ids,
+                  'statuses': [c.STATUS_RESTORING]})
+    for row in rows:
+        result.setdefault(row['share_instance_id'], []).append(row)
+    return result
+
+
+def periodic_share_status_update(mgr, context):
+    """Periodic: ask the driver about this host's ``creating_from_snapshot`` and ``reverting_to_snapshot`` instances."""
+    rows = db_api.share_instance_get_all_by_host(
+        context, mgr.host, with_share_data=True, status=list(_POLLED))
+    if not rows:
+        return
+    restoring = _restoring_by_instance(
+        context, [r['id'] for r in rows
+                  if r['status'] == c.STATUS_REVERTING_TO_SNAPSHOT])
+    for inst in rows:
+        try:
+            _update_share_status(mgr, context, inst,
+                                 restoring.get(inst['id'], []))
+        except Exception:
+            LOG.exception('Status update of share instance %s failed.',
+                          inst['id'])
+
+
+def _poll_driver(mgr, inst):
+    reverting = inst['status'] == c.STATUS_REVERTING_TO_SNAPSHOT
+    inst_dict = views.share_instance_dict(inst)
+    try:
+        return mgr.driver.get_share_status(inst_dict,
+                                           inst_dict['share_server'])
+    except Exception:
+        LOG.exception('Driver get_share_status failed for share instance '
+                      '%(id)s of share %(share)s.',
+                      {'id': inst['id'], 'share': inst['share_id']})
+        return {'status': c.STATUS_REVERTING_ERROR if reverting
+                else c.STATUS_ERROR}
+
+
+def _update_share_status(mgr, context, inst, restoring):
+    data = _poll_driver(mgr, inst)
+    if not isinstance(data, dict):
+        LOG.error('Driver get_share_status returned %(type)s for share '
+                  'instance %(id)s, not a dict; ignored.',
+                  {'type': type(data).__name__, 'id': inst['id']})
+        return
+    status = data.get('status')
+    if isinstance(status, str) and c.STATUS_ERROR in status:
+        _async_failed(mgr, context, inst, status, restoring)
+        return
+    _store_polled_locations(context, inst, data.get('export_locations'))
+    event = _POLL_EVENTS.get((inst['status'], status))
+    if event is None:
+        LOG.warning('Driver get_share_status reported %(status)r for share '
+                    'instance %(id)s (%(current)s); ignored.',
+                    {'status': status, 'id': inst['id'],
+                     'current': inst['status']})
+        return
+    values = {}
+    progress = data.get('progress')
+    if status == c.STATUS_AVAILABLE:
+        values['progress'] = '100%'
+    elif isinstance(progress, str) and len(progress) <= _MAX_PROGRESS:
+        values['progress'] = progress
+    if event == 'revert_finished_async':
+        _finish_async_revert(context, inst, restoring)
+    if states.advance(context, SHARE, inst['id'], event, values):
+        LOG.debug('Share instance %(id)s is now %(status)s.',
+                  {'id': inst['id'], 'status': status})
+    if event == 'revert_finished_async':
+        _restore_snapshots(context, restoring)
+
+
+def _store_polled_locations(context, inst, raw):
+    if not raw:
+        return
+    try:
+        locations = export_locations.normalize(raw)
+    except exception.InvalidShareInstance as exc:
+        LOG.error('Share instance %(id)s: %(exc)s', {'id': inst['id'],
+                                                      'exc': exc})
+        return
+    db_api.export_locations_update(context, inst['id'], locations)
+
+
+def _async_failed(mgr, context, inst, status, restoring):
+    reverting = inst['status'] == c.STATUS_REVERTING_TO_SNAPSHOT
+    if reverting and status == c.STATUS_REVERTING_ERROR:
+        event = 'revert_failed'
+    else:
+        event = 'async_failed'
+    LOG.error('Driver reports %(status)s for share instance %(id)s of share '
+              '%(share)s.', {'status': status, 'id': inst['id'],
+                             'share': inst['share_id']})
+    if states.advance(context, SHARE, inst['id'], event, {'progress': None}):
+        detail = (mf.Detail.DRIVER_FAILED_REVERT_TO_SNAPSHOT
+                  if status == c.STATUS_REVERTING_ERROR
+                  else mf.Detail.DRIVER_FAILED_CREATING_FROM_SNAP)
+        mgr.message_api.create(
+            context, mf.Action.UPDATE, inst['project_id'],
+            resource_type=mf.Resource.SHARE, resource_id=inst['share_id'],
+            detail=detail)
+    if reverting:
+        _restore_snapshots(context, restoring)
+
+
+def _finish_async_revert(context, inst, restoring):
+    """Take the size of the snapshot reverted to, committing the quota delta (over quota allowed)."""
+    if not restoring:
+        LOG.warning('No restoring snapshot found for share %s after its '
+                    'revert finished.', inst['share_id'])
+        return
+    size = restoring[0].snapshot['size']
+    delta = size - (inst['size'] or 0)
+    if delta:
+        try:
+            uuids = db_api.quota_reserve(
+                context, {'gigabytes': delta}, inst['project_id'],
+                inst['user_id'], share_type_id=inst['share_type_id'])
+            db_api.reservation_commit(
+                context, uuids, project_id=inst['project_id'],
+                user_id=inst['user_id'],
+                share_type_id=inst['share_type_id'])
+        except Exception:
+            LOG.exception('Could not update the quota of share %s after its '
+                          'revert; an administrator must correct it.',
+                          inst['share_id'])
+    db_api.share_update(context, inst['share_id'], {'size': size})
+    LOG.info('Share %(share)s reverted to snapshot %(snap)s.',
+             {'share': inst['share_id'],
+              'snap': restoring[0]['snapshot_id']})
+
+
+def _restore_snapshots(context, restoring):
+    for snapinst in restoring:
+        states.advance(context, SNAP, snapinst['id'], 'restore_finished')

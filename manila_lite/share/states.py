@@ -71,8 +71,52 @@ SHARE_INSTANCE = StateTable('share_instance', [
                                  c.STATUS_ERROR_DELETING),           c.STATUS_ERROR_DELETING),
     ('deferred_delete_failed',  (c.STATUS_DEFERRED_DELETING,
                                  c.STATUS_ERROR_DEFERRED_DELETING),  c.STATUS_ERROR_DEFERRED_DELETING),
+    # resize (states.md 4.6, 4.7); a refused shrink leaves the share usable.
+    ('extend_succeeded',        (c.STATUS_EXTENDING,),               c.STATUS_AVAILABLE),
+    ('extend_failed',           (c.STATUS_EXTENDING,),               c.STATUS_EXTENDING_ERROR),
+    ('shrink_succeeded',        (c.STATUS_SHRINKING,),               c.STATUS_AVAILABLE),
+    ('shrink_refused',          (c.STATUS_SHRINKING,),               c.STATUS_AVAILABLE),
+    ('shrink_failed',           (c.STATUS_SHRINKING,),               c.STATUS_SHRINKING_ERROR),
+    # manage / unmanage (states.md 4.3, 4.5)
+    ('manage_succeeded',        (c.STATUS_MANAGING,),                c.STATUS_AVAILABLE),
+    ('manage_failed',           (c.STATUS_MANAGING,),                c.STATUS_MANAGE_ERROR),
+    ('unmanage_failed',         (c.STATUS_UNMANAGING,
+                                 c.STATUS_MANAGE_ERROR_UNMANAGING),  c.STATUS_UNMANAGE_ERROR),
+    # the share side of backups (states.md 5 and 6)
+    ('backup_create_succeeded', (c.STATUS_BACKUP_CREATING,),         c.STATUS_AVAILABLE),
+    ('backup_create_failed',    (c.STATUS_BACKUP_CREATING,),         c.STATUS_AVAILABLE),
+    ('backup_restore_succeeded', (c.STATUS_BACKUP_RESTORING,),       c.STATUS_AVAILABLE),
+    ('backup_restore_failed',   (c.STATUS_BACKUP_RESTORING,),        c.STATUS_BACKUP_RESTORING_ERROR),
     # A cast for an operation this service cannot perform yet.
     ('unsupported_failed',      ANY_INSTANCE_STATUS,                 c.STATUS_ERROR),
+    # Share from snapshot finished by periodic_share_status_update.
+    ('create_progressed',       (c.STATUS_CREATING_FROM_SNAPSHOT,),  c.STATUS_CREATING_FROM_SNAPSHOT),
+    ('create_finished_async',   (c.STATUS_CREATING_FROM_SNAPSHOT,),  c.STATUS_AVAILABLE),
+    ('async_failed',            (c.STATUS_CREATING_FROM_SNAPSHOT,
+                                 c.STATUS_REVERTING_TO_SNAPSHOT),    c.STATUS_ERROR),
+    # Revert to snapshot (states.md 4.8); async ones end in the periodic task.
+    ('revert_succeeded',        (c.STATUS_REVERTING,),               c.STATUS_AVAILABLE),
+    ('revert_started_async',    (c.STATUS_REVERTING,),               c.STATUS_REVERTING_TO_SNAPSHOT),
+    ('revert_progressed',       (c.STATUS_REVERTING_TO_SNAPSHOT,),   c.STATUS_REVERTING_TO_SNAPSHOT),
+    ('revert_finished_async',   (c.STATUS_REVERTING_TO_SNAPSHOT,),   c.STATUS_AVAILABLE),
+    ('revert_failed',           (c.STATUS_REVERTING,
+                                 c.STATUS_REVERTING_TO_SNAPSHOT),    c.STATUS_REVERTING_ERROR),
+])
+
+# Snapshot instances (share_snapshot_instances.status), states.md 4.8-4.11.
+SNAPSHOT_INSTANCE = StateTable('share_snapshot_instance', [
+    # event                      from                                 to
+    ('create_succeeded',        (c.STATUS_CREATING,),                c.STATUS_AVAILABLE),
+    ('create_failed',           (c.STATUS_CREATING,),                c.STATUS_ERROR),
+    ('delete_failed',           (c.STATUS_DELETING,
+                                 c.STATUS_ERROR_DELETING),           c.STATUS_ERROR_DELETING),
+    ('deferred_delete_failed',  (c.STATUS_DEFERRED_DELETING,
+                                 c.STATUS_ERROR_DEFERRED_DELETING),  c.STATUS_ERROR_DEFERRED_DELETING),
+    ('manage_succeeded',        (c.STATUS_MANAGING,),                c.STATUS_AVAILABLE),
+    ('manage_failed',           (c.STATUS_MANAGING,),                c.STATUS_MANAGE_ERROR),
+    ('unmanage_failed',         (c.STATUS_UNMANAGING,),              c.STATUS_UNMANAGE_ERROR),
+    # The share was reverted to it (or the revert failed): usable again.
+    ('restore_finished',        (c.STATUS_RESTORING,),               c.STATUS_AVAILABLE),
 ])
 
 # Statuses from which the share service starts each operation (the API set them).
@@ -82,10 +126,27 @@ DELETE_SOURCES = (c.STATUS_DELETING, c.STATUS_ERROR_DELETING,
                   c.STATUS_ERROR_DEFERRED_DELETING)
 ENSURE_SOURCES = (c.STATUS_AVAILABLE, c.STATUS_ENSURING)
 
-TABLES = {SHARE_INSTANCE.kind: SHARE_INSTANCE}
+# Share backups (share_backups.status), states.md sections 5 and 6.
+SHARE_BACKUP = StateTable('share_backup', [
+    # event                      from                                 to
+    ('create_succeeded',        (c.STATUS_CREATING,),                c.STATUS_AVAILABLE),
+    ('create_failed',           (c.STATUS_CREATING,),                c.STATUS_ERROR),
+    ('delete_failed',           (c.STATUS_DELETING,),                c.STATUS_ERROR_DELETING),
+    ('restore_succeeded',       (c.STATUS_RESTORING,),               c.STATUS_AVAILABLE),
+    ('restore_failed',          (c.STATUS_RESTORING,),               c.STATUS_ERROR),
+    # upstream's restore poll gives the backup back on a driver error
+    ('restore_poll_failed',     (c.STATUS_RESTORING,),               c.STATUS_AVAILABLE),
+])
+
+TABLES = {SHARE_INSTANCE.kind: SHARE_INSTANCE,
+          SNAPSHOT_INSTANCE.kind: SNAPSHOT_INSTANCE,
+          SHARE_BACKUP.kind: SHARE_BACKUP}
 
 _WRITERS = {
     'share_instance': lambda: db_api.share_instance_conditional_update,
+    'share_snapshot_instance':
+        lambda: db_api.share_snapshot_instance_conditional_update,
+    'share_backup': lambda: db_api.share_backup_conditional_update,
 }
 
 
@@ -109,3 +170,100 @@ def advance(context, table, resource_id, event, values=None, sources=None):
                     {'kind': table.kind, 'id': resource_id,
                      'allowed': list(allowed), 'event': event})
     return moved
+
+
+# -- Access rules: mappings and access_rules_status move in bulk -------------
+#
+# The access tables are written per share (or snapshot) instance, many rows
+# at a time, with ``advance_all``: its target is an instance id, a list of
+# them, or ``(instance ids, access ids)`` to narrow to some rules. A denied
+# mapping leaves the table by soft deletion (state 'deleted').
+_LIVE_ACCESS_STATES = (
+    c.ACCESS_STATE_QUEUED_TO_APPLY, c.ACCESS_STATE_QUEUED_TO_DENY,
+    c.ACCESS_STATE_QUEUED_TO_UPDATE, c.ACCESS_STATE_APPLYING,
+    c.ACCESS_STATE_DENYING, c.ACCESS_STATE_UPDATING, c.ACCESS_STATE_ACTIVE,
+    c.ACCESS_STATE_ERROR)
+_IN_FLIGHT = (c.ACCESS_STATE_APPLYING, c.ACCESS_STATE_DENYING,
+              c.ACCESS_STATE_UPDATING)
+
+# share_instance_access_map.state, states.md 1.3 and 4.4.
+ACCESS_RULE = StateTable('share_instance_access', [
+    # event                      from                                 to
+    ('apply_started',           (c.ACCESS_STATE_QUEUED_TO_APPLY,),   c.ACCESS_STATE_APPLYING),
+    ('deny_started',            (c.ACCESS_STATE_QUEUED_TO_DENY,),    c.ACCESS_STATE_DENYING),
+    ('update_started',          (c.ACCESS_STATE_QUEUED_TO_UPDATE,),  c.ACCESS_STATE_UPDATING),
+    ('rule_rejected',           (c.ACCESS_STATE_APPLYING,
+                                 c.ACCESS_STATE_UPDATING),           c.ACCESS_STATE_ERROR),
+    ('driver_reported_active',  _IN_FLIGHT + (c.ACCESS_STATE_ACTIVE,), c.ACCESS_STATE_ACTIVE),
+    ('driver_reported_error',   _IN_FLIGHT + (c.ACCESS_STATE_ACTIVE,), c.ACCESS_STATE_ERROR),
+    ('sync_succeeded',          (c.ACCESS_STATE_APPLYING,
+                                 c.ACCESS_STATE_UPDATING),           c.ACCESS_STATE_ACTIVE),
+    ('sync_failed',             _IN_FLIGHT,                          c.ACCESS_STATE_ERROR),
+    ('deny_all_requested',      _LIVE_ACCESS_STATES,                 c.ACCESS_STATE_QUEUED_TO_DENY),
+    # start-up: work a crash interrupted is queued again (states.md 2, step 5)
+    ('apply_requeued',          (c.ACCESS_STATE_APPLYING,),          c.ACCESS_STATE_QUEUED_TO_APPLY),
+    ('deny_requeued',           (c.ACCESS_STATE_DENYING,),           c.ACCESS_STATE_QUEUED_TO_DENY),
+    ('reapply_requested',       (c.ACCESS_STATE_ACTIVE,),            c.ACCESS_STATE_QUEUED_TO_APPLY),
+])
+
+# share_instances.access_rules_status, states.md 1.2 and 4.4.
+ACCESS_RULES_STATUS = StateTable('share_instance_access_rules_status', [
+    ('sync_started',            (c.STATUS_ACTIVE,),                  c.SHARE_INSTANCE_RULES_SYNCING),
+    ('sync_failed',             (c.STATUS_ACTIVE,
+                                 c.SHARE_INSTANCE_RULES_SYNCING),    c.SHARE_INSTANCE_RULES_ERROR),
+    ('sync_finished',           (c.SHARE_INSTANCE_RULES_SYNCING,
+                                 c.SHARE_INSTANCE_RULES_ERROR),      c.STATUS_ACTIVE),
+    ('sync_finished_with_errors', (c.SHARE_INSTANCE_RULES_SYNCING,), c.SHARE_INSTANCE_RULES_ERROR),
+    ('reapply_requested',       (c.SHARE_INSTANCE_RULES_ERROR,
+                                 c.STATUS_ACTIVE),                   c.SHARE_INSTANCE_RULES_SYNCING),
+])
+
+# share_snapshot_instance_access_map.state, states.md 4.12.
+SNAPSHOT_ACCESS_RULE = StateTable('share_snapshot_instance_access', [
+    ('apply_started',           (c.ACCESS_STATE_QUEUED_TO_APPLY,),   c.ACCESS_STATE_APPLYING),
+    ('deny_started',            (c.ACCESS_STATE_QUEUED_TO_DENY,),    c.ACCESS_STATE_DENYING),
+    ('deny_all_requested',      _LIVE_ACCESS_STATES,                 c.ACCESS_STATE_DENYING),
+    ('sync_succeeded',          (c.ACCESS_STATE_APPLYING,),          c.ACCESS_STATE_ACTIVE),
+    ('sync_failed',             (c.ACCESS_STATE_APPLYING,
+                                 c.ACCESS_STATE_DENYING),            c.ACCESS_STATE_ERROR),
+])
+
+TABLES[ACCESS_RULE.kind] = ACCESS_RULE
+TABLES[ACCESS_RULES_STATUS.kind] = ACCESS_RULES_STATUS
+TABLES[SNAPSHOT_ACCESS_RULE.kind] = SNAPSHOT_ACCESS_RULE
+
+
+def _mapping_writer(facade_name):
+    """A writer for mapping tables, whose status column is ``state``."""
+    def write(context, target, allowed, updates):
+        parent_ids, access_ids = (target if isinstance(target, tuple)
+                                  else (target, None))
+        values = dict(updates)
+        values['state'] = values.pop('status')
+        return getattr(db_api, facade_name)(context, parent_ids, allowed,
+                                            values, access_ids=access_ids)
+    return write
+
+
+def _rules_status_writer(context, target, allowed, updates):
+    return db_api.share_instance_access_rules_status_update(
+        context, target, allowed, updates['status'])
+
+
+_WRITERS[ACCESS_RULE.kind] = lambda: _mapping_writer(
+    'share_instance_access_conditional_update')
+_WRITERS[ACCESS_RULES_STATUS.kind] = lambda: _rules_status_writer
+_WRITERS[SNAPSHOT_ACCESS_RULE.kind] = lambda: _mapping_writer(
+    'share_snapshot_instance_access_conditional_update')
+
+
+def advance_all(context, table, target, event):
+    """Apply ``event`` to every row of ``target`` in a source state; return how many moved.
+
+    For tables whose rows move in bulk (access mappings, access_rules_status):
+    no row in a source state is normal there, so nothing is logged.
+    """
+    transition = table[event]
+    writer = _WRITERS[table.kind]()
+    return writer(context, target, tuple(transition.sources),
+                  {'status': transition.target})

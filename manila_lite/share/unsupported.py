@@ -15,20 +15,8 @@ LOG = logging.getLogger(__name__)
 # A ``None`` status means the method has no row whose status fits; only a
 # user message is written. Calls (not listed) just raise.
 CASTS = {
-    'manage_share': ('share', 'share_id', c.STATUS_MANAGE_ERROR, mf.Action.CREATE, mf.Resource.SHARE),
-    'unmanage_share': ('share', 'share_id', c.STATUS_UNMANAGE_ERROR, mf.Action.DELETE, mf.Resource.SHARE),
-    'extend_share': ('share', 'share_id', c.STATUS_EXTENDING_ERROR, mf.Action.EXTEND, mf.Resource.SHARE),
-    'shrink_share': ('share', 'share_id', c.STATUS_SHRINKING_ERROR, mf.Action.SHRINK, mf.Resource.SHARE),
-    'revert_to_snapshot': ('snapshot_share', 'snapshot_id', c.STATUS_REVERTING_ERROR, mf.Action.REVERT_TO_SNAPSHOT, mf.Resource.SHARE),
-    'update_access': ('instance_access', 'share_instance_id', c.SHARE_INSTANCE_RULES_ERROR, mf.Action.UPDATE_ACCESS_RULES, mf.Resource.SHARE),
-    'update_access_for_instances': ('instance_access', 'share_instance_ids', c.SHARE_INSTANCE_RULES_ERROR, mf.Action.UPDATE_ACCESS_RULES, mf.Resource.SHARE),
-    'create_snapshot': ('snapshot', 'snapshot_id', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE_SNAPSHOT),
-    'delete_snapshot': ('snapshot', 'snapshot_id', c.STATUS_ERROR_DELETING, mf.Action.DELETE, mf.Resource.SHARE_SNAPSHOT),
-    'manage_snapshot': ('snapshot', 'snapshot_id', c.STATUS_MANAGE_ERROR, mf.Action.CREATE, mf.Resource.SHARE_SNAPSHOT),
-    'unmanage_snapshot': ('snapshot', 'snapshot_id', c.STATUS_UNMANAGE_ERROR, mf.Action.DELETE, mf.Resource.SHARE_SNAPSHOT),
     'create_replicated_snapshot': ('snapshot', 'snapshot_id', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE_SNAPSHOT),
     'delete_replicated_snapshot': ('snapshot', 'snapshot_id', c.STATUS_ERROR_DELETING, mf.Action.DELETE, mf.Resource.SHARE_SNAPSHOT),
-    'snapshot_update_access': ('none', 'snapshot_instance_id', None, mf.Action.UPDATE_ACCESS_RULES, mf.Resource.SHARE_SNAPSHOT),
     'create_share_replica': ('instance', 'share_replica_id', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE_REPLICA),
     'delete_share_replica': ('instance', 'share_replica_id', c.STATUS_ERROR_DELETING, mf.Action.DELETE, mf.Resource.SHARE_REPLICA),
     'promote_share_replica': ('none', 'share_replica_id', None, mf.Action.PROMOTE, mf.Resource.SHARE_REPLICA),
@@ -52,10 +40,6 @@ CASTS = {
     'check_update_share_server_network_allocations': ('none', 'share_network_id', None, mf.Action.UPDATE, mf.Resource.SHARE_NETWORK_SUBNET),
     'update_share_server_network_allocations': ('none', 'share_network_id', None, mf.Action.UPDATE, mf.Resource.SHARE_NETWORK_SUBNET),
     'update_share_network_subnet_from_metadata': ('none', 'share_network_subnet_id', None, mf.Action.UPDATE_METADATA, mf.Resource.SHARE_NETWORK_SUBNET),
-    'update_share_from_metadata': ('none', 'share_id', None, mf.Action.UPDATE_METADATA, mf.Resource.SHARE),
-    'create_backup': ('backup', 'backup', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE),
-    'delete_backup': ('backup', 'backup', c.STATUS_ERROR_DELETING, mf.Action.DELETE, mf.Resource.SHARE),
-    'restore_backup': ('backup', 'backup', c.STATUS_ERROR, mf.Action.RESTORE_BACKUP, mf.Resource.SHARE),
 }
 
 

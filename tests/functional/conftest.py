@@ -116,12 +116,25 @@ def _new_database(postgres, label):
     return name, postgres.create_database(name)
 
 
+@pytest.fixture(scope='session')
+def _databases_to_drop(postgres):
+    """Per-test databases are dropped at the end of the session.
+
+    Dropping one at test teardown could pull it away from a daemon that is
+    still stopping (fixtures tear down in reverse order of their set-up).
+    """
+    names = []
+    yield names
+    for name in names:
+        postgres.drop_database(name)
+
+
 @pytest.fixture
-def fresh_db(postgres, request):
-    """URL of a new empty database for this test."""
+def fresh_db(postgres, request, _databases_to_drop):
+    """URL of a new empty database for this test (dropped at session end)."""
     name, url = _new_database(postgres, request.node.name)
+    _databases_to_drop.append(name)
     yield url
-    postgres.drop_database(name)
 
 
 @pytest.fixture(scope='module')

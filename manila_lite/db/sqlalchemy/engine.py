@@ -3,15 +3,10 @@
 import contextlib
 import threading
 
-from oslo_config import cfg
 from oslo_db.sqlalchemy import enginefacade
-from oslo_log import log
 import sqlalchemy as sa
 
 from manila_lite import conf as _conf  # noqa: F401  (registers the options)
-
-CONF = cfg.CONF
-LOG = log.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30000
 _IMMEDIATE = 'manila_lite_begin_immediate'

@@ -54,25 +54,107 @@ def _live_rows(session, instance_ids, include_admin_only=True):
     return list(session.scalars(stmt))
 
 
-def _update_metadata(session, location, metadata, now):
-    """Upsert metadata keys (existing keys not given are kept, as upstream)."""
-    current = {m.key: m for m in location._el_metadata_bare}
+def _current_locked(session, instance_id):
+    """Lock the instance row, then read its live locations with their metadata.
+
+    The lock serialises updates of one instance (two concurrent ones would
+    otherwise both keep their own new paths; SQLite writers already hold
+    the database lock). The read is a statement of its own: on PostgreSQL
+    a statement that waited for the lock still sees the rows of its
+    snapshot. Returns ``{path: {'id', 'updated_at', 'metadata': {key:
+    (meta id, value)}}}``.
+    """
+    utils.lock_row(session, models.ShareInstance, instance_id)
+    stmt = (sa.select(EL.id, EL.path, EL.updated_at, ELM.id, ELM.key,
+                      ELM.value)
+            .outerjoin(ELM, sa.and_(ELM.export_location_id == EL.id,
+                                    model_base.live(ELM)))
+            .where(EL.share_instance_id == sa.bindparam('si_id'),
+                   model_base.live(EL)))
+    current = {}
+    for el_id, path, updated_at, meta_id, key, value in session.execute(
+            stmt, {'si_id': instance_id}):
+        row = current.setdefault(path, {'id': el_id,
+                                        'updated_at': updated_at,
+                                        'metadata': {}})
+        if meta_id is not None:
+            row['metadata'][key] = (meta_id, value)
+    return current
+
+
+def _insert_locations(session, rows):
+    """INSERT the new locations (one executemany); return {uuid: id}."""
+    table = EL.__table__
+    dialect = session.get_bind().dialect
+    if dialect.insert_executemany_returning_sort_by_parameter_order:
+        result = session.execute(
+            table.insert().returning(table.c.id, table.c.uuid,
+                                     sort_by_parameter_order=True), rows)
+        return {uuid: el_id for el_id, uuid in result}
+    session.execute(table.insert(), rows)
+    found = session.execute(sa.select(table.c.uuid, table.c.id).where(
+        table.c.uuid.in_([r['uuid'] for r in rows])))
+    return dict(found.all())
+
+
+def _metadata_writes(el_id, current, metadata, now, inserts, updates):
+    """Queue metadata upserts; existing keys not given are kept (as upstream)."""
     for key, value in metadata.items():
         value = utils.metadata_value(key, value)
         if value is None:
             continue
-        if key in current:
-            current[key].value = value
-            current[key].updated_at = now
-        else:
-            session.add(ELM(export_location_id=location.id, key=key,
-                            value=value, updated_at=now))
+        if key not in current:
+            inserts.append({'export_location_id': el_id, 'key': key,
+                            'value': value, 'deleted': 0, 'created_at': now,
+                            'updated_at': now})
+        elif current[key][1] != value:
+            updates.append({'b_id': current[key][0], 'b_value': value,
+                            'b_now': now})
 
 
-def _delete_location(session, location):
-    utils.soft_delete_where(session, ELM, ELM.export_location_id ==
-                            location.id)
-    location.soft_delete(session)
+def _delete_locations(session, el_ids, now):
+    utils.soft_delete_where(session, ELM, ELM.export_location_id.in_(el_ids))
+    utils.soft_delete_where(session, EL, EL.id.in_(el_ids), updated_at=now)
+
+
+def _write(session, instance_id, wanted, current, stamps, delete, now):
+    """Issue the few statements turning ``current`` into ``wanted``."""
+    by_path = {el['path']: el for el in wanted}
+    gone = [row['id'] for path, row in current.items()
+            if path not in by_path]
+    if delete and gone:
+        _delete_locations(session, gone, now)
+    kept = [{'b_id': current[path]['id'], 'b_stamp': stamps[path]}
+            for path in by_path if path in current]
+    if kept:
+        session.execute(sa.update(EL.__table__)
+                        .where(EL.__table__.c.id == sa.bindparam('b_id'))
+                        .values(updated_at=sa.bindparam('b_stamp')), kept)
+    new = [{'uuid': uuidutils.generate_uuid(), 'path': el['path'],
+            'share_instance_id': instance_id,
+            'is_admin_only': el['is_admin_only'], 'deleted': 0,
+            'created_at': now, 'updated_at': stamps[el['path']]}
+           for el in wanted if el['path'] not in current]
+    ids = _insert_locations(session, new) if new else {}
+    inserts, updates = [], []
+    for row in new:
+        _metadata_writes(ids[row['uuid']], {},
+                         by_path[row['path']]['metadata'], now, inserts,
+                         updates)
+    for path in by_path:
+        if path in current:
+            _metadata_writes(current[path]['id'], current[path]['metadata'],
+                             by_path[path]['metadata'], now, inserts,
+                             updates)
+    if inserts:
+        session.execute(ELM.__table__.insert(), inserts)
+    if updates:
+        table = ELM.__table__
+        session.execute(table.update()
+                        .where(table.c.id == sa.bindparam('b_id'))
+                        .values(value=sa.bindparam('b_value'),
+                                updated_at=sa.bindparam('b_now')), updates)
+    return gone if delete else []
 
 
 def export_locations_update(context, share_instance_id, export_locations,
@@ -84,43 +166,24 @@ def export_locations_update(context, share_instance_id, export_locations,
     # the driver's order back (what the API shows).
     stamps = {el['path']: base + datetime.timedelta(microseconds=i)
               for i, el in enumerate(wanted)}
-    by_path = {el['path']: el for el in wanted}
     with engine.writer(context) as session:
-        current = _live_rows(session, [share_instance_id])
-        existing = set()
-        for location in current:
-            if location.path not in by_path:
-                if delete:
-                    _delete_location(session, location)
-                continue
-            existing.add(location.path)
-            location.updated_at = stamps[location.path]
-            _update_metadata(session, location,
-                             by_path[location.path]['metadata'], base)
-        for el in wanted:
-            if el['path'] in existing:
-                continue
-            location = EL(uuid=uuidutils.generate_uuid(), path=el['path'],
-                          share_instance_id=share_instance_id,
-                          is_admin_only=el['is_admin_only'], deleted=0,
-                          updated_at=stamps[el['path']])
-            session.add(location)
-            session.flush()
-            _mark_metadata_loaded(location)
-            _update_metadata(session, location, el['metadata'], base)
-        session.flush()
-        return [row.path for row in _live_rows(session, [share_instance_id])]
-
-
-def _mark_metadata_loaded(location):
-    """Mark the new row's metadata collection as loaded (it is empty)."""
-    orm.attributes.set_committed_value(location, '_el_metadata_bare', [])
+        current = _current_locked(session, share_instance_id)
+        deleted = _write(session, share_instance_id, wanted, current, stamps,
+                         delete, base)
+    # The live rows now, in the order a read by (updated_at, id) gives.
+    last = float('inf')  # new rows get the highest ids
+    order = [(stamps[path], current.get(path, {}).get('id', last), path)
+             for path in stamps]
+    order += [(row['updated_at'] or datetime.datetime.min, row['id'], path)
+              for path, row in current.items()
+              if path not in stamps and row['id'] not in deleted]
+    return [item[2] for item in sorted(order)]
 
 
 def export_location_get_all_by_share_instance_id(context, share_instance_id,
                                                  include_admin_only=True):
     with engine.reader(context) as session:
-        instances.get(session, context, share_instance_id)
+        instances.require(session, context, share_instance_id)
         return _live_rows(session, [share_instance_id], include_admin_only)
 
 

@@ -1,6 +1,5 @@
 """Queries on share_instances: reads with eager loading, updates, the conditional update, delete."""
 
-from oslo_log import log
 import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.orm import attributes
@@ -13,8 +12,6 @@ from manila_lite.db.sqlalchemy import services
 from manila_lite.db.sqlalchemy import share_servers
 from manila_lite.db.sqlalchemy import utils
 from manila_lite import exception
-
-LOG = log.getLogger(__name__)
 
 SI = models.ShareInstance
 EL = models.ShareInstanceExportLocations
@@ -54,11 +51,7 @@ def share_options(with_instances=True):
     options = [orm.selectinload(models.Share.share_metadata)]
     if with_instances:
         options.append(orm.selectinload(models.Share.instances).options(
-            *export_location_options(),
-            orm.selectinload(SI._availability_zone),
-            orm.selectinload(SI.share_type).joinedload(
-                models.ShareTypes.extra_specs),
-            orm.selectinload(SI.share_instance_metadata)))
+            *instance_options(with_share=False)))
     return options
 
 
@@ -83,16 +76,135 @@ def finish(instances, with_share_data):
     return result
 
 
+def require(session, context, instance_id):
+    """Raise ShareInstanceNotFound unless the instance exists (one cheap SELECT)."""
+    stmt = utils.model_query(context, SI).where(SI.id == instance_id)
+    if session.scalar(sa.select(sa.literal(1)).where(
+            stmt.exists())) is None:
+        raise exception.ShareInstanceNotFound(share_instance_id=instance_id)
+
+
+# -- the fast reads: instance + share in one SELECT, siblings only if any ----
+#
+# share_instance_get and the batch reads load the many-to-one relationships
+# (share, zone, type, server) in the instance's own SELECT and each
+# collection with one ``SELECT ... IN``. That SELECT also counts the live
+# instances of the share: when the instance is its share's only one (the
+# usual case), ``share.instances`` is set to it without another query; the
+# other shares get their instances from one more SELECT for all of them.
+
+_SIBLING = orm.aliased(SI, name='sibling')
+# Prebuilt statements (per read_deleted mode): their SQL cache keys are
+# computed once instead of on every call.
+_STATEMENTS = {}
+
+
+def _own_options(batch):
+    """Loader options (relative to ShareInstance) for all but its share.
+
+    With ``batch`` the type's extra specs come from one ``SELECT ... IN``
+    (many instances share few types); for one row they are joined.
+    """
+    specs = (orm.selectinload if batch else orm.joinedload)(
+        models.ShareTypes.extra_specs)
+    return export_location_options() + [
+        orm.joinedload(SI._availability_zone),
+        orm.joinedload(SI.share_type).options(specs),
+        orm.selectinload(SI.share_instance_metadata),
+        orm.joinedload(SI.share_server).options(
+            *share_servers.server_options()),
+    ]
+
+
+def _live_sibling_count():
+    return (sa.select(sa.func.count()).select_from(_SIBLING)
+            .where(_SIBLING.share_id == SI.share_id,
+                   model_base.live(_SIBLING))
+            .correlate(SI).scalar_subquery())
+
+
+def _rows_stmt(read_deleted, batch):
+    """``SELECT instance, live sibling count`` with the loader options."""
+    return (sa.select(SI, _live_sibling_count())
+            .where(model_base.deleted_filter(SI, read_deleted))
+            .options(orm.joinedload(SI.share).selectinload(
+                models.Share.share_metadata), *_own_options(batch)))
+
+
+def _get_stmt(read_deleted):
+    key = ('get', read_deleted)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS.setdefault(key, _rows_stmt(read_deleted, False)
+                                      .where(SI.id == sa.bindparam('si_id')))
+    return stmt
+
+
+def _siblings_stmt():
+    stmt = _STATEMENTS.get('siblings')
+    if stmt is None:
+        stmt = _STATEMENTS.setdefault('siblings', (
+            sa.select(SI)
+            .where(SI.share_id.in_(sa.bindparam('share_ids', expanding=True)),
+                   model_base.live(SI))
+            .order_by(SI.created_at, SI.id)
+            .options(*_own_options(True))))
+    return stmt
+
+
+def _attach_instances(session, rows):
+    """Set ``share.instances`` of each loaded instance's share (see above)."""
+    todo = {}
+    for instance, live_count in rows:
+        share = instance.share
+        if share is None or share.id in todo:
+            continue
+        own = 1 if instance.deleted == model_base.STRING_LIVE else 0
+        if live_count == own:
+            attributes.set_committed_value(share, 'instances',
+                                           [instance] if own else [])
+            todo[share.id] = None
+        else:
+            todo[share.id] = share
+    pending = {k: v for k, v in todo.items() if v is not None}
+    if not pending:
+        return
+    by_share = {share_id: [] for share_id in pending}
+    for sibling in session.scalars(_siblings_stmt(),
+                                   {'share_ids': list(pending)}).unique():
+        by_share[sibling.share_id].append(sibling)
+    for share_id, share in pending.items():
+        attributes.set_committed_value(share, 'instances', by_share[share_id])
+        link_share(share)
+
+
+def load_rows(session, stmt, params=None, with_share_data=False, refresh=False):
+    """Run a ``_rows_stmt`` statement; return the usable instances.
+
+    Without share data every instance is returned; with it, orphans are
+    dropped and the share's columns are copied onto each instance.
+    """
+    options = {'populate_existing': True} if refresh else {}
+    rows = session.execute(stmt, params or {},
+                           execution_options=options).unique().all()
+    _attach_instances(session, rows)
+    result = []
+    for instance, _count in rows:
+        if with_share_data:
+            if instance.share is None:
+                continue
+            instance.set_share_data(instance.share)
+        result.append(instance)
+    return result
+
+
 def get(session, context, instance_id, with_share_data=False,
         read_deleted=None, refresh=False):
-    stmt = (utils.model_query(context, SI, read_deleted)
-            .where(SI.id == instance_id).options(*instance_options()))
-    if refresh:
-        stmt = stmt.execution_options(populate_existing=True)
-    instance = session.scalars(stmt).first()
-    if instance is None:
+    stmt = _get_stmt(utils.read_deleted_of(context, read_deleted))
+    found = load_rows(session, stmt, {'si_id': instance_id}, refresh=refresh)
+    if not found:
         raise exception.ShareInstanceNotFound(share_instance_id=instance_id)
-    finish([instance], False)
+    instance = found[0]
     if with_share_data and instance.share is not None:
         instance.set_share_data(instance.share)
     return instance
@@ -105,14 +217,14 @@ def share_instance_get(context, share_instance_id, with_share_data=False):
 
 def share_instance_get_all_by_host(context, host, with_share_data=False,
                                    status=None):
-    stmt = utils.model_query(context, SI).where(utils.host_filter(SI.host,
-                                                                  host))
+    stmt = (_rows_stmt(utils.read_deleted_of(context), True)
+            .where(utils.host_filter(SI.host, host)))
     statuses = utils.as_list(status)
     if statuses is not None:
         stmt = stmt.where(SI.status.in_(statuses))
-    stmt = stmt.order_by(SI.created_at, SI.id).options(*instance_options())
+    stmt = stmt.order_by(SI.created_at, SI.id)
     with engine.reader(context) as session:
-        return finish(list(session.scalars(stmt)), with_share_data)
+        return load_rows(session, stmt, with_share_data=with_share_data)
 
 
 def _apply_instance_filters(stmt, filters):
@@ -139,23 +251,22 @@ def _apply_instance_filters(stmt, filters):
 def share_instance_get_all(context, filters=None, with_share_data=False):
     """Live instances of shares not in the recycle bin, filtered like upstream."""
     filters = dict(filters or {})
-    stmt = utils.model_query(context, SI, read_deleted='no').join(
+    stmt = _rows_stmt('no', True).join(
         models.Share, models.Share.id == SI.share_id).where(
         models.Share.is_soft_deleted == bool(filters.get('is_soft_deleted')))
     el_id = filters.get('export_location_id')
     el_path = filters.get('export_location_path')
     if el_id or el_path:
-        stmt = stmt.join(EL, sa.and_(EL.share_instance_id == SI.id,
-                                     model_base.live(EL)))
+        match = [EL.share_instance_id == SI.id, model_base.live(EL)]
         if el_id:
-            stmt = stmt.where(EL.uuid == el_id)
+            match.append(EL.uuid == el_id)
         if el_path:
-            stmt = stmt.where(EL.path == el_path)
-        stmt = stmt.distinct()
+            match.append(EL.path == el_path)
+        stmt = stmt.where(sa.exists().where(*match))
     stmt = _apply_instance_filters(stmt, filters)
-    stmt = stmt.order_by(SI.created_at, SI.id).options(*instance_options())
+    stmt = stmt.order_by(SI.created_at, SI.id)
     with engine.reader(context) as session:
-        return finish(list(session.scalars(stmt)), with_share_data)
+        return load_rows(session, stmt, with_share_data=with_share_data)
 
 
 def prepare_values(session, context, values):
@@ -237,7 +348,8 @@ def _soft_delete_instance_children(session, instance_id):
                             mapping.share_instance_id == instance_id,
                             state=constants.ACCESS_STATE_DELETED)
     meta = models.ShareInstanceMetadata
-    utils.soft_delete_where(session, meta, meta.share_instance_id == instance_id)
+    utils.soft_delete_where(session, meta,
+                            meta.share_instance_id == instance_id)
 
 
 def _soft_delete_share(session, share_id):
@@ -257,17 +369,32 @@ def _soft_delete_share(session, share_id):
         .execution_options(synchronize_session=False))
 
 
+def _lock_for_delete(session, context, instance_id):
+    """Lock the instance, then its share; return the share as it is (columns only).
+
+    The share lock serialises deletions of sibling instances so exactly
+    one of them sees "no live instance left"; instance-before-share is the
+    order every other writer uses. (No-ops on SQLite, which already holds
+    the database write lock.)
+    """
+    share_id = session.execute(
+        sa.select(SI.share_id)
+        .where(SI.id == instance_id,
+               model_base.deleted_filter(SI, utils.read_deleted_of(context)))
+        .with_for_update()).first()
+    if share_id is None:
+        raise exception.ShareInstanceNotFound(share_instance_id=instance_id)
+    share = session.scalars(
+        sa.select(models.Share).where(models.Share.id == share_id[0])
+        .with_for_update()).first()
+    return share_id[0], share
+
+
 def share_instance_delete(context, share_instance_id):
     """Soft-delete an instance and its children; the share too if it was the last."""
     with engine.writer(context) as session:
-        instance = get(session, context, share_instance_id)
-        share_id = instance.share_id
-        # Serialise deletions of sibling instances so exactly one of them
-        # sees "no live instance left" (a no-op lock on SQLite, which
-        # already holds the database write lock).
-        session.execute(sa.select(models.Share.id).where(
-            models.Share.id == share_id).with_for_update())
-        share = instance.share
+        share_id, share = _lock_for_delete(session, context,
+                                           share_instance_id)
         _soft_delete_instance_children(session, share_instance_id)
         now = model_base.utcnow()
         session.execute(

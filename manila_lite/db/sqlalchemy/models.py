@@ -2,7 +2,6 @@
 
 from oslo_config import cfg
 import sqlalchemy as sa
-from sqlalchemy import orm
 
 from manila_lite.common import constants
 from manila_lite.db.sqlalchemy.model_base import Base

@@ -1,6 +1,9 @@
 """Queries on drivers_private_data and backend_info, the share service's own key/value stores."""
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql as sa_mysql
+from sqlalchemy.dialects import postgresql as sa_postgresql
+from sqlalchemy.dialects import sqlite as sa_sqlite
 
 from manila_lite.db.sqlalchemy import engine
 from manila_lite.db.sqlalchemy import model_base
@@ -30,27 +33,65 @@ def driver_private_data_get(context, entity_id, key=None, default=None):
     return rows[0].value if rows else default
 
 
+def _upsert(session, entity_id, new, now):
+    """One INSERT ... ON CONFLICT/DUPLICATE KEY UPDATE of all ``new`` keys.
+
+    Soft-deleted rows keep their primary key (entity_uuid, key), so they
+    are revived. A live row already holding the value is left alone
+    (PostgreSQL and SQLite). Returns False on a database without upsert.
+    """
+    name = session.get_bind().dialect.name
+    rows = [{'entity_uuid': entity_id, 'key': key, 'value': value,
+             'deleted': 0, 'created_at': now, 'updated_at': now}
+            for key, value in new.items()]
+    revive = {'deleted': 0, 'deleted_at': None, 'updated_at': now}
+    if name in ('postgresql', 'sqlite'):
+        dialect = (sa_postgresql if name == 'postgresql' else sa_sqlite)
+        stmt = dialect.insert(Data.__table__).values(rows)
+        table, incoming = Data.__table__, stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.entity_uuid, table.c.key],
+            set_=dict(revive, value=incoming.value),
+            where=sa.or_(table.c.value != incoming.value,
+                         table.c.deleted != 0))
+    elif name == 'mysql':
+        stmt = sa_mysql.insert(Data.__table__).values(rows)
+        stmt = stmt.on_duplicate_key_update(
+            value=stmt.inserted.value, **revive)
+    else:
+        return False
+    session.execute(stmt)
+    return True
+
+
+def _orm_update(session, entity_id, new, now):
+    rows = session.scalars(sa.select(Data).where(
+        Data.entity_uuid == entity_id))
+    for row in rows:
+        if row.key in new:
+            row.value = new.pop(row.key)
+            row.deleted = 0
+            row.deleted_at = None
+    for key, value in new.items():
+        session.add(Data(entity_uuid=entity_id, key=key, value=value))
+    session.flush()
+
+
 def driver_private_data_update(context, entity_id, details,
                                delete_existing=False):
     """Upsert ``details`` (values stored as str); optionally drop other keys."""
     new = {k: str(v) for k, v in details.items()}
     now = model_base.utcnow()
     with engine.writer(context) as session:
-        # Soft-deleted rows keep their primary key (entity_uuid, key), so
-        # they are revived rather than inserted again.
-        rows = session.scalars(sa.select(Data).where(
-            Data.entity_uuid == entity_id))
-        for row in rows:
-            if row.key in new:
-                row.value = new.pop(row.key)
-                row.deleted = 0
-                row.deleted_at = None
-            elif delete_existing and row.deleted == 0:
-                row.deleted = 1
-                row.deleted_at = now
-        for key, value in new.items():
-            session.add(Data(entity_uuid=entity_id, key=key, value=value))
-        session.flush()
+        if delete_existing:
+            conditions = [Data.entity_uuid == entity_id, model_base.live(Data)]
+            if new:
+                conditions.append(Data.key.notin_(list(new)))
+            session.execute(sa.update(Data).where(*conditions)
+                            .values(deleted=1, deleted_at=now)
+                            .execution_options(synchronize_session=False))
+        if new and not _upsert(session, entity_id, new, now):
+            _orm_update(session, entity_id, new, now)
     return details
 
 

@@ -128,13 +128,15 @@ def _require_share(session, context, share_id):
 def share_metadata_get(context, share_id):
     with engine.reader(context) as session:
         _require_share(session, context, share_id)
-        return {row.key: row.value for row in _metadata_rows(session, share_id)}
+        rows = _metadata_rows(session, share_id)
+    return {row.key: row.value for row in rows}
 
 
 def share_metadata_update(context, share_id, metadata, delete=False):
     """Upsert ``metadata``; with ``delete`` soft-delete keys not in it."""
     with engine.writer(context) as session:
         _require_share(session, context, share_id)
+        utils.lock_row(session, Share, share_id)
         rows = {}
         for row in _metadata_rows(session, share_id):
             if delete and row.key not in metadata:

@@ -73,6 +73,16 @@ def soft_delete_where(session, model, *conditions, **extra_values):
     return session.execute(stmt).rowcount
 
 
+def lock_row(session, model, row_id):
+    """``SELECT ... FOR UPDATE`` of one row, serialising writers of its children.
+
+    A no-op on SQLite, where writer transactions already hold the
+    database write lock (BEGIN IMMEDIATE).
+    """
+    session.execute(sa.select(model.id).where(model.id == row_id)
+                    .with_for_update())
+
+
 def ensure_id(values):
     """Give ``values`` a uuid4 ``id`` unless it carries a truthy one."""
     if not values.get('id'):

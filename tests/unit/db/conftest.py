@@ -1,26 +1,63 @@
-"""Fixtures pointing the DB facade at a fresh migrated SQLite file per test."""
+"""Fixtures pointing the DB facade at a fresh migrated database per test.
+
+SQLite in tmp_path always; when ``MANILA_LITE_TEST_PG_URL`` names a
+PostgreSQL server (a URL whose user may CREATE DATABASE), every test also
+runs against a throwaway database created there.
+"""
+
+import os
+import uuid
 
 from oslo_config import cfg
 import pytest
+import sqlalchemy as sa
 
 from manila_lite import context as ml_context
 from manila_lite.db import api as db
 from manila_lite.db import migration
 
 CONF = cfg.CONF
+PG_URL = os.environ.get('MANILA_LITE_TEST_PG_URL')
+BACKENDS = ['sqlite'] + (['postgresql'] if PG_URL else [])
 
 
-@pytest.fixture
-def db_url(tmp_path):
-    """Point CONF at an empty SQLite file under tmp_path (no schema)."""
+def _pg_database():
+    admin_url = sa.engine.make_url(PG_URL)
+    name = 'ml_test_%s' % uuid.uuid4().hex[:12]
+    admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT')
+    with admin.connect() as conn:
+        conn.execute(sa.text('CREATE DATABASE %s' % name))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(sa.text('DROP DATABASE IF EXISTS %s' % name))
+        admin.dispose()
+    return admin_url.set(database=name).render_as_string(False), drop
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    """Point CONF at an empty database (no schema) of each tested backend."""
+    drop = None
+    if request.param == 'postgresql':
+        url, drop = _pg_database()
+    else:
+        url = 'sqlite:///%s' % (tmp_path / 'manila_lite.sqlite')
     CONF.set_override('state_path', str(tmp_path))
-    url = 'sqlite:///%s' % (tmp_path / 'manila_lite.sqlite')
     CONF.set_override('connection', url, group='database')
     db.dispose_engine()
     yield url
     db.dispose_engine()
     CONF.clear_override('connection', group='database')
     CONF.clear_override('state_path')
+    if drop:
+        drop()
+
+
+@pytest.fixture
+def sqlite_only(db_url):
+    if not db_url.startswith('sqlite'):
+        pytest.skip('SQLite-specific behaviour')
 
 
 @pytest.fixture
@@ -46,4 +83,3 @@ def make_share(ctxt):
         base.update(values)
         return db.share_create(ctxt, base)
     return make
-

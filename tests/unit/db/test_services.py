@@ -134,3 +134,24 @@ def test_availability_zone_get_or_create(ctxt):
     assert zone['id'] == again['id']
     by_id = db.availability_zone_get_or_create(ctxt, zone['id'])
     assert by_id['name'] == 'zone-z'
+
+
+def test_availability_zone_creation_race(ctxt, monkeypatch):
+    """A zone created concurrently (duplicate name) is read back, not an error."""
+    from manila_lite.db.sqlalchemy import services
+    existing = db.availability_zone_get_or_create(ctxt, 'zone-race')
+    real_get = services._az_get
+    calls = []
+
+    def miss_once(session, context, id_or_name, read_deleted=None):
+        calls.append(id_or_name)
+        if len(calls) == 1:
+            raise exception.AvailabilityZoneNotFound(id=id_or_name)
+        return real_get(session, context, id_or_name, read_deleted)
+
+    monkeypatch.setattr(services, '_az_get', miss_once)
+    svc = _service(ctxt, availability_zone='zone-race')
+    assert svc['availability_zone_id'] == existing['id']
+    assert len(calls) == 2
+    assert len(helpers.raw_rows("SELECT id FROM availability_zones "
+                                "WHERE name = 'zone-race'")) == 1

@@ -190,22 +190,23 @@ def test_unsupported_cast_sets_error_and_message(manager_factory, db,
                                                  admin_ctx):
     mgr = manager_factory()
     share, inst = _available_share(mgr, db, admin_ctx)
-    db.share_instance_update(admin_ctx, inst['id'], {'status': 'extending'})
+    db.share_instance_update(admin_ctx, inst['id'], {'status': 'creating'})
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.extend_share(_user_ctx(), share_id=share['id'], new_size=2,
-                         reservations=[])
+        mgr.create_share_replica(_user_ctx(), share_replica_id=inst['id'])
     assert isinstance(_unwrap(excinfo), exception.NotSupportedYet)
     assert 'not supported by this service yet' in str(_unwrap(excinfo))
     got = db.share_instance_get(admin_ctx, inst['id'])
-    assert got['status'] == c.STATUS_EXTENDING_ERROR
-    assert [m['action_id'] for m in _messages(db, admin_ctx, share['id'])] \
-        == ['008']
+    assert got['status'] == c.STATUS_ERROR
+    assert [m['action_id'] for m in _messages(db, admin_ctx, inst['id'])] \
+        == ['002']
 
 
 def test_unsupported_call_raises(manager_factory):
     mgr = manager_factory()
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.connection_get_info(_user_ctx(), share_instance_id='abc')
+        mgr.share_server_migration_get_progress(
+            _user_ctx(), src_share_server_id='abc',
+            dest_share_server_id='def')
     assert isinstance(_unwrap(excinfo), exception.NotSupportedYet)
 
 

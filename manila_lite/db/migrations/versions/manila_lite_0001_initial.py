@@ -30,6 +30,62 @@ def _soft_delete(deleted_type):
 
 
 def upgrade():
+    """Create the 52 tables in foreign-key order."""
+    _async_operation_data()
+    _availability_zones()
+    _backend_info()
+    _drivers_private_data()
+    _messages()
+    _project_user_quotas()
+    _qos_types()
+    _quota_classes()
+    _quota_usages()
+    _quotas()
+    _resource_locks()
+    _security_services()
+    _share_group_types()
+    _share_networks()
+    _share_servers()
+    _share_types()
+    _transfers()
+    _project_share_type_quotas()
+    _qos_type_specs()
+    _reservations()
+    _services()
+    _share_group_type_projects()
+    _share_group_type_share_type_mappings()
+    _share_group_type_specs()
+    _share_groups()
+    _share_network_security_service_association()
+    _share_network_subnets()
+    _share_server_backend_details()
+    _share_type_extra_specs()
+    _share_type_projects()
+    _network_allocations()
+    _share_group_share_type_mappings()
+    _share_group_snapshots()
+    _share_network_subnet_metadata()
+    _share_server_share_network_subnet_mappings()
+    _shares()
+    _share_access_map()
+    _share_backups()
+    _share_instances()
+    _share_metadata()
+    _share_snapshots()
+    _encryption_refs()
+    _share_access_rules_metadata()
+    _share_instance_access_map()
+    _share_instance_export_locations()
+    _share_instance_metadata()
+    _share_snapshot_access_map()
+    _share_snapshot_instances()
+    _share_snapshot_metadata()
+    _share_instance_export_locations_metadata()
+    _share_snapshot_instance_access_map()
+    _share_snapshot_instance_export_locations()
+
+
+def _async_operation_data():
     op.create_table(
         'async_operation_data',
         sa.Column('entity_uuid', sa.String(length=36), nullable=False),
@@ -38,6 +94,9 @@ def upgrade():
         *_soft_delete(sa.Integer()),
         sa.PrimaryKeyConstraint('entity_uuid', 'key')
     )
+
+
+def _availability_zones():
     op.create_table(
         'availability_zones',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -46,6 +105,9 @@ def upgrade():
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('name', 'deleted', name='az_name_uc')
     )
+
+
+def _backend_info():
     op.create_table(
         'backend_info',
         sa.Column('host', sa.String(length=255), nullable=False),
@@ -53,6 +115,9 @@ def upgrade():
         *_soft_delete(sa.Integer()),
         sa.PrimaryKeyConstraint('host')
     )
+
+
+def _drivers_private_data():
     op.create_table(
         'drivers_private_data',
         sa.Column('entity_uuid', sa.String(length=36), nullable=False),
@@ -61,6 +126,9 @@ def upgrade():
         *_soft_delete(sa.Integer()),
         sa.PrimaryKeyConstraint('entity_uuid', 'key')
     )
+
+
+def _messages():
     op.create_table(
         'messages',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -75,6 +143,9 @@ def upgrade():
         *_soft_delete(sa.String(length=36)),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _project_user_quotas():
     op.create_table(
         'project_user_quotas',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -85,6 +156,9 @@ def upgrade():
         *_soft_delete(sa.Integer()),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _qos_types():
     op.create_table(
         'qos_types',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -94,6 +168,9 @@ def upgrade():
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('name', 'deleted', name='uc_qos_type_name')
     )
+
+
+def _quota_classes():
     op.create_table(
         'quota_classes',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -103,8 +180,11 @@ def upgrade():
         *_soft_delete(sa.Integer()),
         sa.PrimaryKeyConstraint('id')
     )
-    op.create_index('ix_quota_classes_class_name', 'quota_classes', ['class_name'])
+    op.create_index(
+        'ix_quota_classes_class_name', 'quota_classes', ['class_name'])
 
+
+def _quota_usages():
     op.create_table(
         'quota_usages',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -118,8 +198,11 @@ def upgrade():
         *_soft_delete(sa.Integer()),
         sa.PrimaryKeyConstraint('id')
     )
-    op.create_index('ix_quota_usages_project_id', 'quota_usages', ['project_id'])
+    op.create_index(
+        'ix_quota_usages_project_id', 'quota_usages', ['project_id'])
 
+
+def _quotas():
     op.create_table(
         'quotas',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -129,6 +212,9 @@ def upgrade():
         *_soft_delete(sa.Integer()),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _resource_locks():
     op.create_table(
         'resource_locks',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -142,6 +228,9 @@ def upgrade():
         *_soft_delete(sa.String(length=36)),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _security_services():
     op.create_table(
         'security_services',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -159,6 +248,9 @@ def upgrade():
         *_soft_delete(sa.String(length=36)),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_group_types():
     op.create_table(
         'share_group_types',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -166,8 +258,12 @@ def upgrade():
         sa.Column('is_public', sa.Boolean(), nullable=True),
         *_soft_delete(sa.String(length=36)),
         sa.PrimaryKeyConstraint('id'),
-        sa.UniqueConstraint('name', 'deleted', name='uniq_share_group_type_name')
+        sa.UniqueConstraint(
+            'name', 'deleted', name='uniq_share_group_type_name')
     )
+
+
+def _share_networks():
     op.create_table(
         'share_networks',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -175,10 +271,14 @@ def upgrade():
         sa.Column('user_id', sa.String(length=255), nullable=True),
         sa.Column('name', sa.String(length=255), nullable=True),
         sa.Column('description', sa.String(length=255), nullable=True),
-        sa.Column('status', sa.String(length=36), server_default='active', nullable=False),
+        sa.Column('status', sa.String(length=36), server_default='active',
+                  nullable=False),
         *_soft_delete(sa.String(length=36)),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_servers():
     op.create_table(
         'share_servers',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -187,16 +287,26 @@ def upgrade():
         sa.Column('is_auto_deletable', sa.Boolean(), nullable=True),
         sa.Column('identifier', sa.String(length=255), nullable=True),
         sa.Column('task_state', sa.String(length=255), nullable=True),
-        sa.Column('source_share_server_id', sa.String(length=36), nullable=True),
-        sa.Column('security_service_update_support', sa.Boolean(), server_default=sa.false(), nullable=False),
-        sa.Column('network_allocation_update_support', sa.Boolean(), server_default=sa.false(), nullable=False),
-        sa.Column('share_replicas_migration_support', sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column(
+            'source_share_server_id', sa.String(length=36), nullable=True),
+        sa.Column('security_service_update_support', sa.Boolean(),
+                  server_default=sa.false(), nullable=False),
+        sa.Column('network_allocation_update_support', sa.Boolean(),
+                  server_default=sa.false(), nullable=False),
+        sa.Column('share_replicas_migration_support', sa.Boolean(),
+                  server_default=sa.false(), nullable=False),
         sa.Column('encryption_key_ref', sa.String(length=36), nullable=True),
-        sa.Column('application_credential_id', sa.String(length=36), nullable=True),
+        sa.Column(
+            'application_credential_id', sa.String(length=36), nullable=True),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['source_share_server_id'], ['share_servers.id'], name='fk_share_servers_source_share_server_id'),
+        sa.ForeignKeyConstraint(
+            ['source_share_server_id'], ['share_servers.id'],
+            name='fk_share_servers_source_share_server_id'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_types():
     op.create_table(
         'share_types',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -207,6 +317,9 @@ def upgrade():
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('name', 'deleted', name='st_name_uc')
     )
+
+
+def _transfers():
     op.create_table(
         'transfers',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -217,11 +330,15 @@ def upgrade():
         sa.Column('crypt_hash', sa.String(length=255), nullable=True),
         sa.Column('expires_at', TIMESTAMP, nullable=True),
         sa.Column('source_project_id', sa.String(length=255), nullable=True),
-        sa.Column('destination_project_id', sa.String(length=255), nullable=True),
+        sa.Column(
+            'destination_project_id', sa.String(length=255), nullable=True),
         sa.Column('accepted', sa.Boolean(), nullable=True),
         *_soft_delete(sa.String(length=36)),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _project_share_type_quotas():
     op.create_table(
         'project_share_type_quotas',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -230,10 +347,16 @@ def upgrade():
         sa.Column('resource', sa.String(length=255), nullable=False),
         sa.Column('hard_limit', sa.Integer(), nullable=True),
         *_soft_delete(sa.Integer()),
-        sa.ForeignKeyConstraint(['share_type_id'], ['share_types.id'], name='share_type_id_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_type_id'], ['share_types.id'], name='share_type_id_fk'),
         sa.PrimaryKeyConstraint('id'),
-        sa.UniqueConstraint('share_type_id', 'resource', 'deleted', 'project_id', name='uc_quotas_per_share_types')
+        sa.UniqueConstraint(
+            'share_type_id', 'resource', 'deleted', 'project_id',
+            name='uc_quotas_per_share_types')
     )
+
+
+def _qos_type_specs():
     op.create_table(
         'qos_type_specs',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -241,9 +364,13 @@ def upgrade():
         sa.Column('key', sa.String(length=255), nullable=True),
         sa.Column('value', sa.String(length=255), nullable=True),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['qos_type_id'], ['qos_types.id'], name='qos_type_specs_ibfk_1'),
+        sa.ForeignKeyConstraint(
+            ['qos_type_id'], ['qos_types.id'], name='qos_type_specs_ibfk_1'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _reservations():
     op.create_table(
         'reservations',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -259,9 +386,13 @@ def upgrade():
         sa.ForeignKeyConstraint(['usage_id'], ['quota_usages.id']),
         sa.PrimaryKeyConstraint('id')
     )
-    op.create_index('ix_reservations_project_id', 'reservations', ['project_id'])
-    op.create_index('reservations_deleted_expire_idx', 'reservations', ['deleted', 'expire'])
+    op.create_index(
+        'ix_reservations_project_id', 'reservations', ['project_id'])
+    op.create_index('reservations_deleted_expire_idx', 'reservations',
+                    ['deleted', 'expire'])
 
+
+def _services():
     op.create_table(
         'services',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -273,31 +404,49 @@ def upgrade():
         sa.Column('disabled', sa.Boolean(), nullable=True),
         sa.Column('disabled_reason', sa.String(length=255), nullable=True),
         sa.Column('availability_zone_id', sa.String(length=36), nullable=True),
-        sa.Column('ensuring', sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column('ensuring', sa.Boolean(), server_default=sa.false(),
+                  nullable=False),
         *_soft_delete(sa.Integer()),
-        sa.ForeignKeyConstraint(['availability_zone_id'], ['availability_zones.id'], name='service_az_id_fk'),
+        sa.ForeignKeyConstraint(
+            ['availability_zone_id'], ['availability_zones.id'],
+            name='service_az_id_fk'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_group_type_projects():
     op.create_table(
         'share_group_type_projects',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('share_group_type_id', sa.String(length=36), nullable=True),
         sa.Column('project_id', sa.String(length=255), nullable=True),
         *_soft_delete(sa.Integer()),
-        sa.ForeignKeyConstraint(['share_group_type_id'], ['share_group_types.id'], name='sgtp_id_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_group_type_id'], ['share_group_types.id'],
+            name='sgtp_id_fk'),
         sa.PrimaryKeyConstraint('id'),
-        sa.UniqueConstraint('share_group_type_id', 'project_id', 'deleted', name='sgtp_project_id_uc')
+        sa.UniqueConstraint('share_group_type_id', 'project_id', 'deleted',
+                            name='sgtp_project_id_uc')
     )
+
+
+def _share_group_type_share_type_mappings():
     op.create_table(
         'share_group_type_share_type_mappings',
         sa.Column('id', sa.String(length=36), nullable=False),
         sa.Column('share_group_type_id', sa.String(length=36), nullable=False),
         sa.Column('share_type_id', sa.String(length=36), nullable=False),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['share_group_type_id'], ['share_group_types.id'], name='sgtp_id_sgt_id_uc'),
-        sa.ForeignKeyConstraint(['share_type_id'], ['share_types.id'], name='sgtp_id_st_id_uc'),
+        sa.ForeignKeyConstraint(
+            ['share_group_type_id'], ['share_group_types.id'],
+            name='sgtp_id_sgt_id_uc'),
+        sa.ForeignKeyConstraint(
+            ['share_type_id'], ['share_types.id'], name='sgtp_id_st_id_uc'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_group_type_specs():
     op.create_table(
         'share_group_type_specs',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -305,9 +454,14 @@ def upgrade():
         sa.Column('spec_key', sa.String(length=255), nullable=True),
         sa.Column('spec_value', sa.String(length=255), nullable=True),
         *_soft_delete(sa.Integer()),
-        sa.ForeignKeyConstraint(['share_group_type_id'], ['share_group_types.id'], name='sgtp_id_extra_specs_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_group_type_id'], ['share_group_types.id'],
+            name='sgtp_id_extra_specs_fk'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_groups():
     op.create_table(
         'share_groups',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -317,28 +471,44 @@ def upgrade():
         sa.Column('name', sa.String(length=255), nullable=True),
         sa.Column('description', sa.String(length=255), nullable=True),
         sa.Column('status', sa.String(length=255), nullable=True),
-        sa.Column('source_share_group_snapshot_id', sa.String(length=36), nullable=True),
+        sa.Column('source_share_group_snapshot_id', sa.String(length=36),
+                  nullable=True),
         sa.Column('share_network_id', sa.String(length=36), nullable=True),
         sa.Column('share_server_id', sa.String(length=36), nullable=True),
         sa.Column('share_group_type_id', sa.String(length=36), nullable=True),
-        sa.Column('consistent_snapshot_support', sa.Enum('pool', 'host', name='consistent_snapshot_support'), nullable=True),
+        sa.Column('consistent_snapshot_support',
+                  sa.Enum('pool', 'host', name='consistent_snapshot_support'),
+                  nullable=True),
         sa.Column('availability_zone_id', sa.String(length=36), nullable=True),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['share_group_type_id'], ['share_group_types.id'], name='sgt_id_sg_id_uc'),
-        sa.ForeignKeyConstraint(['share_network_id'], ['share_networks.id'], name='fk_share_group_share_network_id'),
-        sa.ForeignKeyConstraint(['share_server_id'], ['share_servers.id'], name='fk_share_group_share_server_id'),
+        sa.ForeignKeyConstraint(
+            ['share_group_type_id'], ['share_group_types.id'],
+            name='sgt_id_sg_id_uc'),
+        sa.ForeignKeyConstraint(
+            ['share_network_id'], ['share_networks.id'],
+            name='fk_share_group_share_network_id'),
+        sa.ForeignKeyConstraint(
+            ['share_server_id'], ['share_servers.id'],
+            name='fk_share_group_share_server_id'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_network_security_service_association():
     op.create_table(
         'share_network_security_service_association',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('share_network_id', sa.String(length=36), nullable=False),
         sa.Column('security_service_id', sa.String(length=36), nullable=False),
         *_soft_delete(sa.Integer()),
-        sa.ForeignKeyConstraint(['security_service_id'], ['security_services.id']),
+        sa.ForeignKeyConstraint(
+            ['security_service_id'], ['security_services.id']),
         sa.ForeignKeyConstraint(['share_network_id'], ['share_networks.id']),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_network_subnets():
     op.create_table(
         'share_network_subnets',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -353,10 +523,18 @@ def upgrade():
         sa.Column('ip_version', sa.Integer(), nullable=True),
         sa.Column('availability_zone_id', sa.String(length=36), nullable=True),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['availability_zone_id'], ['availability_zones.id'], name='fk_share_network_subnets_availaility_zone_id_availability_zones'),
-        sa.ForeignKeyConstraint(['share_network_id'], ['share_networks.id'], name='fk_share_network_subnets_share_network_id_share_networks'),
+        sa.ForeignKeyConstraint(
+            ['availability_zone_id'], ['availability_zones.id'],
+            name=('fk_share_network_subnets_availaility_zone_id_'
+                  'availability_zones')),
+        sa.ForeignKeyConstraint(
+            ['share_network_id'], ['share_networks.id'],
+            name='fk_share_network_subnets_share_network_id_share_networks'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_server_backend_details():
     op.create_table(
         'share_server_backend_details',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -367,6 +545,9 @@ def upgrade():
         sa.ForeignKeyConstraint(['share_server_id'], ['share_servers.id']),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_type_extra_specs():
     op.create_table(
         'share_type_extra_specs',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -374,23 +555,33 @@ def upgrade():
         sa.Column('spec_key', sa.String(length=255), nullable=True),
         sa.Column('spec_value', sa.String(length=255), nullable=True),
         *_soft_delete(sa.Integer()),
-        sa.ForeignKeyConstraint(['share_type_id'], ['share_types.id'], name='st_id_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_type_id'], ['share_types.id'], name='st_id_fk'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_type_projects():
     op.create_table(
         'share_type_projects',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('share_type_id', sa.String(length=36), nullable=True),
         sa.Column('project_id', sa.String(length=255), nullable=True),
         *_soft_delete(sa.Integer()),
-        sa.ForeignKeyConstraint(['share_type_id'], ['share_types.id'], name='stp_id_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_type_id'], ['share_types.id'], name='stp_id_fk'),
         sa.PrimaryKeyConstraint('id'),
-        sa.UniqueConstraint('share_type_id', 'project_id', 'deleted', name='stp_project_id_uc')
+        sa.UniqueConstraint(
+            'share_type_id', 'project_id', 'deleted', name='stp_project_id_uc')
     )
+
+
+def _network_allocations():
     op.create_table(
         'network_allocations',
         sa.Column('id', sa.String(length=36), nullable=False),
-        sa.Column('label', sa.String(length=255), server_default='user', nullable=True),
+        sa.Column('label', sa.String(length=255), server_default='user',
+                  nullable=True),
         sa.Column('ip_address', sa.String(length=64), nullable=True),
         sa.Column('ip_version', sa.Integer(), nullable=True),
         sa.Column('cidr', sa.String(length=64), nullable=True),
@@ -400,22 +591,35 @@ def upgrade():
         sa.Column('segmentation_id', sa.Integer(), nullable=True),
         sa.Column('mac_address', sa.String(length=32), nullable=True),
         sa.Column('share_server_id', sa.String(length=36), nullable=False),
-        sa.Column('share_network_subnet_id', sa.String(length=36), nullable=True),
+        sa.Column(
+            'share_network_subnet_id', sa.String(length=36), nullable=True),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['share_network_subnet_id'], ['share_network_subnets.id'], name='fk_network_allocation_subnet_id_share_network_subnets'),
+        sa.ForeignKeyConstraint(
+            ['share_network_subnet_id'], ['share_network_subnets.id'],
+            name='fk_network_allocation_subnet_id_share_network_subnets'),
         sa.ForeignKeyConstraint(['share_server_id'], ['share_servers.id']),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_group_share_type_mappings():
     op.create_table(
         'share_group_share_type_mappings',
         sa.Column('id', sa.String(length=36), nullable=False),
         sa.Column('share_group_id', sa.String(length=36), nullable=True),
         sa.Column('share_type_id', sa.String(length=36), nullable=False),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['share_group_id'], ['share_groups.id'], name='fk_sgstm_share_group_id'),
-        sa.ForeignKeyConstraint(['share_type_id'], ['share_types.id'], name='fk_sgstm_share_type_id'),
+        sa.ForeignKeyConstraint(
+            ['share_group_id'], ['share_groups.id'],
+            name='fk_sgstm_share_group_id'),
+        sa.ForeignKeyConstraint(
+            ['share_type_id'], ['share_types.id'],
+            name='fk_sgstm_share_type_id'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_group_snapshots():
     op.create_table(
         'share_group_snapshots',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -426,29 +630,47 @@ def upgrade():
         sa.Column('description', sa.String(length=255), nullable=True),
         sa.Column('status', sa.String(length=255), nullable=True),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['share_group_id'], ['share_groups.id'], name='fk_share_group_snapshots_share_group_id'),
+        sa.ForeignKeyConstraint(
+            ['share_group_id'], ['share_groups.id'],
+            name='fk_share_group_snapshots_share_group_id'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_network_subnet_metadata():
     op.create_table(
         'share_network_subnet_metadata',
         sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('share_network_subnet_id', sa.String(length=36), nullable=False),
+        sa.Column(
+            'share_network_subnet_id', sa.String(length=36), nullable=False),
         sa.Column('key', sa.String(length=255), nullable=False),
         sa.Column('value', sa.String(length=1023), nullable=False),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['share_network_subnet_id'], ['share_network_subnets.id']),
+        sa.ForeignKeyConstraint(
+            ['share_network_subnet_id'], ['share_network_subnets.id']),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_server_share_network_subnet_mappings():
     op.create_table(
         'share_server_share_network_subnet_mappings',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('share_server_id', sa.String(length=36), nullable=False),
-        sa.Column('share_network_subnet_id', sa.String(length=36), nullable=False),
+        sa.Column(
+            'share_network_subnet_id', sa.String(length=36), nullable=False),
         *_soft_delete(sa.Integer()),
-        sa.ForeignKeyConstraint(['share_network_subnet_id'], ['share_network_subnets.id'], name='fk_ss_sns_m_share_network_subnet_id_share_network_subnets'),
-        sa.ForeignKeyConstraint(['share_server_id'], ['share_servers.id'], name='fk_ss_sns_m_share_server_id_share_servers'),
+        sa.ForeignKeyConstraint(
+            ['share_network_subnet_id'], ['share_network_subnets.id'],
+            name='fk_ss_sns_m_share_network_subnet_id_share_network_subnets'),
+        sa.ForeignKeyConstraint(
+            ['share_server_id'], ['share_servers.id'],
+            name='fk_ss_sns_m_share_server_id_share_servers'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _shares():
     op.create_table(
         'shares',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -462,20 +684,30 @@ def upgrade():
         sa.Column('share_proto', sa.String(length=255), nullable=True),
         sa.Column('is_public', sa.Boolean(), nullable=True),
         sa.Column('snapshot_support', sa.Boolean(), nullable=True),
-        sa.Column('create_share_from_snapshot_support', sa.Boolean(), nullable=True),
+        sa.Column(
+            'create_share_from_snapshot_support', sa.Boolean(), nullable=True),
         sa.Column('revert_to_snapshot_support', sa.Boolean(), nullable=True),
         sa.Column('mount_snapshot_support', sa.Boolean(), nullable=True),
-        sa.Column('snapshot_inherit_share_access_support', sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column('snapshot_inherit_share_access_support', sa.Boolean(),
+                  server_default=sa.false(), nullable=False),
         sa.Column('replication_type', sa.String(length=255), nullable=True),
         sa.Column('share_group_id', sa.String(length=36), nullable=True),
-        sa.Column('source_share_group_snapshot_member_id', sa.String(length=36), nullable=True),
+        sa.Column(
+            'source_share_group_snapshot_member_id', sa.String(length=36),
+            nullable=True),
         sa.Column('task_state', sa.String(length=255), nullable=True),
-        sa.Column('is_soft_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column('is_soft_deleted', sa.Boolean(), server_default=sa.false(),
+                  nullable=False),
         sa.Column('scheduled_to_be_deleted_at', sa.DateTime(), nullable=True),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['share_group_id'], ['share_groups.id'], name='fk_shares_share_group_id'),
+        sa.ForeignKeyConstraint(
+            ['share_group_id'], ['share_groups.id'],
+            name='fk_shares_share_group_id'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_access_map():
     op.create_table(
         'share_access_map',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -488,6 +720,9 @@ def upgrade():
         sa.ForeignKeyConstraint(['share_id'], ['shares.id']),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_backups():
     op.create_table(
         'share_backups',
         sa.Column('created_at', sa.DateTime(), nullable=True),
@@ -509,10 +744,16 @@ def upgrade():
         sa.Column('backup_type', sa.String(length=32), nullable=True),
         sa.Column('availability_zone_id', sa.String(length=36), nullable=True),
         sa.Column('deleted', sa.String(length=36), nullable=True),
-        sa.ForeignKeyConstraint(['availability_zone_id'], ['availability_zones.id'], name='sb_az_id_fk'),
-        sa.ForeignKeyConstraint(['share_id'], ['shares.id'], name='fk_backups_share_id_shares'),
+        sa.ForeignKeyConstraint(
+            ['availability_zone_id'], ['availability_zones.id'],
+            name='sb_az_id_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_id'], ['shares.id'], name='fk_backups_share_id_shares'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_instances():
     op.create_table(
         'share_instances',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -534,16 +775,28 @@ def upgrade():
         sa.Column('encryption_key_ref', sa.String(length=36), nullable=True),
         sa.Column('qos_type_id', sa.String(length=36), nullable=True),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['availability_zone_id'], ['availability_zones.id'], name='si_az_id_fk'),
-        sa.ForeignKeyConstraint(['qos_type_id'], ['qos_types.id'], name='qt_id_fk'),
-        sa.ForeignKeyConstraint(['share_id'], ['shares.id'], name='si_share_fk'),
-        sa.ForeignKeyConstraint(['share_network_id'], ['share_networks.id'], name='si_share_network_fk'),
-        sa.ForeignKeyConstraint(['share_server_id'], ['share_servers.id'], name='si_share_server_fk'),
-        sa.ForeignKeyConstraint(['share_type_id'], ['share_types.id'], name='si_st_id_fk'),
+        sa.ForeignKeyConstraint(
+            ['availability_zone_id'], ['availability_zones.id'],
+            name='si_az_id_fk'),
+        sa.ForeignKeyConstraint(
+            ['qos_type_id'], ['qos_types.id'], name='qt_id_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_id'], ['shares.id'], name='si_share_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_network_id'], ['share_networks.id'],
+            name='si_share_network_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_server_id'], ['share_servers.id'],
+            name='si_share_server_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_type_id'], ['share_types.id'], name='si_st_id_fk'),
         sa.PrimaryKeyConstraint('id')
     )
-    op.create_index('share_instances_share_id_idx', 'share_instances', ['share_id'])
+    op.create_index(
+        'share_instances_share_id_idx', 'share_instances', ['share_id'])
 
+
+def _share_metadata():
     op.create_table(
         'share_metadata',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -554,6 +807,9 @@ def upgrade():
         sa.ForeignKeyConstraint(['share_id'], ['shares.id']),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_snapshots():
     op.create_table(
         'share_snapshots',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -569,6 +825,9 @@ def upgrade():
         sa.ForeignKeyConstraint(['share_id'], ['shares.id']),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _encryption_refs():
     op.create_table(
         'encryption_refs',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -583,6 +842,9 @@ def upgrade():
         sa.UniqueConstraint('share_instance_id'),
         sa.UniqueConstraint('share_server_id')
     )
+
+
+def _share_access_rules_metadata():
     op.create_table(
         'share_access_rules_metadata',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -593,6 +855,9 @@ def upgrade():
         sa.ForeignKeyConstraint(['access_id'], ['share_access_map.id']),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_instance_access_map():
     op.create_table(
         'share_instance_access_map',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -600,10 +865,16 @@ def upgrade():
         sa.Column('access_id', sa.String(length=36), nullable=True),
         sa.Column('state', sa.String(length=255), nullable=True),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['access_id'], ['share_access_map.id'], name='siam_access_fk'),
-        sa.ForeignKeyConstraint(['share_instance_id'], ['share_instances.id'], name='siam_instance_fk'),
+        sa.ForeignKeyConstraint(
+            ['access_id'], ['share_access_map.id'], name='siam_access_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_instance_id'], ['share_instances.id'],
+            name='siam_instance_fk'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_instance_export_locations():
     op.create_table(
         'share_instance_export_locations',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -612,10 +883,15 @@ def upgrade():
         sa.Column('path', sa.String(length=2000), nullable=True),
         sa.Column('is_admin_only', sa.Boolean(), nullable=True),
         *_soft_delete(sa.Integer()),
-        sa.ForeignKeyConstraint(['share_instance_id'], ['share_instances.id'], name='sel_instance_id_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_instance_id'], ['share_instances.id'],
+            name='sel_instance_id_fk'),
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('uuid')
     )
+
+
+def _share_instance_metadata():
     op.create_table(
         'share_instance_metadata',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -626,6 +902,9 @@ def upgrade():
         sa.ForeignKeyConstraint(['share_instance_id'], ['share_instances.id']),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_snapshot_access_map():
     op.create_table(
         'share_snapshot_access_map',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -633,9 +912,14 @@ def upgrade():
         sa.Column('access_type', sa.String(length=255), nullable=True),
         sa.Column('access_to', sa.String(length=255), nullable=True),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['share_snapshot_id'], ['share_snapshots.id'], name='ssam_snapshot_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_snapshot_id'], ['share_snapshots.id'],
+            name='ssam_snapshot_fk'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_snapshot_instances():
     op.create_table(
         'share_snapshot_instances',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -646,13 +930,19 @@ def upgrade():
         sa.Column('provider_location', sa.String(length=255), nullable=True),
         sa.Column('share_proto', sa.String(length=255), nullable=True),
         sa.Column('size', sa.Integer(), nullable=True),
-        sa.Column('share_group_snapshot_id', sa.String(length=36), nullable=True),
+        sa.Column(
+            'share_group_snapshot_id', sa.String(length=36), nullable=True),
         sa.Column('user_id', sa.String(length=255), nullable=True),
         sa.Column('project_id', sa.String(length=255), nullable=True),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['share_instance_id'], ['share_instances.id'], name='ssi_share_instance_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_instance_id'], ['share_instances.id'],
+            name='ssi_share_instance_fk'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_snapshot_metadata():
     op.create_table(
         'share_snapshot_metadata',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -663,6 +953,9 @@ def upgrade():
         sa.ForeignKeyConstraint(['share_snapshot_id'], ['share_snapshots.id']),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_instance_export_locations_metadata():
     op.create_table(
         'share_instance_export_locations_metadata',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -670,29 +963,46 @@ def upgrade():
         sa.Column('key', sa.String(length=255), nullable=False),
         sa.Column('value', sa.String(length=1023), nullable=False),
         *_soft_delete(sa.Integer()),
-        sa.ForeignKeyConstraint(['export_location_id'], ['share_instance_export_locations.id'], name='elm_id_fk'),
+        sa.ForeignKeyConstraint(
+            ['export_location_id'], ['share_instance_export_locations.id'],
+            name='elm_id_fk'),
         sa.PrimaryKeyConstraint('id'),
-        sa.UniqueConstraint('export_location_id', 'key', 'deleted', name='elm_el_id_uc')
+        sa.UniqueConstraint(
+            'export_location_id', 'key', 'deleted', name='elm_el_id_uc')
     )
+
+
+def _share_snapshot_instance_access_map():
     op.create_table(
         'share_snapshot_instance_access_map',
         sa.Column('id', sa.String(length=36), nullable=False),
-        sa.Column('share_snapshot_instance_id', sa.String(length=36), nullable=True),
+        sa.Column(
+            'share_snapshot_instance_id', sa.String(length=36), nullable=True),
         sa.Column('access_id', sa.String(length=36), nullable=True),
         sa.Column('state', sa.String(length=255), nullable=True),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['access_id'], ['share_snapshot_access_map.id'], name='ssam_access_fk'),
-        sa.ForeignKeyConstraint(['share_snapshot_instance_id'], ['share_snapshot_instances.id'], name='ssiam_snapshot_instance_fk'),
+        sa.ForeignKeyConstraint(
+            ['access_id'], ['share_snapshot_access_map.id'],
+            name='ssam_access_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_snapshot_instance_id'], ['share_snapshot_instances.id'],
+            name='ssiam_snapshot_instance_fk'),
         sa.PrimaryKeyConstraint('id')
     )
+
+
+def _share_snapshot_instance_export_locations():
     op.create_table(
         'share_snapshot_instance_export_locations',
         sa.Column('id', sa.String(length=36), nullable=False),
-        sa.Column('share_snapshot_instance_id', sa.String(length=36), nullable=True),
+        sa.Column(
+            'share_snapshot_instance_id', sa.String(length=36), nullable=True),
         sa.Column('path', sa.String(length=2000), nullable=True),
         sa.Column('is_admin_only', sa.Boolean(), nullable=False),
         *_soft_delete(sa.String(length=36)),
-        sa.ForeignKeyConstraint(['share_snapshot_instance_id'], ['share_snapshot_instances.id'], name='ssiel_snapshot_instance_fk'),
+        sa.ForeignKeyConstraint(
+            ['share_snapshot_instance_id'], ['share_snapshot_instances.id'],
+            name='ssiel_snapshot_instance_fk'),
         sa.PrimaryKeyConstraint('id')
     )
 

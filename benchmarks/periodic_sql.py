@@ -1,0 +1,113 @@
+"""SQL statements issued by one run of every periodic task, at 10 and at 1,000 shares on the host.
+
+Usage: python benchmarks/periodic_sql.py [--sizes 10,1000] [--postgres]
+
+Every periodic task of the ShareManager is run once (as if all were due),
+with usage gathering enabled, against SQLite (default) or a private
+PostgreSQL; statements are counted with SQLAlchemy's before_cursor_execute
+event. The count must not grow with the number of shares.
+"""
+
+import argparse
+import tempfile
+import time
+
+import common  # noqa: F401  (puts the repository on sys.path)
+
+
+def _setup(db_url):
+    import manila_lite.cmd  # noqa: F401
+    from oslo_config import cfg
+    from manila_lite import conf  # noqa: F401
+    from manila_lite.db import api as db_api
+    from manila_lite.db import migration
+    from manila_lite import rpc
+    cfg.CONF([], project='manila-lite-bench')
+    cfg.CONF.set_override('connection', db_url, group='database')
+    cfg.CONF.set_override('enable_gathering_share_usage_size', True)
+    db_api.dispose_engine()
+    migration.db_sync()
+    rpc.init(cfg.CONF, url='fake://')
+    return db_api
+
+
+def _manager(tmp):
+    from oslo_config import cfg
+    from manila_lite import context
+    from manila_lite.db import api as db_api
+    from manila_lite.share import manager as share_manager
+    from tests.unit.conftest import configure_backend
+    cfg.CONF.set_override('lock_path', tmp, group='oslo_concurrency')
+    configure_backend('bench')
+    mgr = share_manager.ShareManager(host='benchhost@bench',
+                                     service_name='bench')
+    mgr.init_driver()
+    svc = db_api.service_create(context.get_admin_context(), {
+        'host': mgr.host, 'binary': 'manila-share', 'topic': 'manila-share',
+        'report_count': 0, 'state': 'up'})
+    mgr.service_id = svc['id']
+    return mgr
+
+
+def _add_shares(db_api, ctx, n):
+    from tests.unit.share import helpers
+    statuses = ('available', 'available', 'available', 'creating_from_snapshot')
+    for i in range(n):
+        helpers.make_share(db_api, ctx, status=statuses[i % len(statuses)],
+                           host='benchhost@bench#fake_pool_for_bench')
+
+
+def _count_one_run(mgr, ctx):
+    import sqlalchemy
+    from manila_lite.db import api as db_api
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+    engine = db_api.get_engine()
+    sqlalchemy.event.listen(engine, 'before_cursor_execute', record)
+    t0 = time.process_time()
+    try:
+        for _name, task in mgr._periodic_tasks:
+            task(mgr, ctx)
+    finally:
+        sqlalchemy.event.remove(engine, 'before_cursor_execute', record)
+    return len(statements), time.process_time() - t0
+
+
+def run(sizes, db_url, tmp):
+    from manila_lite import context
+    db_api = _setup(db_url)
+    mgr = _manager(tmp)
+    ctx = context.get_admin_context()
+    have = 0
+    tasks = ', '.join(name for name, _task in mgr._periodic_tasks)
+    print('periodic tasks: %s' % tasks)
+    for size in sizes:
+        _add_shares(db_api, ctx, size - have)
+        have = size
+        _count_one_run(mgr, ctx)            # settle first-run work
+        count, cpu = _count_one_run(mgr, ctx)
+        print('%6d shares: %4d SQL statements per periodic run '
+              '(%.0f ms CPU)' % (size, count, cpu * 1000))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--sizes', default='10,1000')
+    parser.add_argument('--postgres', action='store_true')
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(',')]
+    tmp = tempfile.mkdtemp(prefix='ml-periodic-')
+    if args.postgres:
+        pg = common.local_services.start_postgres(tmp + '/pg')
+        try:
+            run(sizes, pg.url, tmp)
+        finally:
+            pg.stop()
+    else:
+        run(sizes, 'sqlite:///%s/bench.sqlite' % tmp, tmp)
+
+
+if __name__ == '__main__':
+    main()

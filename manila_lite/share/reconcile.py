@@ -1,0 +1,113 @@
+"""Settling share instances stranded in transitional states by lost casts or crashes.
+
+Upstream leaves an instance whose cast was lost (broker failover) or whose
+handler died (daemon killed) in ``creating``, ``deleting``, ``extending``
+... forever. Here a periodic pass (and the first pass after start-up) finds
+this host's instances that stayed in such a status longer than
+``transitional_state_timeout`` seconds and are not being worked on by this
+process, and settles each one: creation and deletion are driven again
+through the driver (both flows tolerate work the driver already did), an
+interrupted ensure returns the instance to ``available``, and operations
+whose request cannot be recovered (extend, shrink, manage, unmanage,
+revert) end in their upstream error status with a user message.
+"""
+
+import datetime
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_utils import timeutils
+
+from manila_lite.common import constants as c
+from manila_lite.common import message_field as mf
+from manila_lite.db import api as db_api
+from manila_lite import exception
+from manila_lite.share import instances
+from manila_lite.share import states
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+# status -> (event of states.SHARE_INSTANCE, user message action) for the
+# operations that cannot be driven again.
+_FAIL = {
+    c.STATUS_EXTENDING: ('extend_failed', mf.Action.EXTEND),
+    c.STATUS_SHRINKING: ('shrink_failed', mf.Action.SHRINK),
+    c.STATUS_MANAGING: ('manage_failed', mf.Action.CREATE),
+    c.STATUS_UNMANAGING: ('unmanage_failed', mf.Action.DELETE),
+    c.STATUS_MANAGE_ERROR_UNMANAGING: ('unmanage_failed', mf.Action.DELETE),
+    c.STATUS_REVERTING: ('revert_failed', mf.Action.REVERT_TO_SNAPSHOT),
+}
+_REDRIVE = (c.STATUS_CREATING, c.STATUS_DELETING, c.STATUS_DEFERRED_DELETING)
+STRANDABLE = _REDRIVE + (c.STATUS_ENSURING,) + tuple(_FAIL)
+
+
+class StaleOperation(exception.ManilaException):
+    message = ('The share service lost track of this %(operation)s: no '
+               'progress for %(seconds)s seconds (lost request or restart).')
+
+
+def _last_change(inst):
+    return inst['updated_at'] or inst['created_at']
+
+
+def find_stranded(mgr, context, now=None):
+    """This host's instances stuck in a transitional status (one query)."""
+    timeout = CONF.transitional_state_timeout
+    if not timeout:
+        return []
+    now = now or timeutils.utcnow()
+    cutoff = now - datetime.timedelta(seconds=timeout)
+    rows = db_api.share_instance_get_all_by_host(
+        context, mgr.host, with_share_data=True, status=list(STRANDABLE))
+    busy = mgr.in_flight.snapshot()
+    return [i for i in rows
+            if _last_change(i) is not None and _last_change(i) <= cutoff
+            and i['id'] not in busy and i['share_id'] not in busy]
+
+
+def settle(mgr, context, inst):
+    """Bring one stranded instance to a final status; returns what was done."""
+    status = inst['status']
+    with mgr.in_flight.track([inst['id'], inst['share_id']]):
+        if status == c.STATUS_CREATING:
+            instances.create(mgr, context, inst['id'])
+            return 'created again'
+        if status in (c.STATUS_DELETING, c.STATUS_DEFERRED_DELETING):
+            instances.delete(mgr, context, inst['id'], force=False,
+                             deferred_delete=(
+                                 status == c.STATUS_DEFERRED_DELETING))
+            return 'deleted again'
+        if status == c.STATUS_ENSURING:
+            states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                           'ensure_finished')
+            return 'ensure finished'
+        event, action = _FAIL[status]
+        if states.advance(context, states.SHARE_INSTANCE, inst['id'], event):
+            error = StaleOperation(operation=status,
+                                   seconds=CONF.transitional_state_timeout)
+            mgr.message_api.create(
+                context, action, inst['project_id'],
+                resource_type=mf.Resource.SHARE, resource_id=inst['share_id'],
+                exception=error)
+        return 'marked failed'
+
+
+def reconcile(mgr, context):
+    """Settle every stranded instance of this host; returns how many were settled."""
+    settled = 0
+    for inst in find_stranded(mgr, context):
+        try:
+            outcome = settle(mgr, context, inst)
+        except Exception as exc:
+            LOG.error('Reconciling share instance %(id)s (%(status)s) '
+                      'failed: %(cls)s: %(exc)s',
+                      {'id': inst['id'], 'status': inst['status'],
+                       'cls': type(exc).__name__, 'exc': exc})
+            continue
+        settled += 1
+        LOG.warning('Share instance %(id)s was stranded in %(status)s; '
+                    '%(outcome)s.', {'id': inst['id'],
+                                     'status': inst['status'],
+                                     'outcome': outcome})
+    return settled
