@@ -38,8 +38,12 @@ def tree_pids(pid):
     return result
 
 
-def cpu_seconds(pid):
-    """User + system CPU seconds of a process tree."""
+def cpu_seconds(pid, reaped=False):
+    """User + system CPU seconds of a process tree.
+
+    ``reaped`` adds the CPU of children that already exited and were
+    waited for (PostgreSQL's connection backends, for example).
+    """
     total = 0
     for p in tree_pids(pid):
         try:
@@ -48,6 +52,8 @@ def cpu_seconds(pid):
         except OSError:
             continue
         total += int(fields[11]) + int(fields[12])
+        if reaped:
+            total += int(fields[13]) + int(fields[14])
     return total / CLK_TCK
 
 
@@ -88,6 +94,8 @@ class Environment:
 
     def __exit__(self, *exc):
         self.stop_daemon()
+        from manila_lite import rpc
+        rpc.cleanup()
         for server in (self.broker, self.pg):
             if server is not None:
                 server.destroy() if hasattr(server, 'destroy') else server.stop()
@@ -108,6 +116,9 @@ class Environment:
                     'database': {'connection': self.db_url},
                     'oslo_concurrency': {'lock_path': str(self.dir / 'locks')},
                     BACKEND: backend}
+        for name, values in self.options.items():
+            if name not in ('DEFAULT', BACKEND):
+                sections.setdefault(name, {}).update(values)
         text = ''.join('[%s]\n%s\n' % (name, ''.join(
             '%s = %s\n' % kv for kv in values.items()))
             for name, values in sections.items())
@@ -132,6 +143,13 @@ class Environment:
     @property
     def service_host(self):
         return '%s@%s' % (self.host, BACKEND)
+
+    def servers_cpu(self):
+        """CPU seconds used so far by PostgreSQL and RabbitMQ: ``(pg, mq)``."""
+        def total(server):
+            leaders = [p.pid for p in server.procs.values() if p.running()]
+            return sum(cpu_seconds(pid, reaped=True) for pid in leaders)
+        return total(self.pg), total(self.broker)
 
     def pool_host(self):
         return '%s#fake_pool_for_%s' % (self.service_host, BACKEND)

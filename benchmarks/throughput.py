@@ -1,18 +1,28 @@
 """Create and delete throughput, latency and daemon CPU per operation, through real RabbitMQ and PostgreSQL.
 
 Usage: python benchmarks/throughput.py [--shares N] [--concurrency C]
+       [--py-spy DIR] [--set SECTION.OPTION=VALUE ...]
 
 The daemon runs the dummy driver with zero delay. N share rows are written
 as upstream's API writes them, then N ``create_share_instance`` casts are
 sent at once from C client threads; the same for ``delete_share_instance``.
 Latency is from the cast to the row's ``launched_at`` / ``deleted_at``; CPU
 is the daemon process tree's user+system time (from /proc) spent while the
-casts drained.
+casts drained. The rows carry committed quota usage (as upstream's API
+leaves it), so deletions give quota back as they do in production. With
+``--py-spy DIR`` each phase is also sampled by py-spy into
+``DIR/create.svg`` and ``DIR/delete.svg`` (``--py-spy-format raw``:
+collapsed stacks in ``.txt`` files); the sampler's own CPU is not
+counted, but sampling slows the daemon a little.
 """
 
 import argparse
 import concurrent.futures
 import datetime
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import common
@@ -32,7 +42,33 @@ def _make_rows(db_api, ctx, n, host):
             'share_type_id': share_type['id'],
             'cast_rules_to_readonly': False})
         ids.append(share.instance['id'])
+    deltas = {'shares': n, 'gigabytes': n}
+    for type_id in (None, share_type['id']):
+        db_api.reservation_commit(ctx, db_api.quota_reserve(
+            ctx, deltas, 'p', 'u', share_type_id=type_id))
     return ids
+
+
+class _Sampler:
+    """py-spy recording the daemon during one phase (or nothing)."""
+
+    def __init__(self, directory, name, pid, fmt='flamegraph'):
+        self.proc = None
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+            spy = os.path.join(os.path.dirname(sys.executable), 'py-spy')
+            suffix = '.svg' if fmt == 'flamegraph' else '.txt'
+            self.proc = subprocess.Popen(
+                [spy, 'record', '--pid', str(pid), '--rate', '250',
+                 '--format', fmt,
+                 '--output', os.path.join(directory, name + suffix)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(60)
 
 
 def _cast_all(ids, concurrency, send):
@@ -69,17 +105,34 @@ def _latencies(sent, sql):
             for iid, done in rows if iid in sent and done is not None]
 
 
-def _report(kind, n, elapsed, lat, cpu):
+def _report(kind, n, elapsed, lat, cpu, servers):
     print('%-7s %5d shares  %7.1f /s  p50 %7.1f ms  p95 %7.1f ms  '
           'daemon CPU %6.2f ms per %s' % (
               kind, n, n / elapsed, common.percentile(lat, 50),
               common.percentile(lat, 95), cpu * 1000.0 / n, kind))
+    print('        PostgreSQL CPU %.2f ms, RabbitMQ CPU %.2f ms per %s' % (
+        servers[0] * 1000.0 / n, servers[1] * 1000.0 / n, kind))
 
 
-def run(n, concurrency):
+def _servers_delta(env, before):
+    return [b - a for a, b in zip(before, env.servers_cpu())]
+
+
+def _options(settings):
+    """``['database.max_pool_size=10', ...]`` as {section: {option: value}}."""
+    options = {}
+    for item in settings or ():
+        name, _, value = item.partition('=')
+        section, _, option = name.rpartition('.')
+        options.setdefault(section or 'DEFAULT', {})[option] = value
+    return options
+
+
+def run(n, concurrency, spy_dir=None, spy_format='flamegraph',
+        settings=None):
     from manila_lite import context
     from manila_lite.share import rpcapi
-    with common.Environment() as env:
+    with common.Environment(options=_options(settings)) as env:
         from manila_lite.db import api as db_api
         ctx = context.get_admin_context()
         api = rpcapi.ShareAPI()
@@ -88,6 +141,8 @@ def run(n, concurrency):
         ids = _make_rows(db_api, ctx, n, env.pool_host())
         time.sleep(1.0)
         pid = env.daemon.pid
+        sampler = _Sampler(spy_dir, 'create', pid, spy_format)
+        servers0 = env.servers_cpu()
         cpu0 = common.cpu_seconds(pid)
         t0 = time.monotonic()
         sent, cast_time = _cast_all(ids, concurrency, lambda iid: api.create_share_instance(
@@ -95,14 +150,18 @@ def run(n, concurrency):
         done = _wait(env, "SELECT count(*) FROM share_instances WHERE "
                           "status = 'available'", n)
         cpu_create = common.cpu_seconds(pid) - cpu0
+        servers = _servers_delta(env, servers0)
+        sampler.stop()
         lat = _latencies(sent, 'SELECT id, launched_at FROM share_instances')
-        _report('create', n, done - t0, lat, cpu_create)
+        _report('create', n, done - t0, lat, cpu_create, servers)
         print('        casts sent in %.2f s by %d threads' % (cast_time, concurrency))
 
         db_api.share_instance_status_update(
             ctx, ids, {'status': 'deleting',
                        'terminated_at': datetime.datetime.utcnow()})
         time.sleep(1.0)
+        sampler = _Sampler(spy_dir, 'delete', pid, spy_format)
+        servers0 = env.servers_cpu()
         cpu0 = common.cpu_seconds(pid)
         t0 = time.monotonic()
         sent, cast_time = _cast_all(ids, concurrency, lambda iid: api.delete_share_instance(
@@ -111,8 +170,10 @@ def run(n, concurrency):
         done = _wait(env, "SELECT count(*) FROM share_instances WHERE "
                           "deleted = 'False'", 0)
         cpu_delete = common.cpu_seconds(pid) - cpu0
+        servers = _servers_delta(env, servers0)
+        sampler.stop()
         lat = _latencies(sent, 'SELECT id, deleted_at FROM share_instances')
-        _report('delete', n, done - t0, lat, cpu_delete)
+        _report('delete', n, done - t0, lat, cpu_delete, servers)
         print('        casts sent in %.2f s by %d threads' % (cast_time, concurrency))
         print('idle daemon RSS after the run: %.1f MiB' %
               common.rss_mib(pid))
@@ -122,8 +183,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--shares', type=int, default=500)
     parser.add_argument('--concurrency', type=int, default=8)
+    parser.add_argument('--py-spy', dest='spy_dir', metavar='DIR',
+                        help='sample the daemon with py-spy into DIR')
+    parser.add_argument('--py-spy-format', dest='spy_format',
+                        default='flamegraph', choices=['flamegraph', 'raw'],
+                        help='raw: collapsed stacks (.txt) instead of SVG')
+    parser.add_argument('--set', action='append', metavar='SECTION.OPT=VAL',
+                        help='extra daemon option (repeatable), e.g. '
+                             'database.max_pool_size=20')
     args = parser.parse_args()
-    run(args.shares, args.concurrency)
+    run(args.shares, args.concurrency, args.spy_dir, args.spy_format,
+        args.set)
 
 
 if __name__ == '__main__':

@@ -18,6 +18,7 @@ from manila_lite import context as ml_context
 from manila_lite.share import access as access_flows
 from manila_lite.share import instances as instance_flows
 from manila_lite.share import manage_existing as manage_flows
+from manila_lite.share import resize as resize_flows
 from manila_lite.share import snapshots as snapshot_flows
 from tests.unit.share import helpers as row_helpers
 
@@ -34,6 +35,8 @@ CLONE_FLOW_MISSING = ('from a snapshot'
                       in inspect.getsource(instance_flows.create))
 ACCESS_FLOW_MISSING = _is_stub(access_flows.update_access)
 MANAGE_FLOW_MISSING = _is_stub(manage_flows.manage_share)
+RESIZE_FLOWS_MISSING = (_is_stub(resize_flows.shrink_share)
+                        or _is_stub(resize_flows.extend_share))
 
 
 def _ctx():
@@ -380,6 +383,42 @@ def test_rules_reach_the_kernel_export_table(daemon_factory, fresh_db,
         if os.path.exists(exports_file):
             os.unlink(exports_file)
         subprocess.run(['exportfs', '-ra'])
+
+
+@pytest.mark.skipif(RESIZE_FLOWS_MISSING,
+                    reason='extend/shrink flows of the share manager not '
+                           'built yet (manila_lite/share/resize.py refuses)')
+def test_shrink_is_refused_below_the_data_in_use(daemon_factory, fresh_db,
+                                                 tmp_path, pg_facade,
+                                                 share_rpc):
+    daemon = _start(daemon_factory, fresh_db, tmp_path)
+    share = _create_share_rpc(pg_facade, share_rpc, daemon, size=3)
+    directory = _directory_behind(daemon, share['id'])
+    with open(os.path.join(directory, 'big'), 'wb') as f:
+        os.posix_fallocate(f.fileno(), 0, 3 * 1024 ** 3 // 2)   # 1.5 GiB
+
+    def resize(method, new_size, *args):
+        pg_facade.share_update(_ctx(), share['id'], {
+            'status': 'shrinking' if method == 'shrink_share'
+            else 'extending'})
+        getattr(share_rpc, method)(_ctx(), share, new_size, *args)
+        daemon.wait_for(lambda: _instance(daemon.db, share['id'])['status']
+                        in ('available', 'shrinking_error',
+                            'extending_error'), timeout=60,
+                        message='%s finished' % method)
+        return daemon.db.scalar('SELECT size FROM shares WHERE id = :i',
+                                i=share['id'])
+
+    assert resize('shrink_share', 1) == 3          # refused: 1.5 GiB used
+    msgs = daemon.db.rows('SELECT * FROM messages WHERE resource_id = :r',
+                          r=share['id'])
+    assert [(m['action_id'], m['detail_id']) for m in msgs] == [('009',
+                                                                 '018')]
+    assert resize('shrink_share', 2) == 2
+    assert resize('extend_share', 4, []) == 4
+    assert _instance(daemon.db, share['id'])['status'] == 'available'
+    assert os.path.getsize(os.path.join(directory, 'big')) == \
+        3 * 1024 ** 3 // 2
 
 
 @pytest.mark.skipif(MANAGE_FLOW_MISSING,

@@ -2,6 +2,7 @@
 
 import contextlib
 import threading
+import time
 
 from oslo_db.sqlalchemy import enginefacade
 import sqlalchemy as sa
@@ -10,6 +11,9 @@ from manila_lite import conf as _conf  # noqa: F401  (registers the options)
 
 SQLITE_BUSY_TIMEOUT_MS = 30000
 _IMMEDIATE = 'manila_lite_begin_immediate'
+# Pooled connections idle for longer than this are pinged before reuse.
+IDLE_PING_SECONDS = 5.0
+_RETURNED_AT = 'manila_lite_returned_at'
 
 _lock = threading.Lock()
 _manager = None
@@ -51,10 +55,52 @@ def _sqlite_setup(engine):
         sa.event.listen(engine, 'begin', listener)
 
 
+def _ping_when_idle(engine):
+    """Test a pooled connection on checkout only if it sat idle a while.
+
+    oslo.db turns on SQLAlchemy's pre-ping, which costs one round trip
+    (``SELECT 1``) on every checkout, i.e. on every transaction. A
+    connection returned less than ``IDLE_PING_SECONDS`` ago was working
+    then; older ones are pinged as before, and a dead one is replaced
+    (DisconnectionError makes the pool retry with a new connection).
+    """
+    pool = engine.pool
+    if not getattr(pool, '_pre_ping', False):
+        return
+    pool._pre_ping = False
+
+    @sa.event.listens_for(engine, 'connect')
+    def _on_connect(dbapi_conn, record):
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @sa.event.listens_for(engine, 'checkin')
+    def _on_checkin(dbapi_conn, record):
+        if record is not None:
+            record.info[_RETURNED_AT] = time.monotonic()
+
+    @sa.event.listens_for(engine, 'checkout')
+    def _on_checkout(dbapi_conn, record, proxy):
+        returned = record.info.get(_RETURNED_AT)
+        if (returned is not None and
+                time.monotonic() - returned < IDLE_PING_SECONDS):
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(str(exc))
+        if alive is False:
+            raise sa.exc.DisconnectionError('ping failed')
+
+
+def _on_engine_create(engine):
+    _sqlite_setup(engine)
+    _ping_when_idle(engine)
+
+
 def _new_manager():
     manager = enginefacade.transaction_context()
     manager.configure(sqlite_fk=False, expire_on_commit=False)
-    manager.append_on_engine_create(_sqlite_setup)
+    manager.append_on_engine_create(_on_engine_create)
     return manager
 
 

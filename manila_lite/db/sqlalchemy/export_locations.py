@@ -54,6 +54,16 @@ def _live_rows(session, instance_ids, include_admin_only=True):
     return list(session.scalars(stmt))
 
 
+def _current_stmt():
+    el, elm = EL.__table__, ELM.__table__
+    return (sa.select(el.c.id, el.c.path, el.c.updated_at, elm.c.id,
+                      elm.c.key, elm.c.value)
+            .select_from(el.outerjoin(elm, sa.and_(
+                elm.c.export_location_id == el.c.id, elm.c.deleted == 0)))
+            .where(el.c.share_instance_id == sa.bindparam('b_si'),
+                   el.c.deleted == 0))
+
+
 def _current_locked(session, instance_id):
     """Lock the instance row, then read its live locations with their metadata.
 
@@ -65,15 +75,10 @@ def _current_locked(session, instance_id):
     (meta id, value)}}}``.
     """
     utils.lock_row(session, models.ShareInstance, instance_id)
-    stmt = (sa.select(EL.id, EL.path, EL.updated_at, ELM.id, ELM.key,
-                      ELM.value)
-            .outerjoin(ELM, sa.and_(ELM.export_location_id == EL.id,
-                                    model_base.live(ELM)))
-            .where(EL.share_instance_id == sa.bindparam('si_id'),
-                   model_base.live(EL)))
     current = {}
     for el_id, path, updated_at, meta_id, key, value in session.execute(
-            stmt, {'si_id': instance_id}):
+            utils.prebuilt('el_current', _current_stmt),
+            {'b_si': instance_id}):
         row = current.setdefault(path, {'id': el_id,
                                         'updated_at': updated_at,
                                         'metadata': {}})
@@ -87,11 +92,11 @@ def _insert_locations(session, rows):
     table = EL.__table__
     dialect = session.get_bind().dialect
     if dialect.insert_executemany_returning_sort_by_parameter_order:
-        result = session.execute(
+        result = session.execute(utils.prebuilt('el_insert_returning', lambda: (
             table.insert().returning(table.c.id, table.c.uuid,
-                                     sort_by_parameter_order=True), rows)
+                                     sort_by_parameter_order=True))), rows)
         return {uuid: el_id for el_id, uuid in result}
-    session.execute(table.insert(), rows)
+    session.execute(utils.prebuilt('el_insert', table.insert), rows)
     found = session.execute(sa.select(table.c.uuid, table.c.id).where(
         table.c.uuid.in_([r['uuid'] for r in rows])))
     return dict(found.all())
@@ -112,6 +117,19 @@ def _metadata_writes(el_id, current, metadata, now, inserts, updates):
                             'b_now': now})
 
 
+def _restamp_stmt():
+    table = EL.__table__
+    return (table.update().where(table.c.id == sa.bindparam('b_id'))
+            .values(updated_at=sa.bindparam('b_stamp')))
+
+
+def _metadata_update_stmt():
+    table = ELM.__table__
+    return (table.update().where(table.c.id == sa.bindparam('b_id'))
+            .values(value=sa.bindparam('b_value'),
+                    updated_at=sa.bindparam('b_now')))
+
+
 def _delete_locations(session, el_ids, now):
     utils.soft_delete_where(session, ELM, ELM.export_location_id.in_(el_ids))
     utils.soft_delete_where(session, EL, EL.id.in_(el_ids), updated_at=now)
@@ -127,9 +145,7 @@ def _write(session, instance_id, wanted, current, stamps, delete, now):
     kept = [{'b_id': current[path]['id'], 'b_stamp': stamps[path]}
             for path in by_path if path in current]
     if kept:
-        session.execute(sa.update(EL.__table__)
-                        .where(EL.__table__.c.id == sa.bindparam('b_id'))
-                        .values(updated_at=sa.bindparam('b_stamp')), kept)
+        session.execute(utils.prebuilt('el_restamp', _restamp_stmt), kept)
     new = [{'uuid': uuidutils.generate_uuid(), 'path': el['path'],
             'share_instance_id': instance_id,
             'is_admin_only': el['is_admin_only'], 'deleted': 0,
@@ -147,13 +163,11 @@ def _write(session, instance_id, wanted, current, stamps, delete, now):
                              by_path[path]['metadata'], now, inserts,
                              updates)
     if inserts:
-        session.execute(ELM.__table__.insert(), inserts)
+        session.execute(utils.prebuilt('elm_insert', ELM.__table__.insert),
+                        inserts)
     if updates:
-        table = ELM.__table__
-        session.execute(table.update()
-                        .where(table.c.id == sa.bindparam('b_id'))
-                        .values(value=sa.bindparam('b_value'),
-                                updated_at=sa.bindparam('b_now')), updates)
+        session.execute(utils.prebuilt('elm_update', _metadata_update_stmt),
+                        updates)
     return gone if delete else []
 
 

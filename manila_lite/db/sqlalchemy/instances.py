@@ -86,34 +86,37 @@ def require(session, context, instance_id):
 
 # -- the fast reads: instance + share in one SELECT, siblings only if any ----
 #
-# share_instance_get and the batch reads load the many-to-one relationships
-# (share, zone, type, server) in the instance's own SELECT and each
-# collection with one ``SELECT ... IN``. That SELECT also counts the live
-# instances of the share: when the instance is its share's only one (the
-# usual case), ``share.instances`` is set to it without another query; the
-# other shares get their instances from one more SELECT for all of them.
+# The instance's SELECT joins the many-to-one relationships (share, zone,
+# type, server) and counts the live instances of the share: when the
+# instance is its share's only one (the usual case), ``share.instances``
+# is set to it without another query; the other shares get their
+# instances from one more SELECT for all of them. Batch reads load each
+# collection with one ``SELECT ... IN`` (a constant number of statements);
+# share_instance_get joins the type's extra specs and the instance
+# metadata (a few rows) and reads the export locations and the share
+# metadata with two plain SELECTs, cheaper than the selectin machinery.
+# Every statement is prebuilt (utils.prebuilt).
 
 _SIBLING = orm.aliased(SI, name='sibling')
-# Prebuilt statements (per read_deleted mode): their SQL cache keys are
-# computed once instead of on every call.
-_STATEMENTS = {}
 
 
 def _own_options(batch):
     """Loader options (relative to ShareInstance) for all but its share.
 
-    With ``batch`` the type's extra specs come from one ``SELECT ... IN``
-    (many instances share few types); for one row they are joined.
+    With ``batch`` the type's extra specs and the instance metadata come
+    from one ``SELECT ... IN`` each, the export locations too; for one
+    row the first two are joined and the locations left to the caller.
     """
-    specs = (orm.selectinload if batch else orm.joinedload)(
-        models.ShareTypes.extra_specs)
-    return export_location_options() + [
+    many = orm.selectinload if batch else orm.joinedload
+    options = [
         orm.joinedload(SI._availability_zone),
-        orm.joinedload(SI.share_type).options(specs),
-        orm.selectinload(SI.share_instance_metadata),
+        orm.joinedload(SI.share_type).options(
+            many(models.ShareTypes.extra_specs)),
+        many(SI.share_instance_metadata),
         orm.joinedload(SI.share_server).options(
             *share_servers.server_options()),
     ]
+    return export_location_options() + options if batch else options
 
 
 def _live_sibling_count():
@@ -125,31 +128,41 @@ def _live_sibling_count():
 
 def _rows_stmt(read_deleted, batch):
     """``SELECT instance, live sibling count`` with the loader options."""
+    share = orm.joinedload(SI.share)
+    if batch:
+        share = share.selectinload(models.Share.share_metadata)
     return (sa.select(SI, _live_sibling_count())
             .where(model_base.deleted_filter(SI, read_deleted))
-            .options(orm.joinedload(SI.share).selectinload(
-                models.Share.share_metadata), *_own_options(batch)))
+            .options(share, *_own_options(batch)))
 
 
 def _get_stmt(read_deleted):
-    key = ('get', read_deleted)
-    stmt = _STATEMENTS.get(key)
-    if stmt is None:
-        stmt = _STATEMENTS.setdefault(key, _rows_stmt(read_deleted, False)
-                                      .where(SI.id == sa.bindparam('si_id')))
-    return stmt
+    return utils.prebuilt(('si_get', read_deleted), lambda: (
+        _rows_stmt(read_deleted, False)
+        .where(SI.id == sa.bindparam('b_si'))))
+
+
+def _locations_stmt():
+    return (sa.select(EL)
+            .where(EL.share_instance_id == sa.bindparam('b_si'),
+                   model_base.live(EL))
+            .order_by(EL.updated_at, EL.id)
+            .options(orm.joinedload(EL._el_metadata_bare)))
+
+
+def _share_metadata_stmt():
+    meta = models.ShareMetadata
+    return sa.select(meta).where(meta.share_id == sa.bindparam('b_share'),
+                                 model_base.live(meta))
 
 
 def _siblings_stmt():
-    stmt = _STATEMENTS.get('siblings')
-    if stmt is None:
-        stmt = _STATEMENTS.setdefault('siblings', (
-            sa.select(SI)
-            .where(SI.share_id.in_(sa.bindparam('share_ids', expanding=True)),
-                   model_base.live(SI))
-            .order_by(SI.created_at, SI.id)
-            .options(*_own_options(True))))
-    return stmt
+    return utils.prebuilt('si_siblings', lambda: (
+        sa.select(SI)
+        .where(SI.share_id.in_(sa.bindparam('share_ids', expanding=True)),
+               model_base.live(SI))
+        .order_by(SI.created_at, SI.id)
+        .options(*_own_options(True))))
 
 
 def _attach_instances(session, rows):
@@ -178,15 +191,15 @@ def _attach_instances(session, rows):
         link_share(share)
 
 
-def load_rows(session, stmt, params=None, with_share_data=False, refresh=False):
+def load_rows(session, stmt, params=None, with_share_data=False,
+              options=None):
     """Run a ``_rows_stmt`` statement; return the usable instances.
 
     Without share data every instance is returned; with it, orphans are
     dropped and the share's columns are copied onto each instance.
     """
-    options = {'populate_existing': True} if refresh else {}
     rows = session.execute(stmt, params or {},
-                           execution_options=options).unique().all()
+                           execution_options=options or {}).unique().all()
     _attach_instances(session, rows)
     result = []
     for instance, _count in rows:
@@ -200,13 +213,27 @@ def load_rows(session, stmt, params=None, with_share_data=False, refresh=False):
 
 def get(session, context, instance_id, with_share_data=False,
         read_deleted=None, refresh=False):
-    stmt = _get_stmt(utils.read_deleted_of(context, read_deleted))
-    found = load_rows(session, stmt, {'si_id': instance_id}, refresh=refresh)
+    options = {'populate_existing': True} if refresh else {}
+    params = {'b_si': instance_id}
+    found = load_rows(session,
+                      _get_stmt(utils.read_deleted_of(context, read_deleted)),
+                      params, options=options)
     if not found:
         raise exception.ShareInstanceNotFound(share_instance_id=instance_id)
     instance = found[0]
-    if with_share_data and instance.share is not None:
-        instance.set_share_data(instance.share)
+    locations = session.scalars(
+        utils.prebuilt('si_get_locations', _locations_stmt), params,
+        execution_options=options).unique().all()
+    attributes.set_committed_value(instance, 'export_locations', locations)
+    share = instance.share
+    if share is not None:
+        params['b_share'] = share.id
+        metadata = session.scalars(
+            utils.prebuilt('si_get_share_metadata', _share_metadata_stmt),
+            params, execution_options=options).all()
+        attributes.set_committed_value(share, 'share_metadata', metadata)
+        if with_share_data:
+            instance.set_share_data(share)
     return instance
 
 
@@ -322,90 +349,183 @@ def share_instance_status_update(context, share_instance_ids, values,
         return session.execute(stmt).rowcount
 
 
+def _conditional_stmt(columns):
+    table = SI.__table__
+    return (sa.update(table)
+            .where(table.c.id == sa.bindparam('b_id'),
+                   table.c.deleted == model_base.STRING_LIVE,
+                   table.c.status.in_(sa.bindparam('b_expected',
+                                                   expanding=True)))
+            .values({name: sa.bindparam('v_' + name) for name in columns}))
+
+
 def share_instance_conditional_update(context, share_instance_id,
                                       expected_statuses, values):
     """One UPDATE guarded by ``status IN expected``; True when a row changed."""
     expected = utils.as_list(expected_statuses) or []
     with engine.writer(context) as session:
-        stmt = (sa.update(SI)
-                .where(SI.id == share_instance_id, model_base.live(SI),
-                       SI.status.in_(expected))
-                .values(**_bulk_values(session, context, values))
-                .execution_options(synchronize_session=False))
-        return session.execute(stmt).rowcount == 1
+        values = _bulk_values(session, context, values)
+        columns = tuple(sorted(values))
+        stmt = utils.prebuilt(('si_conditional', columns),
+                              lambda: _conditional_stmt(columns))
+        params = {'v_' + name: value for name, value in values.items()}
+        params.update(b_id=share_instance_id, b_expected=expected)
+        return session.execute(stmt, params).rowcount == 1
 
 
-def _soft_delete_instance_children(session, instance_id):
-    el_ids = sa.select(EL.id).where(EL.share_instance_id == instance_id,
-                                    model_base.live(EL))
-    utils.soft_delete_where(
-        session, models.ShareInstanceExportLocationsMetadata,
-        models.ShareInstanceExportLocationsMetadata.export_location_id.in_(
-            el_ids))
-    utils.soft_delete_where(session, EL, EL.share_instance_id == instance_id)
+# -- delete: prebuilt Core statements (bound: b_si, b_share, b_now) -------
+
+def _live(model):
+    """``deleted`` is live, on the table's column (keeps statements Core-only)."""
+    return model.__table__.c.deleted == model.live_deleted_value
+
+
+def _c(model):
+    return model.__table__.c
+
+
+def _deleted_filter(read_deleted):
+    """model_base.deleted_filter for share_instances, on the table's column."""
+    column = _c(SI).deleted
+    if read_deleted in ('yes', 'y', True):
+        return sa.true()
+    model_base.deleted_filter(SI, read_deleted)  # rejects unknown modes
+    if read_deleted == 'only':
+        return column != model_base.STRING_LIVE
+    return column == model_base.STRING_LIVE
+
+
+def _children():
+    """``(model, condition, extra)`` soft-deleted with an instance, then with its share."""
+    si_id, share_id = sa.bindparam('b_si'), sa.bindparam('b_share')
+    elm = models.ShareInstanceExportLocationsMetadata
     mapping = models.ShareInstanceAccessMapping
-    utils.soft_delete_where(session, mapping,
-                            mapping.share_instance_id == instance_id,
-                            state=constants.ACCESS_STATE_DELETED)
     meta = models.ShareInstanceMetadata
-    utils.soft_delete_where(session, meta,
-                            meta.share_instance_id == instance_id)
-
-
-def _soft_delete_share(session, share_id):
     rule = models.ShareAccessMapping
-    rule_ids = sa.select(rule.id).where(rule.share_id == share_id,
-                                        model_base.live(rule))
     rule_meta = models.ShareAccessRulesMetadata
-    utils.soft_delete_where(session, rule_meta,
-                            rule_meta.access_id.in_(rule_ids))
-    utils.soft_delete_where(session, rule, rule.share_id == share_id)
-    meta = models.ShareMetadata
-    utils.soft_delete_where(session, meta, meta.share_id == share_id)
-    now = model_base.utcnow()
-    session.execute(
-        sa.update(models.Share).where(models.Share.id == share_id)
-        .values(deleted=share_id, deleted_at=now, updated_at=now)
-        .execution_options(synchronize_session=False))
+    share_meta = models.ShareMetadata
+    instance = [
+        (elm, _c(elm).export_location_id.in_(sa.select(_c(EL).id).where(
+            _c(EL).share_instance_id == si_id, _live(EL))), {}),
+        (EL, _c(EL).share_instance_id == si_id, {}),
+        (mapping, _c(mapping).share_instance_id == si_id,
+         {'state': constants.ACCESS_STATE_DELETED}),
+        (meta, _c(meta).share_instance_id == si_id, {}),
+    ]
+    share = [
+        (rule_meta, _c(rule_meta).access_id.in_(sa.select(_c(rule).id).where(
+            _c(rule).share_id == share_id, _live(rule))), {}),
+        (rule, _c(rule).share_id == share_id, {}),
+        (share_meta, _c(share_meta).share_id == share_id, {}),
+    ]
+    return instance, share
 
 
-def _lock_for_delete(session, context, instance_id):
-    """Lock the instance, then its share; return the share as it is (columns only).
+def _soft_delete_stmt(model, condition, extra):
+    """Upstream's query soft delete: deleted = id, deleted_at = now, updated_at kept."""
+    columns = _c(model)
+    marker = columns.id
+    if model.live_deleted_value == model_base.STRING_LIVE:
+        marker = sa.cast(columns.id, sa.String(36))
+    return (sa.update(model.__table__).where(_live(model), condition)
+            .values(deleted=marker, deleted_at=sa.bindparam('b_now'),
+                    updated_at=columns.updated_at, **extra))
 
-    The share lock serialises deletions of sibling instances so exactly
-    one of them sees "no live instance left"; instance-before-share is the
-    order every other writer uses. (No-ops on SQLite, which already holds
-    the database write lock.)
+
+def _delete_plan():
+    """The prebuilt statements: child soft deletes and the presence check.
+
+    The check is one SELECT of the share's live instance count and, for
+    each child table, whether it has rows to soft-delete (so no UPDATE
+    runs for nothing).
     """
-    share_id = session.execute(
-        sa.select(SI.share_id)
-        .where(SI.id == instance_id,
-               model_base.deleted_filter(SI, utils.read_deleted_of(context)))
-        .with_for_update()).first()
-    if share_id is None:
+    instance, share = _children()
+    live_count = (sa.select(sa.func.count()).select_from(SI.__table__)
+                  .where(_c(SI).share_id == sa.bindparam('b_share'),
+                         _live(SI)).scalar_subquery())
+    check = sa.select(live_count, *[
+        sa.exists().where(_live(model), condition)
+        for model, condition, _extra in instance + share])
+    return {'check': check,
+            'instance': [_soft_delete_stmt(*c) for c in instance],
+            'share': [_soft_delete_stmt(*c) for c in share]}
+
+
+def _mark_instance_deleted(session, context, instance_id, now):
+    """Soft-delete the instance row (which locks it); return its share id."""
+    read_deleted = utils.read_deleted_of(context)
+    returning = session.get_bind().dialect.update_returning
+
+    def build():
+        table = SI.__table__
+        found = sa.and_(table.c.id == sa.bindparam('b_si'),
+                        _deleted_filter(read_deleted))
+        update = (sa.update(table).where(found)
+                  .values(status=constants.STATUS_DELETED,
+                          deleted=sa.bindparam('b_si'),
+                          deleted_at=sa.bindparam('b_now'),
+                          updated_at=sa.bindparam('b_now')))
+        if returning:
+            return update.returning(table.c.share_id), None
+        return update, sa.select(table.c.share_id).where(found) \
+            .with_for_update()
+
+    update, lock = utils.prebuilt(('si_delete', read_deleted, returning),
+                                  build)
+    params = {'b_si': instance_id, 'b_now': now}
+    if lock is None:
+        row = session.execute(update, params).first()
+    else:
+        row = session.execute(lock, params).first()
+        if row is not None:
+            session.execute(update, params)
+    if row is None:
         raise exception.ShareInstanceNotFound(share_instance_id=instance_id)
-    share = session.scalars(
-        sa.select(models.Share).where(models.Share.id == share_id[0])
-        .with_for_update()).first()
-    return share_id[0], share
+    return row[0]
+
+
+def _share_for_update():
+    return (sa.select(models.Share)
+            .where(models.Share.id == sa.bindparam('b_share'))
+            .with_for_update())
+
+
+def _share_soft_delete():
+    table = models.Share.__table__
+    return (sa.update(table).where(table.c.id == sa.bindparam('b_share'))
+            .values(deleted=sa.bindparam('b_share'),
+                    deleted_at=sa.bindparam('b_now'),
+                    updated_at=sa.bindparam('b_now')))
 
 
 def share_instance_delete(context, share_instance_id):
-    """Soft-delete an instance and its children; the share too if it was the last."""
+    """Soft-delete an instance and its children; the share too if it was the last.
+
+    The instance row is locked (by its UPDATE) before the share row: the
+    share lock serialises deletions of sibling instances so exactly one
+    of them sees "no live instance left", and instance-before-share is
+    the order every other writer uses (no-ops on SQLite, which already
+    holds the database write lock). One SELECT then counts the live
+    siblings and tells which child tables have rows to soft-delete.
+    """
+    plan = utils.prebuilt('si_delete_plan', _delete_plan)
+    now = model_base.utcnow()
     with engine.writer(context) as session:
-        share_id, share = _lock_for_delete(session, context,
-                                           share_instance_id)
-        _soft_delete_instance_children(session, share_instance_id)
-        now = model_base.utcnow()
-        session.execute(
-            sa.update(SI).where(SI.id == share_instance_id)
-            .values(status=constants.STATUS_DELETED, deleted=share_instance_id,
-                    deleted_at=now, updated_at=now)
-            .execution_options(synchronize_session=False))
-        remaining = session.scalar(
-            sa.select(sa.func.count()).select_from(SI)
-            .where(SI.share_id == share_id, model_base.live(SI)))
-        share_deleted = bool(share is not None and remaining == 0)
+        share_id = _mark_instance_deleted(session, context,
+                                          share_instance_id, now)
+        params = {'b_si': share_instance_id, 'b_share': share_id,
+                  'b_now': now}
+        share = session.scalars(
+            utils.prebuilt('share_for_update', _share_for_update),
+            params).first()
+        row = session.execute(plan['check'], params).one()
+        share_deleted = bool(share is not None and row[0] == 0)
+        stmts = plan['instance'] + (plan['share'] if share_deleted else [])
+        for stmt, present in zip(stmts, row[1:]):
+            if present:
+                session.execute(stmt, params)
         if share_deleted:
-            _soft_delete_share(session, share_id)
+            session.execute(
+                utils.prebuilt('share_soft_delete', _share_soft_delete),
+                params)
     return {'share_deleted': share_deleted, 'share': share}

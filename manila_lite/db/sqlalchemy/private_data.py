@@ -33,34 +33,73 @@ def driver_private_data_get(context, entity_id, key=None, default=None):
     return rows[0].value if rows else default
 
 
-def _upsert(session, entity_id, new, now):
-    """One INSERT ... ON CONFLICT/DUPLICATE KEY UPDATE of all ``new`` keys.
+_UPSERTS = {}
+
+
+def _upsert_stmt(dialect_name):
+    """INSERT ... ON CONFLICT/DUPLICATE KEY UPDATE of one row (None if unsupported).
 
     Soft-deleted rows keep their primary key (entity_uuid, key), so they
     are revived. A live row already holding the value is left alone
-    (PostgreSQL and SQLite). Returns False on a database without upsert.
+    (PostgreSQL and SQLite). Built once per dialect, so it is compiled
+    once.
     """
-    name = session.get_bind().dialect.name
-    rows = [{'entity_uuid': entity_id, 'key': key, 'value': value,
-             'deleted': 0, 'created_at': now, 'updated_at': now}
-            for key, value in new.items()]
-    revive = {'deleted': 0, 'deleted_at': None, 'updated_at': now}
-    if name in ('postgresql', 'sqlite'):
-        dialect = (sa_postgresql if name == 'postgresql' else sa_sqlite)
-        stmt = dialect.insert(Data.__table__).values(rows)
-        table, incoming = Data.__table__, stmt.excluded
+    stmt = _UPSERTS.get(dialect_name)
+    if stmt is not None or dialect_name in _UPSERTS:
+        return stmt
+    table = Data.__table__
+    if dialect_name in ('postgresql', 'sqlite'):
+        module = sa_postgresql if dialect_name == 'postgresql' else sa_sqlite
+        stmt = module.insert(table)
+        incoming = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.entity_uuid, table.c.key],
-            set_=dict(revive, value=incoming.value),
+            set_={'value': incoming.value, 'deleted': 0, 'deleted_at': None,
+                  'updated_at': incoming.updated_at},
             where=sa.or_(table.c.value != incoming.value,
                          table.c.deleted != 0))
-    elif name == 'mysql':
-        stmt = sa_mysql.insert(Data.__table__).values(rows)
+    elif dialect_name == 'mysql':
+        stmt = sa_mysql.insert(table)
         stmt = stmt.on_duplicate_key_update(
-            value=stmt.inserted.value, **revive)
-    else:
+            value=stmt.inserted.value, deleted=0, deleted_at=None,
+            updated_at=stmt.inserted.updated_at)
+    return _UPSERTS.setdefault(dialect_name, stmt)
+
+
+_UNIQUE_KEYS = {}
+
+
+def _has_unique_key(session):
+    """Whether the database enforces unique (entity_uuid, key); cached per URL.
+
+    An upstream-made PostgreSQL database has no key at all on this table:
+    upstream's migration e8ea58723178 drops the ``host`` column, which
+    takes the (host, entity_uuid, key) primary key with it, and recreates
+    the key on MySQL only. ON CONFLICT needs one.
+    """
+    url = str(session.get_bind().engine.url)
+    if url not in _UNIQUE_KEYS:
+        inspector = sa.inspect(session.connection())
+        table = Data.__tablename__
+        keys = [inspector.get_pk_constraint(table)['constrained_columns']]
+        keys += [u['column_names']
+                 for u in inspector.get_unique_constraints(table)]
+        keys += [i['column_names'] for i in inspector.get_indexes(table)
+                 if i['unique']]
+        _UNIQUE_KEYS[url] = any(set(k) == {'entity_uuid', 'key'}
+                                for k in keys)
+    return _UNIQUE_KEYS[url]
+
+
+def _upsert(session, entity_id, new, now):
+    """Upsert every key of ``new`` with one statement; False if unsupported."""
+    stmt = _upsert_stmt(session.get_bind().dialect.name)
+    if stmt is None or not _has_unique_key(session):
         return False
-    session.execute(stmt)
+    session.execute(stmt, [
+        {'entity_uuid': entity_id, 'key': key, 'value': value, 'deleted': 0,
+         'created_at': now, 'updated_at': now}
+        for key, value in new.items()])
     return True
 
 
@@ -95,15 +134,30 @@ def driver_private_data_update(context, entity_id, details,
     return details
 
 
+def _delete_all_stmt():
+    table = Data.__table__
+    return (table.update()
+            .where(table.c.entity_uuid == sa.bindparam('b_entity'),
+                   table.c.deleted == 0)
+            .values(deleted=1, deleted_at=sa.bindparam('b_now')))
+
+
 def driver_private_data_delete(context, entity_id, key=None):
+    """Soft-delete one key, a list of keys, or every key of the entity."""
+    now = model_base.utcnow()
     with engine.writer(context) as session:
+        if key is None:
+            session.execute(utils.prebuilt('private_delete_all',
+                                           _delete_all_stmt),
+                            {'b_entity': entity_id, 'b_now': now})
+            return
         conditions = [Data.entity_uuid == entity_id, model_base.live(Data)]
         if isinstance(key, (list, tuple, set)):
             conditions.append(Data.key.in_(list(key)))
-        elif key is not None:
+        else:
             conditions.append(Data.key == key)
         session.execute(sa.update(Data).where(*conditions)
-                        .values(deleted=1, deleted_at=model_base.utcnow())
+                        .values(deleted=1, deleted_at=now)
                         .execution_options(synchronize_session=False))
 
 

@@ -6,16 +6,15 @@ import uuid
 import _upstream
 
 
-def main():
-    p = _upstream.parser(__doc__)
-    p.add_argument('--host', required=True, help='H@B#pool')
-    p.add_argument('--size', type=int, default=1)
-    p.add_argument('--proto', default='NFS')
-    p.add_argument('--name', default='interop-share')
-    args = p.parse_args()
-    ctx = _upstream.setup(args)
+def create_share(ctx, host, size=1, proto='NFS', name='interop-share',
+                 reserve_quota=False):
+    """Write the share rows as upstream's API does and cast; return the ids.
 
+    ``reserve_quota`` also reserves shares/gigabytes before the share row is
+    written and commits them after, as upstream's API does.
+    """
     from manila import db
+    from manila import quota
     from manila.share import api as share_api
     from manila.share import rpcapi
 
@@ -25,17 +24,21 @@ def main():
                         'snapshot_support': 'True'},
     })
     share_type = db.share_type_get(ctx, share_type['id'])
+    reservations = None
+    if reserve_quota:
+        reservations = quota.QUOTAS.reserve(
+            ctx, share_type_id=share_type['id'], shares=1, gigabytes=size)
     # Upstream's own helpers; neither needs more of the API object than .db.
     api_like = types.SimpleNamespace(db=db)
     options = {
-        'size': args.size,
+        'size': size,
         'user_id': ctx.user_id,
         'project_id': ctx.project_id,
         'snapshot_id': None,
         'metadata': {},
-        'display_name': args.name,
+        'display_name': name,
         'display_description': 'made by upstream manila 23.0.1',
-        'share_proto': args.proto,
+        'share_proto': proto,
         'is_public': False,
         'share_group_id': None,
         'qos_type_id': None,
@@ -43,16 +46,29 @@ def main():
     options.update(share_api.API.get_share_attributes_from_share_type(
         api_like, share_type))
     share = db.share_create(ctx, options, create_share_instance=False)
+    if reservations:
+        quota.QUOTAS.commit(ctx, reservations, share_type_id=share_type['id'])
     request_spec, instance = (
         share_api.API.create_share_instance_and_get_request_spec(
-            api_like, ctx, share, host=args.host,
+            api_like, ctx, share, host=host,
             share_type_id=share_type['id']))
     rpcapi.ShareAPI().create_share_instance(
-        ctx, instance, args.host, request_spec=request_spec,
+        ctx, instance, host, request_spec=request_spec,
         filter_properties={'scheduler_hints': None}, snapshot_id=None)
-    _upstream.finish({'share_id': share['id'],
-                      'share_instance_id': instance['id'],
-                      'share_type_id': share_type['id']})
+    return {'share_id': share['id'], 'share_instance_id': instance['id'],
+            'share_type_id': share_type['id']}
+
+
+def main():
+    p = _upstream.parser(__doc__)
+    p.add_argument('--host', required=True, help='H@B#pool')
+    p.add_argument('--size', type=int, default=1)
+    p.add_argument('--proto', default='NFS')
+    p.add_argument('--name', default='interop-share')
+    args = p.parse_args()
+    ctx = _upstream.setup(args)
+    _upstream.finish(create_share(ctx, args.host, size=args.size,
+                                  proto=args.proto, name=args.name))
 
 
 if __name__ == '__main__':

@@ -19,18 +19,17 @@ def upstream_python():
     return upstream_venv.ensure_upstream_venv()
 
 
-@pytest.fixture
-def upstream(upstream_python, rabbitmq):
-    """``upstream(script, *args)`` runs a helper script in the upstream venv.
+def make_runner(python, default_transport_url):
+    """``run(script, *args)``: run a helper script in the upstream venv.
 
-    Scripts other than db_sync.py get ``--transport-url`` (default: the
-    session broker's); pass ``--connection``. Returns the JSON the script
-    printed.
+    Scripts other than db_sync.py get ``--transport-url`` (default:
+    ``default_transport_url``); pass ``--connection``. Returns the JSON the
+    script printed.
     """
     def run(script, *args, transport_url=None, timeout=300):
-        cmd = [upstream_python, os.path.join(HERE, script)]
+        cmd = [python, os.path.join(HERE, script)]
         if script != 'db_sync.py':
-            cmd += ['--transport-url', transport_url or rabbitmq.url]
+            cmd += ['--transport-url', transport_url or default_transport_url]
         cmd += list(args)
         env = dict(os.environ, PYTHONWARNINGS='ignore::DeprecationWarning')
         res = subprocess.run(cmd, capture_output=True, text=True,
@@ -41,3 +40,15 @@ def upstream(upstream_python, rabbitmq):
                                     res.stdout, res.stderr[-6000:]))
         return json.loads(res.stdout.strip().splitlines()[-1])
     return run
+
+
+@pytest.fixture
+def upstream(upstream_python, rabbitmq):
+    """``upstream(script, *args)`` runs a helper script (see make_runner)."""
+    return make_runner(upstream_python, rabbitmq.url)
+
+
+@pytest.fixture(scope='module')
+def upstream_module(upstream_python, rabbitmq):
+    """``upstream`` for module-scoped fixtures."""
+    return make_runner(upstream_python, rabbitmq.url)

@@ -38,6 +38,21 @@ def test_delete_and_revive(ctxt):
     assert db.driver_private_data_get(ctxt, 'e1') == {}
 
 
+def test_table_without_key_as_upstream_leaves_it_on_postgresql(ctxt):
+    """Upstream's migrations leave drivers_private_data with no key on PostgreSQL."""
+    helpers.raw_execute('CREATE TABLE dpd_nokey AS '
+                        'SELECT * FROM drivers_private_data')
+    helpers.raw_execute('DROP TABLE drivers_private_data')
+    helpers.raw_execute('ALTER TABLE dpd_nokey RENAME TO drivers_private_data')
+    db.driver_private_data_update(ctxt, 'e1', {'a': '1', 'b': '2'})
+    db.driver_private_data_update(ctxt, 'e1', {'b': '3', 'c': '4'})
+    db.driver_private_data_delete(ctxt, 'e1', 'a')
+    db.driver_private_data_update(ctxt, 'e1', {'a': 'again'})
+    assert db.driver_private_data_get(ctxt, 'e1') == {
+        'a': 'again', 'b': '3', 'c': '4'}
+    assert len(helpers.raw_rows('SELECT * FROM drivers_private_data')) == 3
+
+
 def test_backend_info(ctxt):
     assert db.backend_info_get(ctxt, 'h@b') is None
     db.backend_info_update(ctxt, 'h@b', 'hash1')

@@ -5,6 +5,23 @@ The reference driver for one-machine deployments and end-to-end tests,
 reverts, access, resizes and manage/unmanage do real work on real data;
 options are in ``manila_lite.conf.localfs``. Snapshot and clone flows live in
 ``snapshots.py``, manage/unmanage in ``manage.py``, both mixed in here.
+
+Operator notes:
+
+* A share is ``<pool>/share-<instance id>`` (an adopted share keeps its
+  own directory name); the pool is the ``#pool`` part of the share host.
+* NFS access becomes lines of the exports file (``ip(rw|ro,<options>)``);
+  CIFS access becomes a Samba section with ``valid users`` / ``read list``
+  for user rules and ``hosts allow`` for ip rules (both must match when a
+  share has both kinds). Snapshots are exported read-only.
+* The rules are kept in private storage, so the files are rebuilt at every
+  start (``do_setup``) and by ``ensure_shares``; a share the driver has no
+  record of is returned with ``reapply_access_rules`` so the service sends
+  its rules again. ``get_backend_info`` is not implemented on purpose: the
+  start-up ensure always runs.
+* Commands (exportfs, smbcontrol, xfs_quota) go through oslo.concurrency
+  processutils; ``localfs_root_helper`` is used when the service is not
+  root.
 """
 
 import copy
@@ -235,7 +252,8 @@ class LocalFSDriver(snapshots.SnapshotMixin, manage.ManageMixin,
                         'writable)' % path)
 
     def get_configured_ip_versions(self):
-        return sorted({ip.version for ip in self._export_ips + self._admin_ips})
+        addresses = self._export_ips + self._admin_ips
+        return sorted({ip.version for ip in addresses})
 
     def _pool_stats(self, pool):
         try:
