@@ -8,12 +8,17 @@ as upstream's API writes them, then N ``create_share_instance`` casts are
 sent at once from C client threads; the same for ``delete_share_instance``.
 Latency is from the cast to the row's ``launched_at`` / ``deleted_at``; CPU
 is the daemon process tree's user+system time (from /proc) spent while the
-casts drained. The rows carry committed quota usage (as upstream's API
-leaves it), so deletions give quota back as they do in production. With
-``--py-spy DIR`` each phase is also sampled by py-spy into
+casts drained; PostgreSQL's and RabbitMQ's CPU per operation are printed
+too (the three share the machine's cores). The rows carry committed quota
+usage (as upstream's API leaves it), so deletions give quota back as they
+do in production. ``--set database.max_pool_size=20`` (repeatable) adds an
+option to the daemon's configuration.
+
+With ``--py-spy DIR`` each phase is also sampled by py-spy into
 ``DIR/create.svg`` and ``DIR/delete.svg`` (``--py-spy-format raw``:
-collapsed stacks in ``.txt`` files); the sampler's own CPU is not
-counted, but sampling slows the daemon a little.
+collapsed stacks in ``.txt`` files). Only the thread holding the GIL is
+sampled, so the picture is where the daemon's CPU goes, not where its
+threads wait; the sampler's own CPU is not counted.
 """
 
 import argparse
@@ -42,10 +47,10 @@ def _make_rows(db_api, ctx, n, host):
             'share_type_id': share_type['id'],
             'cast_rules_to_readonly': False})
         ids.append(share.instance['id'])
-    deltas = {'shares': n, 'gigabytes': n}
-    for type_id in (None, share_type['id']):
-        db_api.reservation_commit(ctx, db_api.quota_reserve(
-            ctx, deltas, 'p', 'u', share_type_id=type_id))
+    # Usage per user and per share type, as the API's reservations leave it.
+    db_api.reservation_commit(ctx, db_api.quota_reserve(
+        ctx, {'shares': n, 'gigabytes': n}, 'p', 'u',
+        share_type_id=share_type['id']))
     return ids
 
 
@@ -60,7 +65,7 @@ class _Sampler:
             suffix = '.svg' if fmt == 'flamegraph' else '.txt'
             self.proc = subprocess.Popen(
                 [spy, 'record', '--pid', str(pid), '--rate', '250',
-                 '--format', fmt,
+                 '--format', fmt, '--nonblocking', '--gil',
                  '--output', os.path.join(directory, name + suffix)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)

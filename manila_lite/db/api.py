@@ -289,6 +289,15 @@ def share_instance_access_get_all(context, share_instance_id, filters=None):
                                                  filters=filters)
 
 
+def share_instance_has_access_rules(context, share_instance_id):
+    """Whether the instance has a live access mapping (one cheap SELECT EXISTS).
+
+    manila_lite's own: the delete flow skips the access sync when False.
+    """
+    return _instances.share_instance_has_access_rules(context,
+                                                      share_instance_id)
+
+
 def share_instance_access_get(context, access_id, share_instance_id):
     """The live mapping of a rule on an instance, with the rule's fields."""
     return _access.share_instance_access_get(context, access_id,

@@ -137,7 +137,7 @@ def _fail_delete(mgr, context, inst, exc, action, force, deferred):
 def _deny_all(mgr, context, inst):
     # Most shares are deleted without a rule: then one SELECT replaces the
     # access sync (which would lock, find nothing queued and stop).
-    if not db_api.share_instance_access_get_all(context, inst['id']):
+    if not db_api.share_instance_has_access_rules(context, inst['id']):
         return
     access.update_access_rules(mgr, context, inst['id'],
                                delete_all_rules=True, share_server=None)

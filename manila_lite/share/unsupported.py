@@ -53,24 +53,6 @@ def _resource_id(value):
 
 def _mark(context, kind, rid, status):
     """Write the refusal status on the named row; returns the project id if known."""
-    if kind == 'share':
-        share = db_api.share_get(context, rid)
-        db_api.share_update(context, rid, {'status': status})
-        return share['project_id']
-    if kind == 'snapshot_share':
-        snapshot = db_api.share_snapshot_get(context, rid)
-        db_api.share_update(context, snapshot['share_id'], {'status': status})
-        db_api.share_snapshot_update(context, rid,
-                                     {'status': c.STATUS_AVAILABLE})
-        return snapshot['project_id']
-    if kind == 'instance_access':
-        project = None
-        for iid in (rid if isinstance(rid, list) else [rid]):
-            inst = db_api.share_instance_update(
-                context, iid, {'access_rules_status': status},
-                with_share_data=True)
-            project = inst['project_id']
-        return project
     if kind == 'instance':
         inst = db_api.share_instance_update(context, rid, {'status': status},
                                             with_share_data=True)
@@ -99,9 +81,6 @@ def _mark(context, kind, rid, status):
         snap = db_api.share_group_snapshot_update(context, rid,
                                                   {'status': status})
         return snap['project_id']
-    if kind == 'backup':
-        backup = db_api.share_backup_update(context, rid, {'status': status})
-        return backup['project_id']
     return None
 
 

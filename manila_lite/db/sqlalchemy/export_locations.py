@@ -91,10 +91,10 @@ def _insert_locations(session, rows):
     """INSERT the new locations (one executemany); return {uuid: id}."""
     table = EL.__table__
     dialect = session.get_bind().dialect
-    if dialect.insert_executemany_returning_sort_by_parameter_order:
+    if dialect.insert_executemany_returning:
+        # Rows come back in any order: the uuid tells which is which.
         result = session.execute(utils.prebuilt('el_insert_returning', lambda: (
-            table.insert().returning(table.c.id, table.c.uuid,
-                                     sort_by_parameter_order=True))), rows)
+            table.insert().returning(table.c.id, table.c.uuid))), rows)
         return {uuid: el_id for el_id, uuid in result}
     session.execute(utils.prebuilt('el_insert', table.insert), rows)
     found = session.execute(sa.select(table.c.uuid, table.c.id).where(

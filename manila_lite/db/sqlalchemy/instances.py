@@ -87,15 +87,15 @@ def require(session, context, instance_id):
 # -- the fast reads: instance + share in one SELECT, siblings only if any ----
 #
 # The instance's SELECT joins the many-to-one relationships (share, zone,
-# type, server) and counts the live instances of the share: when the
+# type; the server in batch reads) and counts the live instances of the share: when the
 # instance is its share's only one (the usual case), ``share.instances``
 # is set to it without another query; the other shares get their
 # instances from one more SELECT for all of them. Batch reads load each
 # collection with one ``SELECT ... IN`` (a constant number of statements);
 # share_instance_get joins the type's extra specs and the instance
-# metadata (a few rows) and reads the export locations and the share
-# metadata with two plain SELECTs, cheaper than the selectin machinery.
-# Every statement is prebuilt (utils.prebuilt).
+# metadata (a few rows) and reads the export locations, the share metadata
+# and, if there is one, the share server with plain SELECTs, cheaper than
+# the selectin machinery. Every statement is prebuilt (utils.prebuilt).
 
 _SIBLING = orm.aliased(SI, name='sibling')
 
@@ -105,7 +105,8 @@ def _own_options(batch):
 
     With ``batch`` the type's extra specs and the instance metadata come
     from one ``SELECT ... IN`` each, the export locations too; for one
-    row the first two are joined and the locations left to the caller.
+    row the first two are joined, the locations and the server (most
+    instances have none) left to get().
     """
     many = orm.selectinload if batch else orm.joinedload
     options = [
@@ -113,10 +114,12 @@ def _own_options(batch):
         orm.joinedload(SI.share_type).options(
             many(models.ShareTypes.extra_specs)),
         many(SI.share_instance_metadata),
-        orm.joinedload(SI.share_server).options(
-            *share_servers.server_options()),
     ]
-    return export_location_options() + options if batch else options
+    if not batch:
+        return options
+    return export_location_options() + options + [
+        orm.joinedload(SI.share_server).options(
+            *share_servers.server_options())]
 
 
 def _live_sibling_count():
@@ -148,6 +151,12 @@ def _locations_stmt():
                    model_base.live(EL))
             .order_by(EL.updated_at, EL.id)
             .options(orm.joinedload(EL._el_metadata_bare)))
+
+
+def _server_stmt():
+    server = models.ShareServer
+    return (sa.select(server).where(server.id == sa.bindparam('b_server'))
+            .options(*share_servers.server_options()))
 
 
 def _share_metadata_stmt():
@@ -225,6 +234,13 @@ def get(session, context, instance_id, with_share_data=False,
         utils.prebuilt('si_get_locations', _locations_stmt), params,
         execution_options=options).unique().all()
     attributes.set_committed_value(instance, 'export_locations', locations)
+    server = None
+    if instance.share_server_id:
+        params['b_server'] = instance.share_server_id
+        server = session.scalars(utils.prebuilt('si_get_server',
+                                                _server_stmt),
+                                 params, execution_options=options).first()
+    attributes.set_committed_value(instance, 'share_server', server)
     share = instance.share
     if share is not None:
         params['b_share'] = share.id
@@ -240,6 +256,20 @@ def get(session, context, instance_id, with_share_data=False,
 def share_instance_get(context, share_instance_id, with_share_data=False):
     with engine.reader(context) as session:
         return get(session, context, share_instance_id, with_share_data)
+
+
+def _access_exists_stmt():
+    mapping = models.ShareInstanceAccessMapping.__table__
+    return sa.select(sa.exists().where(
+        mapping.c.share_instance_id == sa.bindparam('b_si'),
+        mapping.c.deleted == model_base.STRING_LIVE))
+
+
+def share_instance_has_access_rules(context, share_instance_id):
+    with engine.reader(context) as session:
+        return bool(session.scalar(
+            utils.prebuilt('si_access_exists', _access_exists_stmt),
+            {'b_si': share_instance_id}))
 
 
 def share_instance_get_all_by_host(context, host, with_share_data=False,

@@ -143,6 +143,17 @@ def reservation_rollback(context, reservations, project_id=None,
         _finish(session, reservations, commit=False)
 
 
+# quota_release's fast path. Every share of a project updates the same
+# usage rows, so how long they stay locked bounds how many shares per second
+# can be deleted. They are locked by the first statement, in reserve()'s
+# order (per-user rows, then per-type, each by id): a multi-row UPDATE
+# alone locks rows in whatever order it scans them, which deadlocks against
+# another one; and locking them before the reservation rows are written
+# means their foreign key finds the usage rows already locked (no shared
+# lock to upgrade later, which deadlocks too). On PostgreSQL the mode is
+# FOR NO KEY UPDATE, enough for an UPDATE that leaves the key alone.
+
+
 def _release_usages_stmt():
     usage = Usage.__table__
     return (sa.select(usage.c.id, usage.c.project_id, usage.c.user_id,
@@ -155,21 +166,8 @@ def _release_usages_stmt():
                    sa.or_(sa.and_(usage.c.user_id == sa.bindparam('b_user'),
                                   usage.c.share_type_id.is_(None)),
                           usage.c.share_type_id == sa.bindparam('b_type')))
-            .order_by(usage.c.id))
-
-
-def _lock_usages_stmt():
-    """Lock rows ``b_ids`` in reserve()'s order: per-user rows, then per-type, each by id.
-
-    A multi-row UPDATE locks rows in whatever order it scans them, which
-    deadlocks against another one; this SELECT takes the locks first, in
-    one order for everybody.
-    """
-    usage = Usage.__table__
-    return (sa.select(usage.c.id)
-            .where(usage.c.id.in_(sa.bindparam('b_ids', expanding=True)))
             .order_by(usage.c.share_type_id.isnot(None), usage.c.id)
-            .with_for_update())
+            .with_for_update(key_share=True))
 
 
 def _lower_in_use_stmt(resources):
@@ -193,17 +191,8 @@ def _spent_stmt():
                     updated_at=table.c.updated_at))
 
 
-def _release_fast(session, negative, project_id, user_id, share_type_id):
-    """quota_release in five prebuilt statements; None when a usage row is missing.
-
-    Same outcome as reserve() + commit: one reservation row per usage
-    row, written already spent (soft-deleted), then ``in_use`` lowered
-    (never below 0) by one UPDATE computing the new values itself. The
-    usage rows, which every share of the project shares, are locked only
-    by the last two statements, so they stay locked for a short time.
-    The "keeping 0" warning is decided on the values read first.
-    """
-    sets = 2 if share_type_id else 1
+def _release_usages(session, negative, project_id, user_id, share_type_id):
+    """{(owner, resource): usage row} of both usage sets (first row of each), locked."""
     rows = session.execute(
         utils.prebuilt('quota_release_usages', _release_usages_stmt),
         {'b_project': project_id, 'b_resources': list(negative),
@@ -213,7 +202,20 @@ def _release_fast(session, negative, project_id, user_id, share_type_id):
         owner = (None, row.share_type_id) if row.share_type_id else (
             row.user_id, None)
         usages.setdefault((owner, row.resource), row)
-    if user_id is None or len(usages) != sets * len(negative):
+    return usages
+
+
+def _release_fast(session, negative, project_id, user_id, share_type_id):
+    """quota_release in four prebuilt statements; None when a usage row is missing.
+
+    Same outcome as reserve() + commit: one reservation row per usage
+    row, written already spent (soft-deleted), and ``in_use`` lowered
+    (never below 0) by one UPDATE of all the usage rows.
+    """
+    usages = _release_usages(session, negative, project_id, user_id,
+                             share_type_id)
+    if user_id is None or len(usages) != (
+            (2 if share_type_id else 1) * len(negative)):
         return None
     now = model_base.utcnow()
     expire = now + datetime.timedelta(seconds=CONF.quota.reservation_expire)
@@ -234,9 +236,7 @@ def _release_fast(session, negative, project_id, user_id, share_type_id):
                     {'b_uuids': uuids, 'b_now': now})
     resources = tuple(sorted(negative))
     params = {'d_%d' % n: negative[r] for n, r in enumerate(resources)}
-    params.update(b_ids=sorted(u.id for u in usages.values()), b_now=now)
-    session.execute(utils.prebuilt('quota_lock_usages', _lock_usages_stmt),
-                    params)
+    params.update(b_ids=[u.id for u in usages.values()], b_now=now)
     session.execute(utils.prebuilt(('quota_lower_in_use', resources),
                                    lambda: _lower_in_use_stmt(resources)),
                     params)

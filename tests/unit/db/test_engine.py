@@ -101,3 +101,30 @@ def test_db_sync_uses_the_configured_database(db_url):
     migration.db_sync()
     tables = sa.inspect(db.get_engine()).get_table_names()
     assert 'share_instances' in tables and 'alembic_version' in tables
+
+
+def test_pooled_connections_are_pinged_only_after_idling(synced_db,
+                                                          monkeypatch):
+    eng = db.get_engine()
+    assert eng.pool._pre_ping is False
+    pings = []
+    real_ping = eng.dialect.do_ping
+
+    def ping(dbapi_conn):
+        pings.append(dbapi_conn)
+        if len(pings) == 2:
+            raise RuntimeError('server closed the connection')
+        return real_ping(dbapi_conn)
+
+    monkeypatch.setattr(eng.dialect, 'do_ping', ping)
+    ctx = ml_context.get_admin_context()
+    db.service_get_all(ctx)
+    db.service_get_all(ctx)
+    assert pings == []  # in use a moment ago: no round trip
+    monkeypatch.setattr(engine, 'IDLE_PING_SECONDS', 0.0)
+    db.service_get_all(ctx)
+    assert len(pings) == 1
+    # A failed ping replaces the connection; the caller never notices.
+    first = pings[0]
+    db.service_get_all(ctx)
+    assert len(pings) >= 3 and pings[2] is not first

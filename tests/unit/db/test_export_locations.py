@@ -119,3 +119,49 @@ def test_get_by_uuid(ctxt, inst_id):
     assert db.export_location_get_by_uuid(ctxt, uuid)['path'] == '/p'
     with pytest.raises(exception.ExportLocationNotFound):
         db.export_location_get_by_uuid(ctxt, 'nope')
+
+
+def test_first_update_writes_in_few_statements(ctxt, inst_id):
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        paths = db.export_locations_update(ctxt, inst_id, [
+            {'path': '/a', 'metadata': {'preferred': True, 'x': 1}},
+            {'path': '/b', 'metadata': {'preferred': False}},
+            '/c'])
+    assert paths == ['/a', '/b', '/c']
+    work = [s.split()[0] for s in counter.statements
+            if not s.startswith('BEGIN')]
+    # Lock the instance, read its locations, one INSERT for the
+    # locations (RETURNING their ids, or a SELECT of them) and one for
+    # all the metadata.
+    assert work[:2] == ['SELECT', 'SELECT']
+    assert work.count('INSERT') == 2 and len(work) <= 5, work
+    els = db.export_location_get_all_by_share_instance_id(ctxt, inst_id)
+    assert [el['el_metadata'] for el in els] == [
+        {'preferred': 'True', 'x': '1'}, {'preferred': 'False'}, {}]
+
+
+def test_unchanged_metadata_is_not_rewritten(ctxt, inst_id):
+    db.export_locations_update(ctxt, inst_id, [
+        {'path': '/a', 'metadata': {'preferred': True, 'x': 1}}])
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        db.export_locations_update(ctxt, inst_id, [
+            {'path': '/a', 'metadata': {'preferred': True, 'x': 2}}])
+    meta_writes = [s for s in counter.statements
+                   if 'share_instance_export_locations_metadata' in
+                   s.split('(')[0] and not s.startswith('SELECT')]
+    assert len(meta_writes) == 1 and meta_writes[0].startswith('UPDATE')
+    [el] = db.export_location_get_all_by_share_instance_id(ctxt, inst_id)
+    assert el['el_metadata'] == {'preferred': 'True', 'x': '2'}
+    rows = helpers.raw_rows(
+        'SELECT key FROM share_instance_export_locations_metadata')
+    assert sorted(r['key'] for r in rows) == ['preferred', 'x']
+
+
+def test_returned_order_matches_a_fresh_read(ctxt, inst_id):
+    db.export_locations_update(ctxt, inst_id, ['/old1', '/old2'])
+    returned = db.export_locations_update(ctxt, inst_id, ['/new', '/old2'],
+                                          delete=False)
+    assert returned == _paths(ctxt, inst_id)
+    assert returned == ['/old1', '/new', '/old2']
+    returned = db.export_locations_update(ctxt, inst_id, ['/old1'])
+    assert returned == _paths(ctxt, inst_id) == ['/old1']

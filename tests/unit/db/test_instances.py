@@ -1,11 +1,13 @@
 """share_instances: eager reads, bulk and conditional updates, delete cascade, statement counts."""
 
 import datetime
+import threading
 
 from oslo_utils import uuidutils
 import pytest
 import sqlalchemy as sa
 
+from manila_lite import context as ml_context
 from manila_lite.db import api as db
 from manila_lite.db.sqlalchemy import engine
 from manila_lite.db.sqlalchemy import models
@@ -287,3 +289,156 @@ def test_delete_of_one_replica_keeps_the_share(ctxt, make_share):
     assert db.share_metadata_get(ctxt, share['id']) == {}
     with pytest.raises(exception.ShareInstanceNotFound):
         db.share_instance_delete(ctxt, other)
+
+
+# -- the hot paths: statement counts and the sibling rule ---------------------
+
+def _selects(counter):
+    return [s for s in counter.statements if s.lstrip().startswith('SELECT')]
+
+
+def test_get_reads_an_instance_in_three_selects(ctxt, make_share):
+    share = _full_instance(ctxt, make_share, share_server_id=None,
+                           metadata={'sk': 'sv'})
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        inst = db.share_instance_get(ctxt, share.instance['id'],
+                                     with_share_data=True)
+    # Instance + share + zone + type + specs + instance metadata, then
+    # the export locations (with metadata), then the share metadata.
+    assert len(_selects(counter)) == 3, counter.statements
+    assert inst['share_server'] is None
+    assert inst['share']['instances'] == [inst]
+    assert inst['share']['instance'] is inst
+    assert {m['key']: m['value'] for m in inst['share'].share_metadata} == {
+        'sk': 'sv'}
+    assert [el['el_metadata'] for el in inst['export_locations']] == [
+        {'preferred': 'True'}, {}]
+    assert inst['share_type'].specs == {
+        'driver_handles_share_servers': 'False'}
+
+
+def test_get_loads_siblings_only_when_there_are_some(ctxt, make_share):
+    share = _full_instance(ctxt, make_share)
+    main_id = share.instance['id']
+    other = helpers.add_instance(ctxt, share['id'], status='available',
+                                 replica_state='in_sync', host='hostB@b#p')
+    db.export_locations_update(ctxt, other, ['/replica'])
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        inst = db.share_instance_get(ctxt, main_id, with_share_data=True)
+    # The four of a single instance, plus the server and the siblings
+    # (with their own collections).
+    assert len(_selects(counter)) > 4
+    siblings = inst['share']['instances']
+    assert {i['id'] for i in siblings} == {main_id, other}
+    assert [i for i in siblings if i['id'] == main_id][0] is inst
+    replica = [i for i in siblings if i['id'] == other][0]
+    assert replica['share'] is inst['share']
+    assert [el['path'] for el in replica['export_locations']] == ['/replica']
+    assert replica['availability_zone'] is None
+    assert inst['share']['export_locations'] == [
+        '10.0.0.1:/%s' % main_id, '10.0.0.2:/%s' % main_id, '/replica']
+
+
+def test_get_of_a_deleted_instance_sees_the_live_siblings(ctxt, make_share):
+    share = make_share(status='deleting')
+    inst_id = share.instance['id']
+    other = helpers.add_instance(ctxt, share['id'], status='available')
+    db.share_instance_delete(ctxt, inst_id)
+    deleted_ctx = ctxt.elevated(read_deleted='yes')
+    inst = db.share_instance_get(deleted_ctx, inst_id)
+    assert inst['deleted'] == inst_id
+    assert [i['id'] for i in inst['share']['instances']] == [other]
+    db.share_instance_delete(ctxt, other)
+    last = db.share_instance_get(deleted_ctx, other)
+    assert last['share']['instances'] == []
+
+
+def test_refresh_after_update_sees_new_values(ctxt, make_share):
+    share = make_share(status='creating')
+    inst_id = share.instance['id']
+    db.export_locations_update(ctxt, inst_id, ['/old'])
+    inst = db.share_instance_update(ctxt, inst_id, {'status': 'available'},
+                                    with_share_data=True)
+    assert inst['status'] == 'available'
+    assert [el['path'] for el in inst['export_locations']] == ['/old']
+    assert inst['share']['instance']['status'] == 'available'
+
+
+def test_get_all_by_host_with_replicas_keeps_a_constant_count(ctxt):
+    share_type = db.share_type_create(ctxt, {'name': 't',
+                                             'extra_specs': {'a': 'b'}})
+    server = helpers.add_row(ctxt, models.ShareServer, id='srv',
+                             host='hostA@alpha')
+
+    def add(count):
+        _bulk_shares(ctxt, count, share_type['id'], server.id)
+        for share_id in [r['id'] for r in helpers.raw_rows(
+                'SELECT id FROM shares')][-count // 2:]:
+            helpers.add_instance(ctxt, share_id, host='hostB@beta#p',
+                                 status='available', replica_state='in_sync')
+
+    add(10)
+    found, small = _count_by_host(ctxt)
+    assert found == 10
+    add(200)
+    found, large = _count_by_host(ctxt)
+    assert found == 210
+    assert small == large
+    instances = db.share_instance_get_all_by_host(ctxt, 'hostA@alpha',
+                                                  with_share_data=True)
+    replicated = [i for i in instances if len(i['share']['instances']) == 2]
+    assert replicated
+    assert all(i in i['share']['instances'] for i in instances)
+
+
+def test_delete_skips_empty_child_tables(ctxt, make_share):
+    share = make_share(status='deleting')
+    inst_id = share.instance['id']
+    db.export_locations_update(ctxt, inst_id, [
+        {'path': '/x', 'metadata': {'preferred': True}}])
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        result = db.share_instance_delete(ctxt, inst_id)
+    assert result['share_deleted'] is True
+    updates = [s.split()[1] for s in counter.statements
+               if s.lstrip().startswith('UPDATE')]
+    # The instance, its exports and their metadata, the share: no UPDATE
+    # of the (empty) access, instance metadata or share metadata tables.
+    assert sorted(updates) == sorted([
+        'share_instances', 'share_instance_export_locations',
+        'share_instance_export_locations_metadata', 'shares'])
+
+
+def test_concurrent_deletes_of_siblings_delete_the_share_once(ctxt,
+                                                              make_share):
+    share = make_share(status='deleting')
+    others = [helpers.add_instance(ctxt, share['id'], status='deleting')
+              for _ in range(3)]
+    results, errors = [], []
+
+    def delete(inst_id):
+        try:
+            results.append(db.share_instance_delete(
+                ml_context.get_admin_context(), inst_id)['share_deleted'])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=delete, args=(i,))
+               for i in [share.instance['id']] + others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(results) == [False, False, False, True]
+    assert helpers.raw_rows("SELECT id FROM shares WHERE deleted = 'False'") \
+        == []
+
+
+def test_has_access_rules(ctxt, make_share):
+    share = make_share()
+    inst_id = share.instance['id']
+    assert db.share_instance_has_access_rules(ctxt, inst_id) is False
+    _access(ctxt, share)
+    assert db.share_instance_has_access_rules(ctxt, inst_id) is True
+    helpers.raw_execute("UPDATE share_instance_access_map SET deleted = id")
+    assert db.share_instance_has_access_rules(ctxt, inst_id) is False

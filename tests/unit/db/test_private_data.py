@@ -65,3 +65,28 @@ def test_backend_info(ctxt):
     assert row['deleted'] == 1
     db.backend_info_update(ctxt, 'h@b', 'hash3')
     assert db.backend_info_get(ctxt, 'h@b')['info_hash'] == 'hash3'
+
+
+def test_update_is_one_upsert_and_skips_equal_values(ctxt):
+    db.driver_private_data_update(ctxt, 'e1', {'a': '1', 'b': '2'})
+    before = {r['key']: r['updated_at'] for r in helpers.raw_rows(
+        'SELECT key, updated_at FROM drivers_private_data')}
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        db.driver_private_data_update(ctxt, 'e1', {'a': '1', 'b': '3'})
+    writes = [s for s in counter.statements
+              if s.split()[0] in ('INSERT', 'UPDATE')]
+    assert len(writes) == 1 and writes[0].startswith('INSERT')
+    after = {r['key']: r['updated_at'] for r in helpers.raw_rows(
+        'SELECT key, updated_at FROM drivers_private_data')}
+    assert after['a'] == before['a']
+    assert db.driver_private_data_get(ctxt, 'e1') == {'a': '1', 'b': '3'}
+
+
+def test_delete_existing_keeps_only_the_new_keys(ctxt):
+    db.driver_private_data_update(ctxt, 'e1', {'a': '1', 'b': '2'})
+    db.driver_private_data_delete(ctxt, 'e1', 'b')
+    db.driver_private_data_update(ctxt, 'e1', {'b': 'again'},
+                                  delete_existing=True)
+    assert db.driver_private_data_get(ctxt, 'e1') == {'b': 'again'}
+    db.driver_private_data_update(ctxt, 'e1', {}, delete_existing=True)
+    assert db.driver_private_data_get(ctxt, 'e1') == {}

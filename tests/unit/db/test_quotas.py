@@ -1,7 +1,9 @@
 """Quota reservations and usage on both usage rows (per user and per share type)."""
 
 import datetime
+import threading
 
+from manila_lite import context as ml_context
 from manila_lite.db import api as db
 from tests.unit.db import helpers
 
@@ -81,3 +83,59 @@ def test_release_of_unknown_usage_creates_zero_rows(ctxt):
                              (None, 'st9', 'shares'): (0, 0)}
     assert db.quota_usage_get_all_by_project_and_user(
         ctxt, 'p9', 'u9')['shares'] == {'in_use': 0, 'reserved': 0}
+
+
+def test_release_writes_spent_reservations_in_few_statements(ctxt):
+    db.reservation_commit(ctxt, db.quota_reserve(
+        ctxt, {'shares': 3, 'gigabytes': 30}, 'p1', 'u1',
+        share_type_id='st1'))
+    before = helpers.raw_rows('SELECT id FROM reservations')
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        uuids = db.quota_release(ctxt, {'shares': 1, 'gigabytes': 10}, 'p1',
+                                 'u1', share_type_id='st1')
+    work = [s for s in counter.statements if not s.startswith('BEGIN')]
+    assert len(work) == 4, work
+    assert len(uuids) == 4
+    rows = helpers.raw_rows(
+        'SELECT uuid, usage_id, user_id, share_type_id, resource, delta, '
+        'deleted, id, deleted_at FROM reservations WHERE id NOT IN (%s)'
+        % ','.join(str(r['id']) for r in before))
+    assert sorted(r['uuid'] for r in rows) == sorted(uuids)
+    assert all(r['deleted'] == r['id'] and r['deleted_at'] for r in rows)
+    assert sorted((r['user_id'] or '', r['share_type_id'] or '',
+                   r['resource'], r['delta']) for r in rows) == [
+        ('', 'st1', 'gigabytes', -10), ('', 'st1', 'shares', -1),
+        ('u1', '', 'gigabytes', -10), ('u1', '', 'shares', -1)]
+    assert _usage_rows() == {
+        ('u1', None, 'shares'): (2, 0), ('u1', None, 'gigabytes'): (20, 0),
+        (None, 'st1', 'shares'): (2, 0), (None, 'st1', 'gigabytes'): (20, 0)}
+
+
+def test_concurrent_releases_neither_deadlock_nor_lose_updates(ctxt):
+    db.reservation_commit(ctxt, db.quota_reserve(
+        ctxt, {'shares': 40, 'gigabytes': 400}, 'p1', 'u1',
+        share_type_id='st1'))
+    errors = []
+
+    def release():
+        context = ml_context.get_admin_context()
+        try:
+            for _ in range(5):
+                db.quota_release(context, {'shares': 1, 'gigabytes': 10},
+                                 'p1', 'u1', share_type_id='st1')
+                # An API-side reservation on the same rows at the same time.
+                db.reservation_rollback(context, db.quota_reserve(
+                    context, {'shares': 1}, 'p1', 'u1', share_type_id='st1'))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=release) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _usage_rows() == {
+        ('u1', None, 'shares'): (10, 0), ('u1', None, 'gigabytes'): (100, 0),
+        (None, 'st1', 'shares'): (10, 0),
+        (None, 'st1', 'gigabytes'): (100, 0)}

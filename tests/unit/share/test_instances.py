@@ -1,0 +1,94 @@
+"""Create/delete flows of share/instances.py: what the hot paths skip, and the SQL they cost."""
+
+import pytest
+
+from manila_lite.common import constants as c
+from manila_lite import context as ml_context
+from manila_lite import exception
+from tests.unit.db import helpers as db_helpers
+from tests.unit.share import helpers
+
+
+def _user_ctx():
+    return ml_context.RequestContext(user_id='u1', project_id='p1',
+                                     roles=['member'])
+
+
+class _Calls:
+    """Counts the calls of one driver method, then runs it."""
+
+    def __init__(self, driver, name):
+        self.count = 0
+        self.original = getattr(driver, name)
+        setattr(driver, name, self)
+
+    def __call__(self, *args, **kwargs):
+        self.count += 1
+        return self.original(*args, **kwargs)
+
+
+def _created(mgr, db, admin_ctx):
+    share, inst = helpers.make_share(db, admin_ctx)
+    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
+    return share, inst
+
+
+def test_delete_without_rules_skips_the_access_sync(manager_factory, db,
+                                                    admin_ctx):
+    mgr = manager_factory()
+    share, inst = _created(mgr, db, admin_ctx)
+    db.share_instance_update(admin_ctx, inst['id'],
+                             {'access_rules_status': c.STATUS_ERROR})
+    update_access = _Calls(mgr.driver, 'update_access')
+    mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    # As upstream: nothing to deny, so no driver call and no status write.
+    assert update_access.count == 0
+    with pytest.raises(exception.ShareInstanceNotFound):
+        db.share_instance_get(admin_ctx, inst['id'])
+    gone = db.share_instance_get(admin_ctx.elevated(read_deleted='yes'),
+                                 inst['id'])
+    assert gone['access_rules_status'] == c.STATUS_ERROR
+
+
+def test_delete_with_a_rule_still_denies_it(manager_factory, db, admin_ctx):
+    mgr = manager_factory()
+    share, inst = _created(mgr, db, admin_ctx)
+    db.share_access_create(admin_ctx, {'share_id': share['id'],
+                                       'access_type': 'ip',
+                                       'access_to': '10.0.0.1',
+                                       'access_level': 'rw'})
+    update_access = _Calls(mgr.driver, 'update_access')
+    mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    assert update_access.count == 1
+    with pytest.raises(exception.ShareInstanceNotFound):
+        db.share_instance_get(admin_ctx, inst['id'])
+
+
+def test_create_and_delete_statement_budget(manager_factory, db, admin_ctx):
+    """The hot paths stay within a fixed number of SQL statements."""
+    mgr = manager_factory()
+    for _ in range(2):  # the second share finds the zone id cached
+        share, inst = helpers.make_share(db, admin_ctx)
+        db.reservation_commit(admin_ctx, db.quota_reserve(  # as the API
+            admin_ctx, {'shares': 1, 'gigabytes': 1}, 'p1', 'u1',
+            share_type_id=inst['share_type_id']))
+        with db_helpers.StatementCounter(db.get_engine()) as counter:
+            mgr.create_share_instance(_user_ctx(),
+                                      share_instance_id=inst['id'])
+    create = [s for s in counter.statements if not s.startswith('BEGIN')]
+    assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
+        c.STATUS_AVAILABLE
+    db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
+    with db_helpers.StatementCounter(db.get_engine()) as counter:
+        mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    delete = [s for s in counter.statements if not s.startswith('BEGIN')]
+    with pytest.raises(exception.ShareInstanceNotFound):
+        db.share_instance_get(admin_ctx, inst['id'])
+    # read 3, private data 1, export locations 4, status 1
+    assert len(create) <= 9, create
+    # read 3, access check 1, private data 1, instance + share delete 6
+    # (no rule, no metadata), quota 4
+    assert len(delete) <= 15, delete
+    usage = db.quota_usage_get_all_by_project_and_user(admin_ctx, 'p1', 'u1')
+    assert usage['shares']['in_use'] == 1
