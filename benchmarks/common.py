@@ -38,23 +38,30 @@ def tree_pids(pid):
     return result
 
 
-def cpu_seconds(pid, reaped=False):
-    """User + system CPU seconds of a process tree.
+def cpu_times(pid, reaped=False):
+    """``(user, system)`` CPU seconds of a process tree.
 
     ``reaped`` adds the CPU of children that already exited and were
     waited for (PostgreSQL's connection backends, for example).
     """
-    total = 0
+    user = system = 0
     for p in tree_pids(pid):
         try:
             with open('/proc/%d/stat' % p) as f:
                 fields = f.read().rsplit(')', 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
+        user += int(fields[11])
+        system += int(fields[12])
         if reaped:
-            total += int(fields[13]) + int(fields[14])
-    return total / CLK_TCK
+            user += int(fields[13])
+            system += int(fields[14])
+    return user / CLK_TCK, system / CLK_TCK
+
+
+def cpu_seconds(pid, reaped=False):
+    """User + system CPU seconds of a process tree (see cpu_times)."""
+    return sum(cpu_times(pid, reaped))
 
 
 def rss_mib(pid):

@@ -114,9 +114,15 @@ def _report(kind, n, elapsed, lat, cpu, servers):
     print('%-7s %5d shares  %7.1f /s  p50 %7.1f ms  p95 %7.1f ms  '
           'daemon CPU %6.2f ms per %s' % (
               kind, n, n / elapsed, common.percentile(lat, 50),
-              common.percentile(lat, 95), cpu * 1000.0 / n, kind))
-    print('        PostgreSQL CPU %.2f ms, RabbitMQ CPU %.2f ms per %s' % (
-        servers[0] * 1000.0 / n, servers[1] * 1000.0 / n, kind))
+              common.percentile(lat, 95), sum(cpu) * 1000.0 / n, kind))
+    print('        (%.0f%% system); PostgreSQL CPU %.2f ms, RabbitMQ CPU '
+          '%.2f ms per %s' % (100.0 * cpu[1] / max(sum(cpu), 1e-9),
+                              servers[0] * 1000.0 / n,
+                              servers[1] * 1000.0 / n, kind))
+
+
+def _daemon_delta(pid, before):
+    return [b - a for a, b in zip(before, common.cpu_times(pid))]
 
 
 def _servers_delta(env, before):
@@ -148,13 +154,13 @@ def run(n, concurrency, spy_dir=None, spy_format='flamegraph',
         pid = env.daemon.pid
         sampler = _Sampler(spy_dir, 'create', pid, spy_format)
         servers0 = env.servers_cpu()
-        cpu0 = common.cpu_seconds(pid)
+        cpu0 = common.cpu_times(pid)
         t0 = time.monotonic()
         sent, cast_time = _cast_all(ids, concurrency, lambda iid: api.create_share_instance(
             ctx, {'id': iid, 'host': env.pool_host()}, env.pool_host(), {}, {}))
         done = _wait(env, "SELECT count(*) FROM share_instances WHERE "
                           "status = 'available'", n)
-        cpu_create = common.cpu_seconds(pid) - cpu0
+        cpu_create = _daemon_delta(pid, cpu0)
         servers = _servers_delta(env, servers0)
         sampler.stop()
         lat = _latencies(sent, 'SELECT id, launched_at FROM share_instances')
@@ -167,14 +173,14 @@ def run(n, concurrency, spy_dir=None, spy_format='flamegraph',
         time.sleep(1.0)
         sampler = _Sampler(spy_dir, 'delete', pid, spy_format)
         servers0 = env.servers_cpu()
-        cpu0 = common.cpu_seconds(pid)
+        cpu0 = common.cpu_times(pid)
         t0 = time.monotonic()
         sent, cast_time = _cast_all(ids, concurrency, lambda iid: api.delete_share_instance(
             ctx, {'id': iid, 'host': env.pool_host()}, force=False,
             deferred_delete=False))
         done = _wait(env, "SELECT count(*) FROM share_instances WHERE "
                           "deleted = 'False'", 0)
-        cpu_delete = common.cpu_seconds(pid) - cpu0
+        cpu_delete = _daemon_delta(pid, cpu0)
         servers = _servers_delta(env, servers0)
         sampler.stop()
         lat = _latencies(sent, 'SELECT id, deleted_at FROM share_instances')

@@ -4,10 +4,13 @@ import contextlib
 import threading
 import time
 
+from oslo_config import cfg
 from oslo_db.sqlalchemy import enginefacade
 import sqlalchemy as sa
 
 from manila_lite import conf as _conf  # noqa: F401  (registers the options)
+
+CONF = cfg.CONF
 
 SQLITE_BUSY_TIMEOUT_MS = 30000
 _IMMEDIATE = 'manila_lite_begin_immediate'
@@ -97,10 +100,47 @@ def _on_engine_create(engine):
     _ping_when_idle(engine)
 
 
+class _Gate:
+    """Lets at most ``size`` threads work in the database at once (None: no limit).
+
+    A thread takes a place when it opens its outermost session and gives
+    it back when that session ends; sessions it opens meanwhile (joined
+    or not) need no other place, and no thread waits for a place while
+    it holds a transaction, so the gate cannot deadlock. The RPC
+    executor runs up to 64 requests in native threads: a driver call
+    waiting for its backend takes no place, while the database work,
+    which is mostly Python, is shared by few threads. More would only
+    take turns on the GIL, hold row locks (quota usages, shared by every
+    share of a project) longer while they wait for it, and need pooled
+    connections beyond ``max_pool_size``, which the pool opens and closes
+    again for each transaction.
+    """
+
+    def __init__(self, size):
+        self._slots = threading.BoundedSemaphore(size) if size else None
+        self._depth = threading.local()
+
+    @contextlib.contextmanager
+    def enter(self):
+        depth = getattr(self._depth, 'value', 0)
+        outermost = depth == 0 and self._slots is not None
+        if outermost:
+            self._slots.acquire()
+        self._depth.value = depth + 1
+        try:
+            yield
+        finally:
+            self._depth.value = depth
+            if outermost:
+                self._slots.release()
+
+
 def _new_manager():
     manager = enginefacade.transaction_context()
     manager.configure(sqlite_fk=False, expire_on_commit=False)
     manager.append_on_engine_create(_on_engine_create)
+    size = CONF.database.max_pool_size
+    manager.manila_lite_gate = _Gate(size if size and size > 0 else None)
     return manager
 
 
@@ -137,14 +177,18 @@ def dispose_engine():
 @contextlib.contextmanager
 def reader(context):
     """A session for reading; joins the caller's transaction if one is open."""
-    with _get_manager().reader.using(context) as session:
+    manager = _get_manager()
+    with manager.manila_lite_gate.enter(), \
+            manager.reader.using(context) as session:
         yield session
 
 
 @contextlib.contextmanager
 def writer(context):
     """A session in a write transaction, committed when the outermost block exits."""
-    with _get_manager().writer.using(context) as session:
+    manager = _get_manager()
+    with manager.manila_lite_gate.enter(), \
+            manager.writer.using(context) as session:
         if not session.info.get(_IMMEDIATE):
             session.info[_IMMEDIATE] = True
             if session.get_bind().dialect.name == 'sqlite':

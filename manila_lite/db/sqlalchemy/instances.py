@@ -87,10 +87,10 @@ def require(session, context, instance_id):
 # -- the fast reads: instance + share in one SELECT, siblings only if any ----
 #
 # The instance's SELECT joins the many-to-one relationships (share, zone,
-# type; the server in batch reads) and counts the live instances of the share: when the
-# instance is its share's only one (the usual case), ``share.instances``
-# is set to it without another query; the other shares get their
-# instances from one more SELECT for all of them. Batch reads load each
+# type; the server in batch reads) and counts the live instances of the
+# share: when the instance is its share's only one (the usual case),
+# ``share.instances`` is set to it without another query; the other shares
+# get their instances from one more SELECT for all of them. Batch reads load each
 # collection with one ``SELECT ... IN`` (a constant number of statements);
 # share_instance_get joins the type's extra specs and the instance
 # metadata (a few rows) and reads the export locations, the share metadata

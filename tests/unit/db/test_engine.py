@@ -1,6 +1,7 @@
 """The engine: configuration from CONF, SQLite WAL/busy timeout/immediate writers, native threads."""
 
 import threading
+import time
 
 from oslo_config import cfg
 import sqlalchemy as sa
@@ -128,3 +129,40 @@ def test_pooled_connections_are_pinged_only_after_idling(synced_db,
     first = pings[0]
     db.service_get_all(ctx)
     assert len(pings) >= 3 and pings[2] is not first
+
+
+def test_at_most_max_pool_size_threads_work_in_the_database(synced_db):
+    CONF.set_override('max_pool_size', 2, group='database')
+    db.dispose_engine()
+    inside, most, lock = [0], [0], threading.Lock()
+    release = threading.Event()
+
+    def work():
+        ctx = ml_context.get_admin_context()
+        with engine.reader(ctx):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            # A nested session (another context, too) needs no new place.
+            with engine.writer(ml_context.get_admin_context()):
+                release.wait(5)
+            with lock:
+                inside[0] -= 1
+
+    try:
+        threads = [threading.Thread(target=work) for _ in range(5)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 5
+        while most[0] < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        assert inside[0] == 2
+        release.set()
+        for thread in threads:
+            thread.join(10)
+        assert most[0] == 2 and inside[0] == 0
+    finally:
+        release.set()
+        CONF.clear_override('max_pool_size', group='database')
+        db.dispose_engine()
