@@ -9,6 +9,7 @@ event. The count must not grow with the number of shares.
 """
 
 import argparse
+import os
 import tempfile
 import time
 
@@ -99,6 +100,7 @@ def main():
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(',')]
     tmp = tempfile.mkdtemp(prefix='ml-periodic-')
+    os.chmod(tmp, 0o755)    # PostgreSQL runs as its own user
     if args.postgres:
         pg = common.local_services.start_postgres(tmp + '/pg')
         try:

@@ -1,7 +1,7 @@
 """Create and delete throughput, latency and daemon CPU per operation, through real RabbitMQ and PostgreSQL.
 
 Usage: python benchmarks/throughput.py [--shares N] [--concurrency C]
-       [--py-spy DIR] [--set SECTION.OPTION=VALUE ...]
+       [--py-spy DIR] [--set SECTION.OPTION=VALUE ...] [--count-sql N]
 
 The daemon runs the dummy driver with zero delay. N share rows are written
 as upstream's API writes them, then N ``create_share_instance`` casts are
@@ -12,7 +12,9 @@ casts drained; PostgreSQL's and RabbitMQ's CPU per operation are printed
 too (the three share the machine's cores). The rows carry committed quota
 usage (as upstream's API leaves it), so deletions give quota back as they
 do in production. ``--set database.max_pool_size=20`` (repeatable) adds an
-option to the daemon's configuration.
+option to the daemon's configuration. Afterwards ``--count-sql N`` (50 by
+default) creates and deletes N more shares with PostgreSQL logging every
+statement and prints the statements and transactions per operation.
 
 With ``--py-spy DIR`` each phase is also sampled by py-spy into
 ``DIR/create.svg`` and ``DIR/delete.svg`` (``--py-spy-format raw``:
@@ -33,10 +35,11 @@ import time
 import common
 
 
-def _make_rows(db_api, ctx, n, host):
+def _make_rows(db_api, ctx, n, host, type_name='bench'):
     from oslo_utils import timeutils
     share_type = db_api.share_type_create(ctx, {
-        'name': 'bench', 'extra_specs': {'driver_handles_share_servers': 'False'}})
+        'name': type_name,
+        'extra_specs': {'driver_handles_share_servers': 'False'}})
     ids = []
     for i in range(n):
         share = db_api.share_create(ctx, {
@@ -110,6 +113,104 @@ def _latencies(sent, sql):
             for iid, done in rows if iid in sent and done is not None]
 
 
+class _StatementLog:
+    """PostgreSQL's log of the statements the application role sends, while active.
+
+    ``log_statement = all`` with the user name as line prefix; only lines
+    of role ``manila`` are counted (the benchmark waits through the
+    superuser's connection). psycopg2 sends BEGIN, COMMIT and ROLLBACK as
+    statements of their own: BEGINs are the transactions.
+    """
+
+    def __init__(self, pg):
+        self.pg = pg
+        self.offset = None
+
+    def _set(self, enabled):
+        for name, value in (('log_statement', "'all'"),
+                            ('log_line_prefix', "'@%u@ '")):
+            self.pg.sql('ALTER SYSTEM %s' % (
+                'SET %s = %s' % (name, value) if enabled else
+                'RESET %s' % name))
+        self.pg.sql('SELECT pg_reload_conf()')
+        time.sleep(0.5)
+
+    def __enter__(self):
+        self._set(True)
+        self.offset = os.path.getsize(self.pg.log_file)
+        return self
+
+    def __exit__(self, *exc):
+        self._set(False)
+
+    def counts(self):
+        """``{'transactions': n, 'statements': n, 'SELECT': n, ...}`` so far."""
+        with open(self.pg.log_file, errors='replace') as f:
+            f.seek(self.offset)
+            text = f.read()
+        self.offset += len(text.encode(errors='replace'))
+        result = {'transactions': 0, 'statements': 0}
+        marker = '@%s@ LOG:  statement: ' % 'manila'
+        for line in text.splitlines():
+            if not line.startswith(marker):
+                continue
+            verb = line[len(marker):].split(None, 1)[0].upper()
+            if verb == 'BEGIN':
+                result['transactions'] += 1
+            elif verb not in ('COMMIT', 'ROLLBACK'):
+                result['statements'] += 1
+                result[verb] = result.get(verb, 0) + 1
+        return result
+
+
+def _pg_wait(env, sql, expected, timeout=300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if env.pg.sql(sql, dbname='manila')[0][0] == expected:
+            return
+        time.sleep(0.05)
+    raise SystemExit('timed out waiting for: %s' % sql)
+
+
+def _count_statements(env, db_api, ctx, api, n):
+    """Statements and transactions per create and per delete (a separate run of n shares).
+
+    Logging every statement costs PostgreSQL CPU, hence not during the
+    timed phases. The daemon's periodic tasks and heartbeats may add a
+    few statements to the totals.
+    """
+    ids = _make_rows(db_api, ctx, n, env.pool_host(), type_name='count')
+    with _StatementLog(env.pg) as log:
+        for iid in ids:
+            api.create_share_instance(
+                ctx, {'id': iid, 'host': env.pool_host()}, env.pool_host(),
+                {}, {})
+        _pg_wait(env, "SELECT count(*) FROM share_instances WHERE status = "
+                      "'available' AND deleted = 'False'", n)
+        time.sleep(0.5)
+        create = log.counts()
+    db_api.share_instance_status_update(
+        ctx, ids, {'status': 'deleting',
+                   'terminated_at': datetime.datetime.utcnow()})
+    with _StatementLog(env.pg) as log:
+        for iid in ids:
+            api.delete_share_instance(
+                ctx, {'id': iid, 'host': env.pool_host()}, force=False,
+                deferred_delete=False)
+        _pg_wait(env, "SELECT count(*) FROM share_instances WHERE "
+                      "deleted = 'False'", 0)
+        time.sleep(0.5)
+        delete = log.counts()
+    for kind, counts in (('create', create), ('delete', delete)):
+        verbs = ', '.join('%s %.1f' % (verb, counts[verb] / n)
+                          for verb in sorted(counts)
+                          if verb not in ('transactions', 'statements'))
+        print('%-7s SQL per %s (%d shares, logged by PostgreSQL): '
+              '%.1f statements in %.1f transactions (%s)' % (
+                  kind, kind, n, counts['statements'] / n,
+                  counts['transactions'] / n, verbs))
+
+
 def _report(kind, n, elapsed, lat, cpu, servers):
     print('%-7s %5d shares  %7.1f /s  p50 %7.1f ms  p95 %7.1f ms  '
           'daemon CPU %6.2f ms per %s' % (
@@ -140,7 +241,7 @@ def _options(settings):
 
 
 def run(n, concurrency, spy_dir=None, spy_format='flamegraph',
-        settings=None):
+        settings=None, count_sql=50):
     from manila_lite import context
     from manila_lite.share import rpcapi
     with common.Environment(options=_options(settings)) as env:
@@ -188,6 +289,8 @@ def run(n, concurrency, spy_dir=None, spy_format='flamegraph',
         print('        casts sent in %.2f s by %d threads' % (cast_time, concurrency))
         print('idle daemon RSS after the run: %.1f MiB' %
               common.rss_mib(pid))
+        if count_sql:
+            _count_statements(env, db_api, ctx, api, count_sql)
 
 
 def main():
@@ -202,9 +305,12 @@ def main():
     parser.add_argument('--set', action='append', metavar='SECTION.OPT=VAL',
                         help='extra daemon option (repeatable), e.g. '
                              'database.max_pool_size=20')
+    parser.add_argument('--count-sql', type=int, default=50, metavar='N',
+                        help='after the timed phases, count the SQL of N '
+                             'more creates and deletes (0: skip)')
     args = parser.parse_args()
     run(args.shares, args.concurrency, args.spy_dir, args.spy_format,
-        args.set)
+        args.set, args.count_sql)
 
 
 if __name__ == '__main__':

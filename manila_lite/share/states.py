@@ -150,11 +150,14 @@ _WRITERS = {
 }
 
 
-def advance(context, table, resource_id, event, values=None, sources=None):
+def advance(context, table, resource_id, event, values=None, sources=None,
+            **write_options):
     """Apply ``event`` to one row; return True if the row was in a source status and moved.
 
     ``values`` are written in the same UPDATE (export paths excluded: those
     have their own table). ``sources`` narrows the table's sources further.
+    ``write_options`` go to the table's writer (share instances:
+    ``export_locations`` written in the same transaction).
     """
     transition = table[event]
     allowed = tuple(transition.sources)
@@ -163,7 +166,7 @@ def advance(context, table, resource_id, event, values=None, sources=None):
     updates = dict(values or {})
     updates['status'] = transition.target
     writer = _WRITERS[table.kind]()
-    moved = writer(context, resource_id, allowed, updates)
+    moved = writer(context, resource_id, allowed, updates, **write_options)
     if not moved:
         LOG.warning('%(kind)s %(id)s was not in %(allowed)s; %(event)s '
                     'left it unchanged.',

@@ -64,17 +64,19 @@ def _current_stmt():
                    el.c.deleted == 0))
 
 
-def _current_locked(session, instance_id):
+def _current_locked(session, instance_id, locked=False):
     """Lock the instance row, then read its live locations with their metadata.
 
     The lock serialises updates of one instance (two concurrent ones would
     otherwise both keep their own new paths; SQLite writers already hold
     the database lock). The read is a statement of its own: on PostgreSQL
     a statement that waited for the lock still sees the rows of its
-    snapshot. Returns ``{path: {'id', 'updated_at', 'metadata': {key:
+    snapshot. ``locked``: the caller's UPDATE of the row already holds
+    the lock. Returns ``{path: {'id', 'updated_at', 'metadata': {key:
     (meta id, value)}}}``.
     """
-    utils.lock_row(session, models.ShareInstance, instance_id)
+    if not locked:
+        utils.lock_row(session, models.ShareInstance, instance_id)
     current = {}
     for el_id, path, updated_at, meta_id, key, value in session.execute(
             utils.prebuilt('el_current', _current_stmt),
@@ -171,15 +173,42 @@ def _write(session, instance_id, wanted, current, stamps, delete, now):
     return gone if delete else []
 
 
+def _stamps(wanted):
+    """``(now, {path: updated_at})``.
+
+    updated_at = now + index microseconds: ordering by updated_at gives
+    the driver's order back (what the API shows).
+    """
+    base = model_base.utcnow()
+    return base, {el['path']: base + datetime.timedelta(microseconds=i)
+                  for i, el in enumerate(wanted)}
+
+
+def conditional_update_with_locations(context, share_instance_id,
+                                      expected_statuses, values,
+                                      export_locations):
+    """share_instance_conditional_update and export_locations_update in one transaction.
+
+    The conditional UPDATE runs first: when it moves the row it has
+    locked it too, so the locations need no lock statement of their own.
+    Returns whether the row moved.
+    """
+    wanted = _normalize(export_locations)
+    base, stamps = _stamps(wanted)
+    with engine.writer(context) as session:
+        moved = instances.conditional_update(
+            session, context, share_instance_id, expected_statuses, values)
+        current = _current_locked(session, share_instance_id, locked=moved)
+        _write(session, share_instance_id, wanted, current, stamps, True,
+               base)
+    return moved
+
+
 def export_locations_update(context, share_instance_id, export_locations,
                             delete=True):
     """Make the instance's locations match the driver's list; return the paths in order."""
     wanted = _normalize(export_locations)
-    base = model_base.utcnow()
-    # updated_at = now + index microseconds: ordering by updated_at gives
-    # the driver's order back (what the API shows).
-    stamps = {el['path']: base + datetime.timedelta(microseconds=i)
-              for i, el in enumerate(wanted)}
+    base, stamps = _stamps(wanted)
     with engine.writer(context) as session:
         current = _current_locked(session, share_instance_id)
         deleted = _write(session, share_instance_id, wanted, current, stamps,

@@ -1,5 +1,6 @@
 """Queries on share_instances: reads with eager loading, updates, the conditional update, delete."""
 
+from oslo_log import log
 import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.orm import attributes
@@ -8,11 +9,13 @@ from manila_lite.common import constants
 from manila_lite.db.sqlalchemy import engine
 from manila_lite.db.sqlalchemy import model_base
 from manila_lite.db.sqlalchemy import models
+from manila_lite.db.sqlalchemy import quotas
 from manila_lite.db.sqlalchemy import services
 from manila_lite.db.sqlalchemy import share_servers
 from manila_lite.db.sqlalchemy import utils
 from manila_lite import exception
 
+LOG = log.getLogger(__name__)
 SI = models.ShareInstance
 EL = models.ShareInstanceExportLocations
 
@@ -91,7 +94,9 @@ def require(session, context, instance_id):
 # share: when the instance is its share's only one (the usual case),
 # ``share.instances`` is set to it without another query; the other shares
 # get their instances from one more SELECT for all of them. Batch reads load each
-# collection with one ``SELECT ... IN`` (a constant number of statements);
+# collection with one subquery load (the row query joined to the collection,
+# no bound ids: one statement however many rows, where selectinload sends
+# one per 500 parents);
 # share_instance_get joins the type's extra specs and the instance
 # metadata (a few rows) and reads the export locations, the share metadata
 # and, if there is one, the share server with plain SELECTs, cheaper than
@@ -104,11 +109,11 @@ def _own_options(batch):
     """Loader options (relative to ShareInstance) for all but its share.
 
     With ``batch`` the type's extra specs and the instance metadata come
-    from one ``SELECT ... IN`` each, the export locations too; for one
+    from one subquery load each, the export locations too; for one
     row the first two are joined, the locations and the server (most
     instances have none) left to get().
     """
-    many = orm.selectinload if batch else orm.joinedload
+    many = orm.subqueryload if batch else orm.joinedload
     options = [
         orm.joinedload(SI._availability_zone),
         orm.joinedload(SI.share_type).options(
@@ -117,9 +122,11 @@ def _own_options(batch):
     ]
     if not batch:
         return options
-    return export_location_options() + options + [
+    return options + [
+        orm.subqueryload(SI.export_locations).joinedload(
+            EL._el_metadata_bare),
         orm.joinedload(SI.share_server).options(
-            *share_servers.server_options())]
+            *share_servers.server_options(orm.subqueryload))]
 
 
 def _live_sibling_count():
@@ -133,16 +140,24 @@ def _rows_stmt(read_deleted, batch):
     """``SELECT instance, live sibling count`` with the loader options."""
     share = orm.joinedload(SI.share)
     if batch:
-        share = share.selectinload(models.Share.share_metadata)
+        share = share.subqueryload(models.Share.share_metadata)
     return (sa.select(SI, _live_sibling_count())
             .where(model_base.deleted_filter(SI, read_deleted))
             .options(share, *_own_options(batch)))
 
 
-def _get_stmt(read_deleted):
-    return utils.prebuilt(('si_get', read_deleted), lambda: (
-        _rows_stmt(read_deleted, False)
-        .where(SI.id == sa.bindparam('b_si'))))
+def _get_stmt(read_deleted, access_flag=False):
+    """The one-instance SELECT; ``access_flag`` adds "has a live access mapping"."""
+    def build():
+        stmt = (_rows_stmt(read_deleted, False)
+                .where(SI.id == sa.bindparam('b_si')))
+        if access_flag:
+            mapping = models.ShareInstanceAccessMapping.__table__
+            stmt = stmt.add_columns(sa.exists().where(
+                mapping.c.share_instance_id == SI.id,
+                mapping.c.deleted == model_base.STRING_LIVE))
+        return stmt
+    return utils.prebuilt(('si_get', read_deleted, access_flag), build)
 
 
 def _locations_stmt():
@@ -220,16 +235,29 @@ def load_rows(session, stmt, params=None, with_share_data=False,
     return result
 
 
+def _load_one(session, stmt, params, options, access_flag):
+    """The instance of a ``_get_stmt`` (None if absent), its share's instances attached."""
+    rows = session.execute(stmt, params,
+                           execution_options=options).unique().all()
+    if not rows:
+        return None
+    instance = rows[0][0]
+    if access_flag:
+        instance.has_access_rules = bool(rows[0][2])
+        rows = [(row[0], row[1]) for row in rows]
+    _attach_instances(session, rows)
+    return instance
+
+
 def get(session, context, instance_id, with_share_data=False,
-        read_deleted=None, refresh=False):
+        read_deleted=None, refresh=False, access_flag=False):
     options = {'populate_existing': True} if refresh else {}
     params = {'b_si': instance_id}
-    found = load_rows(session,
-                      _get_stmt(utils.read_deleted_of(context, read_deleted)),
-                      params, options=options)
-    if not found:
+    read_deleted = utils.read_deleted_of(context, read_deleted)
+    instance = _load_one(session, _get_stmt(read_deleted, access_flag),
+                         params, options, access_flag)
+    if instance is None:
         raise exception.ShareInstanceNotFound(share_instance_id=instance_id)
-    instance = found[0]
     locations = session.scalars(
         utils.prebuilt('si_get_locations', _locations_stmt), params,
         execution_options=options).unique().all()
@@ -253,9 +281,11 @@ def get(session, context, instance_id, with_share_data=False,
     return instance
 
 
-def share_instance_get(context, share_instance_id, with_share_data=False):
+def share_instance_get(context, share_instance_id, with_share_data=False,
+                       check_access_rules=False):
     with engine.reader(context) as session:
-        return get(session, context, share_instance_id, with_share_data)
+        return get(session, context, share_instance_id, with_share_data,
+                   access_flag=check_access_rules)
 
 
 def _access_exists_stmt():
@@ -389,18 +419,25 @@ def _conditional_stmt(columns):
             .values({name: sa.bindparam('v_' + name) for name in columns}))
 
 
+def conditional_update(session, context, share_instance_id,
+                       expected_statuses, values):
+    """share_instance_conditional_update inside the caller's transaction."""
+    expected = utils.as_list(expected_statuses) or []
+    values = _bulk_values(session, context, values)
+    columns = tuple(sorted(values))
+    stmt = utils.prebuilt(('si_conditional', columns),
+                          lambda: _conditional_stmt(columns))
+    params = {'v_' + name: value for name, value in values.items()}
+    params.update(b_id=share_instance_id, b_expected=expected)
+    return session.execute(stmt, params).rowcount == 1
+
+
 def share_instance_conditional_update(context, share_instance_id,
                                       expected_statuses, values):
     """One UPDATE guarded by ``status IN expected``; True when a row changed."""
-    expected = utils.as_list(expected_statuses) or []
     with engine.writer(context) as session:
-        values = _bulk_values(session, context, values)
-        columns = tuple(sorted(values))
-        stmt = utils.prebuilt(('si_conditional', columns),
-                              lambda: _conditional_stmt(columns))
-        params = {'v_' + name: value for name, value in values.items()}
-        params.update(b_id=share_instance_id, b_expected=expected)
-        return session.execute(stmt, params).rowcount == 1
+        return conditional_update(session, context, share_instance_id,
+                                  expected_statuses, values)
 
 
 # -- delete: prebuilt Core statements (bound: b_si, b_share, b_now) -------
@@ -482,12 +519,17 @@ def _delete_plan():
 
 
 def _mark_instance_deleted(session, context, instance_id, now):
-    """Soft-delete the instance row (which locks it); return its share id."""
+    """Soft-delete the instance row (which locks it).
+
+    Returns its ``(share_id, replica_state, share_type_id)``.
+    """
     read_deleted = utils.read_deleted_of(context)
     returning = session.get_bind().dialect.update_returning
 
     def build():
         table = SI.__table__
+        columns = (table.c.share_id, table.c.replica_state,
+                   table.c.share_type_id)
         found = sa.and_(table.c.id == sa.bindparam('b_si'),
                         _deleted_filter(read_deleted))
         update = (sa.update(table).where(found)
@@ -496,11 +538,10 @@ def _mark_instance_deleted(session, context, instance_id, now):
                           deleted_at=sa.bindparam('b_now'),
                           updated_at=sa.bindparam('b_now')))
         if returning:
-            return update.returning(table.c.share_id), None
-        return update, sa.select(table.c.share_id).where(found) \
-            .with_for_update()
+            return update.returning(*columns), None
+        return update, sa.select(*columns).where(found).with_for_update()
 
-    update, lock = utils.prebuilt(('si_delete', read_deleted, returning),
+    update, lock = utils.prebuilt(('si_delete_row', read_deleted, returning),
                                   build)
     params = {'b_si': instance_id, 'b_now': now}
     if lock is None:
@@ -511,7 +552,7 @@ def _mark_instance_deleted(session, context, instance_id, now):
             session.execute(update, params)
     if row is None:
         raise exception.ShareInstanceNotFound(share_instance_id=instance_id)
-    return row[0]
+    return row
 
 
 def _share_for_update():
@@ -528,7 +569,57 @@ def _share_soft_delete():
                     updated_at=sa.bindparam('b_now')))
 
 
-def share_instance_delete(context, share_instance_id):
+def usage_deltas(size, replica_state):
+    """The quota a deleted share instance gives back (negative deltas)."""
+    size = size or 0
+    if replica_state:
+        return {'share_replicas': -1, 'replica_gigabytes': -size}
+    return {'shares': -1, 'gigabytes': -size}
+
+
+def _release_usages(session, context, share, instance_row):
+    """Give back the share's quota inside the deletion's transaction."""
+    if share is None:
+        LOG.warning('Share instance of missing share %s deleted; no quota '
+                    'to release.', instance_row.share_id)
+        return
+    quotas.release(session, context,
+                   usage_deltas(share.size, instance_row.replica_state),
+                   share.project_id, share.user_id,
+                   share_type_id=instance_row.share_type_id)
+
+
+def _delete(context, share_instance_id, release_usages):
+    """share_instance_delete in one transaction; also returns the instance's quota row."""
+    plan = utils.prebuilt('si_delete_plan', _delete_plan)
+    now = model_base.utcnow()
+    with engine.writer(context) as session:
+        row = _mark_instance_deleted(session, context, share_instance_id,
+                                     now)
+        params = {'b_si': share_instance_id, 'b_share': row.share_id,
+                  'b_now': now}
+        share = session.scalars(
+            utils.prebuilt('share_for_update', _share_for_update),
+            params).first()
+        check = session.execute(plan['check'], params).one()
+        share_deleted = bool(share is not None and check[0] == 0)
+        stmts = plan['instance'] + (plan['share'] if share_deleted else [])
+        for stmt, present in zip(stmts, check[1:]):
+            if present:
+                session.execute(stmt, params)
+        if share_deleted:
+            session.execute(
+                utils.prebuilt('share_soft_delete', _share_soft_delete),
+                params)
+        if release_usages:
+            # Last: the usage rows (shared by the project's shares) stay
+            # locked no longer than in a transaction of their own.
+            _release_usages(session, context, share, row)
+    return {'share_deleted': share_deleted, 'share': share}, row
+
+
+def share_instance_delete(context, share_instance_id,
+                          need_to_update_usages=False):
     """Soft-delete an instance and its children; the share too if it was the last.
 
     The instance row is locked (by its UPDATE) before the share row: the
@@ -537,25 +628,28 @@ def share_instance_delete(context, share_instance_id):
     the order every other writer uses (no-ops on SQLite, which already
     holds the database write lock). One SELECT then counts the live
     siblings and tells which child tables have rows to soft-delete.
+
+    ``need_to_update_usages`` (as upstream) also gives back the quota,
+    sized by the share row as locked here, in the same transaction. If
+    that transaction fails for another reason than a missing instance,
+    the deletion is retried alone and the quota released after it; a
+    failing release is logged, never raised.
     """
-    plan = utils.prebuilt('si_delete_plan', _delete_plan)
-    now = model_base.utcnow()
-    with engine.writer(context) as session:
-        share_id = _mark_instance_deleted(session, context,
-                                          share_instance_id, now)
-        params = {'b_si': share_instance_id, 'b_share': share_id,
-                  'b_now': now}
-        share = session.scalars(
-            utils.prebuilt('share_for_update', _share_for_update),
-            params).first()
-        row = session.execute(plan['check'], params).one()
-        share_deleted = bool(share is not None and row[0] == 0)
-        stmts = plan['instance'] + (plan['share'] if share_deleted else [])
-        for stmt, present in zip(stmts, row[1:]):
-            if present:
-                session.execute(stmt, params)
-        if share_deleted:
-            session.execute(
-                utils.prebuilt('share_soft_delete', _share_soft_delete),
-                params)
-    return {'share_deleted': share_deleted, 'share': share}
+    if not need_to_update_usages:
+        return _delete(context, share_instance_id, False)[0]
+    try:
+        return _delete(context, share_instance_id, True)[0]
+    except exception.ShareInstanceNotFound:
+        raise
+    except Exception:
+        LOG.warning('Deleting share instance %s with its quota release '
+                    'failed; deleting it first.', share_instance_id,
+                    exc_info=True)
+    result, row = _delete(context, share_instance_id, False)
+    try:
+        with engine.writer(context) as session:
+            _release_usages(session, context, result['share'], row)
+    except Exception:
+        LOG.exception('Could not release quota of share instance %s.',
+                      share_instance_id)
+    return result

@@ -33,37 +33,40 @@ def driver_private_data_get(context, entity_id, key=None, default=None):
     return rows[0].value if rows else default
 
 
-_UPSERTS = {}
-
-
-def _upsert_stmt(dialect_name):
+def _build_upsert(dialect_name):
     """INSERT ... ON CONFLICT/DUPLICATE KEY UPDATE of one row (None if unsupported).
 
     Soft-deleted rows keep their primary key (entity_uuid, key), so they
     are revived. A live row already holding the value is left alone
-    (PostgreSQL and SQLite). Built once per dialect, so it is compiled
-    once.
+    (PostgreSQL and SQLite). RETURNING (ignored) and an ON CONFLICT
+    clause without bound parameters make SQLAlchemy send an executemany
+    of it as one multi-row statement, as it does for plain INSERTs;
+    otherwise an upsert goes key by key.
     """
-    stmt = _UPSERTS.get(dialect_name)
-    if stmt is not None or dialect_name in _UPSERTS:
-        return stmt
     table = Data.__table__
     if dialect_name in ('postgresql', 'sqlite'):
         module = sa_postgresql if dialect_name == 'postgresql' else sa_sqlite
         stmt = module.insert(table)
         incoming = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
+        zero = sa.literal_column('0')
+        return stmt.on_conflict_do_update(
             index_elements=[table.c.entity_uuid, table.c.key],
-            set_={'value': incoming.value, 'deleted': 0, 'deleted_at': None,
+            set_={'value': incoming.value, 'deleted': zero,
+                  'deleted_at': sa.null(),
                   'updated_at': incoming.updated_at},
             where=sa.or_(table.c.value != incoming.value,
-                         table.c.deleted != 0))
-    elif dialect_name == 'mysql':
+                         table.c.deleted != zero)).returning(table.c.key)
+    if dialect_name == 'mysql':
         stmt = sa_mysql.insert(table)
-        stmt = stmt.on_duplicate_key_update(
+        return stmt.on_duplicate_key_update(
             value=stmt.inserted.value, deleted=0, deleted_at=None,
             updated_at=stmt.inserted.updated_at)
-    return _UPSERTS.setdefault(dialect_name, stmt)
+    return None
+
+
+def _upsert_stmt(dialect_name):
+    return utils.prebuilt(('private_upsert', dialect_name),
+                          lambda: _build_upsert(dialect_name))
 
 
 _UNIQUE_KEYS = {}

@@ -154,11 +154,15 @@ def reservation_rollback(context, reservations, project_id=None,
 # FOR NO KEY UPDATE, enough for an UPDATE that leaves the key alone.
 
 
-def _release_usages_stmt():
+def _release_usages_stmt(with_ids):
+    """The usage rows, locked; ``with_ids`` adds a new reservations id for each (PostgreSQL)."""
     usage = Usage.__table__
-    return (sa.select(usage.c.id, usage.c.project_id, usage.c.user_id,
-                      usage.c.share_type_id, usage.c.resource,
-                      usage.c.in_use)
+    columns = [usage.c.id, usage.c.project_id, usage.c.user_id,
+               usage.c.share_type_id, usage.c.resource, usage.c.in_use]
+    if with_ids:
+        columns.append(sa.func.nextval(sa.func.pg_get_serial_sequence(
+            Reservation.__tablename__, 'id')).label('reservation_id'))
+    return (sa.select(*columns)
             .where(usage.c.project_id == sa.bindparam('b_project'),
                    usage.c.deleted == 0,
                    usage.c.resource.in_(sa.bindparam('b_resources',
@@ -193,8 +197,10 @@ def _spent_stmt():
 
 def _release_usages(session, negative, project_id, user_id, share_type_id):
     """{(owner, resource): usage row} of both usage sets (first row of each), locked."""
+    with_ids = session.get_bind().dialect.name == 'postgresql'
     rows = session.execute(
-        utils.prebuilt('quota_release_usages', _release_usages_stmt),
+        utils.prebuilt(('quota_release_usages', with_ids),
+                       lambda: _release_usages_stmt(with_ids)),
         {'b_project': project_id, 'b_resources': list(negative),
          'b_user': user_id, 'b_type': share_type_id})
     usages = {}
@@ -206,11 +212,14 @@ def _release_usages(session, negative, project_id, user_id, share_type_id):
 
 
 def _release_fast(session, negative, project_id, user_id, share_type_id):
-    """quota_release in four prebuilt statements; None when a usage row is missing.
+    """quota_release in three or four prebuilt statements; None when a usage row is missing.
 
     Same outcome as reserve() + commit: one reservation row per usage
     row, written already spent (soft-deleted), and ``in_use`` lowered
-    (never below 0) by one UPDATE of all the usage rows.
+    (never below 0) by one UPDATE of all the usage rows. On PostgreSQL
+    the locking SELECT also draws each reservation's id from its
+    sequence, so the rows are inserted spent (``deleted`` = id); elsewhere
+    an UPDATE marks them so after the INSERT.
     """
     usages = _release_usages(session, negative, project_id, user_id,
                              share_type_id)
@@ -220,6 +229,8 @@ def _release_fast(session, negative, project_id, user_id, share_type_id):
     now = model_base.utcnow()
     expire = now + datetime.timedelta(seconds=CONF.quota.reservation_expire)
     reservations = []
+    spent = all(getattr(usage, 'reservation_id', None) is not None
+                for usage in usages.values())
     for (owner, resource), usage in usages.items():
         _clamp(usage, 'in_use', usage.in_use + negative[resource])
         reservations.append({
@@ -228,12 +239,17 @@ def _release_fast(session, negative, project_id, user_id, share_type_id):
             'share_type_id': owner[1], 'resource': resource,
             'delta': negative[resource], 'expire': expire, 'deleted': 0,
             'created_at': now})
+        if spent:
+            reservations[-1].update(id=usage.reservation_id,
+                                    deleted=usage.reservation_id,
+                                    deleted_at=now)
     session.execute(utils.prebuilt('reservation_insert',
                                    Reservation.__table__.insert),
                     reservations)
     uuids = [r['uuid'] for r in reservations]
-    session.execute(utils.prebuilt('reservation_spent', _spent_stmt),
-                    {'b_uuids': uuids, 'b_now': now})
+    if not spent:
+        session.execute(utils.prebuilt('reservation_spent', _spent_stmt),
+                        {'b_uuids': uuids, 'b_now': now})
     resources = tuple(sorted(negative))
     params = {'d_%d' % n: negative[r] for n, r in enumerate(resources)}
     params.update(b_ids=[u.id for u in usages.values()], b_now=now)
@@ -243,19 +259,26 @@ def _release_fast(session, negative, project_id, user_id, share_type_id):
     return uuids
 
 
+def release(session, context, deltas, project_id, user_id,
+            share_type_id=None):
+    """quota_release inside the caller's transaction."""
+    negative = {res: -abs(delta) for res, delta in deltas.items()}
+    uuids = None
+    if negative:
+        uuids = _release_fast(session, negative, project_id, user_id,
+                              share_type_id)
+    if uuids is None:
+        uuids = reserve(session, context, negative, project_id, user_id,
+                        share_type_id)
+        _finish(session, uuids, commit=True)
+    return uuids
+
+
 def quota_release(context, deltas, project_id, user_id, share_type_id=None):
     """Reserve the negated deltas and commit them in one transaction."""
-    negative = {res: -abs(delta) for res, delta in deltas.items()}
     with engine.writer(context) as session:
-        uuids = None
-        if negative:
-            uuids = _release_fast(session, negative, project_id, user_id,
-                                  share_type_id)
-        if uuids is None:
-            uuids = reserve(session, context, negative, project_id, user_id,
-                            share_type_id)
-            _finish(session, uuids, commit=True)
-    return uuids
+        return release(session, context, deltas, project_id, user_id,
+                       share_type_id)
 
 
 def _usage_dict(rows, result):

@@ -11,16 +11,21 @@ _Server = models.ShareServer
 _Subnet = models.ShareNetworkSubnet
 
 
-def server_options():
-    """Loader options (relative to ShareServer) for a detached, usable server."""
+def server_options(many=orm.selectinload):
+    """Loader options (relative to ShareServer) for a detached, usable server.
+
+    ``many`` loads the collections: ``orm.subqueryload`` for reads of
+    any number of servers (one statement per collection, however many
+    rows; selectinload sends one per 500 parents).
+    """
     return [
-        orm.selectinload(_Server._backend_details),
-        orm.selectinload(_Server._share_network_subnet_ids),
-        orm.selectinload(_Server.network_allocations),
-        orm.selectinload(_Server.share_network_subnets).options(
+        many(_Server._backend_details),
+        many(_Server._share_network_subnet_ids),
+        many(_Server.network_allocations),
+        many(_Server.share_network_subnets).options(
             orm.joinedload(_Subnet.share_network),
             orm.joinedload(_Subnet._availability_zone),
-            orm.selectinload(_Subnet.share_network_subnet_metadata)),
+            many(_Subnet.share_network_subnet_metadata)),
     ]
 
 

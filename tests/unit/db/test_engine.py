@@ -166,3 +166,15 @@ def test_at_most_max_pool_size_threads_work_in_the_database(synced_db):
         release.set()
         CONF.clear_override('max_pool_size', group='database')
         db.dispose_engine()
+
+
+def test_no_time_sleep_on_connection_checkin(synced_db, monkeypatch):
+    """oslo.db's eventlet yield on check-in is gone with native threads."""
+    sleeps = []
+    real_sleep = time.sleep
+    monkeypatch.setattr(time, 'sleep', lambda s: (sleeps.append(s),
+                                                  real_sleep(s)))
+    ctx = ml_context.get_admin_context()
+    db.service_get_all(ctx)
+    db.driver_private_data_update(ctx, 'e', {'k': 'v'})
+    assert sleeps == []

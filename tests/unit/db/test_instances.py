@@ -442,3 +442,127 @@ def test_has_access_rules(ctxt, make_share):
     assert db.share_instance_has_access_rules(ctxt, inst_id) is True
     helpers.raw_execute("UPDATE share_instance_access_map SET deleted = id")
     assert db.share_instance_has_access_rules(ctxt, inst_id) is False
+
+
+def test_get_can_tell_whether_there_are_access_rules(ctxt, make_share):
+    share = make_share()
+    inst_id = share.instance['id']
+    with helpers.StatementCounter(db.get_engine()) as plain:
+        db.share_instance_get(ctxt, inst_id, with_share_data=True)
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        inst = db.share_instance_get(ctxt, inst_id, with_share_data=True,
+                                     check_access_rules=True)
+    assert inst.has_access_rules is False
+    assert counter.count == plain.count  # answered by the same SELECT
+    assert inst['size'] == 1 and inst['share']['instances'][0] is inst
+    _access(ctxt, share)
+    assert db.share_instance_get(ctxt, inst_id,
+                                 check_access_rules=True).has_access_rules
+    helpers.raw_execute("UPDATE share_instance_access_map SET deleted = id")
+    assert not db.share_instance_get(
+        ctxt, inst_id, check_access_rules=True).has_access_rules
+
+
+def _usages():
+    return {(r['user_id'], r['share_type_id'], r['resource']): r['in_use']
+            for r in helpers.raw_rows(
+                'SELECT user_id, share_type_id, resource, in_use '
+                'FROM quota_usages WHERE deleted = 0')}
+
+
+def _charged(ctxt, share, size):
+    db.reservation_commit(ctxt, db.quota_reserve(
+        ctxt, {'shares': 1, 'gigabytes': size}, share['project_id'],
+        share['user_id'], share_type_id=share['share_type_id']))
+
+
+def test_delete_gives_back_the_quota_in_the_same_transaction(ctxt,
+                                                             make_share):
+    share_type = db.share_type_create(ctxt, {'name': 't1',
+                                             'extra_specs': {}})
+    share = make_share(status='deleting', size=3,
+                       share_type_id=share_type['id'])
+    _charged(ctxt, share, 5)
+    db.share_update(ctxt, share['id'], {'size': 5})  # an extend meanwhile
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        result = db.share_instance_delete(ctxt, share.instance['id'],
+                                          need_to_update_usages=True)
+    assert result['share_deleted'] is True
+    assert len([s for s in counter.statements if s.startswith('BEGIN')]) \
+        <= 1
+    assert _usages() == {
+        ('user1', None, 'shares'): 0, ('user1', None, 'gigabytes'): 0,
+        (None, share_type['id'], 'shares'): 0,
+        (None, share_type['id'], 'gigabytes'): 0}
+    spent = helpers.raw_rows('SELECT resource, delta, deleted, id '
+                             'FROM reservations WHERE delta < 0')
+    assert sorted((r['resource'], r['delta']) for r in spent) == [
+        ('gigabytes', -5), ('gigabytes', -5), ('shares', -1), ('shares', -1)]
+    assert all(r['deleted'] == r['id'] for r in spent)
+
+
+def test_delete_of_a_replica_gives_back_replica_quota(ctxt, make_share):
+    share = make_share(replica_state='active', size=2)
+    other = helpers.add_instance(ctxt, share['id'], status='deleting',
+                                 replica_state='in_sync')
+    db.reservation_commit(ctxt, db.quota_reserve(
+        ctxt, {'share_replicas': 2, 'replica_gigabytes': 4}, 'proj1',
+        'user1'))
+    db.share_instance_delete(ctxt, other, need_to_update_usages=True)
+    assert _usages() == {('user1', None, 'share_replicas'): 1,
+                         ('user1', None, 'replica_gigabytes'): 2}
+
+
+def test_delete_without_usages_update_leaves_quota(ctxt, make_share):
+    share = make_share(status='deleting')
+    _charged(ctxt, share, 1)
+    db.share_instance_delete(ctxt, share.instance['id'])
+    assert _usages() == {('user1', None, 'shares'): 1,
+                         ('user1', None, 'gigabytes'): 1}
+
+
+def test_failing_quota_release_still_deletes(ctxt, make_share, monkeypatch,
+                                             caplog):
+    from manila_lite.db.sqlalchemy import quotas
+    share = make_share(status='deleting')
+    _charged(ctxt, share, 1)
+
+    def broken(*args, **kwargs):
+        raise sa.exc.OperationalError('UPDATE quota_usages', {}, None)
+    monkeypatch.setattr(quotas, 'release', broken)
+    result = db.share_instance_delete(ctxt, share.instance['id'],
+                                      need_to_update_usages=True)
+    assert result['share_deleted'] is True
+    assert helpers.raw_rows("SELECT id FROM share_instances "
+                            "WHERE deleted = 'False'") == []
+    assert _usages() == {('user1', None, 'shares'): 1,
+                         ('user1', None, 'gigabytes'): 1}
+    assert 'Could not release quota of share instance' in caplog.text
+    with pytest.raises(exception.ShareInstanceNotFound):
+        db.share_instance_delete(ctxt, share.instance['id'],
+                                 need_to_update_usages=True)
+
+
+def test_conditional_update_with_export_locations(ctxt, make_share):
+    share = make_share(status='creating')
+    inst_id = share.instance['id']
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        assert db.share_instance_conditional_update(
+            ctxt, inst_id, ['creating'], {'status': 'available'},
+            export_locations=[{'path': '/a', 'metadata': {'k': 'v'}},
+                              '/b']) is True
+    assert len([s for s in counter.statements if s.startswith('BEGIN')]) \
+        <= 1
+    # The UPDATE locked the row: no SELECT ... FOR UPDATE of its own.
+    assert not [s for s in counter.statements if 'FOR UPDATE' in s]
+    inst = db.share_instance_get(ctxt, inst_id)
+    assert inst['status'] == 'available'
+    assert [el['path'] for el in inst['export_locations']] == ['/a', '/b']
+    assert inst['export_locations'][0]['el_metadata'] == {'k': 'v'}
+    # A row that did not move still gets the driver's locations.
+    assert db.share_instance_conditional_update(
+        ctxt, inst_id, ['creating'], {'status': 'error'},
+        export_locations=['/c']) is False
+    inst = db.share_instance_get(ctxt, inst_id)
+    assert inst['status'] == 'available'
+    assert [el['path'] for el in inst['export_locations']] == ['/c']

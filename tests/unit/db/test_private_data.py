@@ -1,5 +1,7 @@
 """drivers_private_data and backend_info key/value stores."""
 
+import sqlalchemy as sa
+
 from manila_lite.db import api as db
 from tests.unit.db import helpers
 
@@ -90,3 +92,21 @@ def test_delete_existing_keeps_only_the_new_keys(ctxt):
     assert db.driver_private_data_get(ctxt, 'e1') == {'b': 'again'}
     db.driver_private_data_update(ctxt, 'e1', {}, delete_existing=True)
     assert db.driver_private_data_get(ctxt, 'e1') == {}
+
+
+def test_several_keys_are_one_statement_on_the_wire(ctxt):
+    """One multi-row VALUES, not an executemany (sent key by key)."""
+    calls = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        calls.append((statement.split()[0], statement.count('), (') + 1))
+    eng = db.get_engine()
+    sa.event.listen(eng, 'before_cursor_execute', record)
+    try:
+        db.driver_private_data_update(ctxt, 'e1', {'a': '1', 'b': '2',
+                                                   'c': '3'})
+    finally:
+        sa.event.remove(eng, 'before_cursor_execute', record)
+    assert [c for c in calls if c[0] == 'INSERT'] == [('INSERT', 3)]
+    assert db.driver_private_data_get(ctxt, 'e1') == {'a': '1', 'b': '2',
+                                                      'c': '3'}

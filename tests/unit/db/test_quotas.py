@@ -85,7 +85,7 @@ def test_release_of_unknown_usage_creates_zero_rows(ctxt):
         ctxt, 'p9', 'u9')['shares'] == {'in_use': 0, 'reserved': 0}
 
 
-def test_release_writes_spent_reservations_in_few_statements(ctxt):
+def test_release_writes_spent_reservations_in_few_statements(ctxt, db_url):
     db.reservation_commit(ctxt, db.quota_reserve(
         ctxt, {'shares': 3, 'gigabytes': 30}, 'p1', 'u1',
         share_type_id='st1'))
@@ -94,7 +94,9 @@ def test_release_writes_spent_reservations_in_few_statements(ctxt):
         uuids = db.quota_release(ctxt, {'shares': 1, 'gigabytes': 10}, 'p1',
                                  'u1', share_type_id='st1')
     work = [s for s in counter.statements if not s.startswith('BEGIN')]
-    assert len(work) == 4, work
+    # lock + insert + lower in_use; elsewhere than on PostgreSQL (ids from
+    # the sequence with the lock) one UPDATE marks the rows spent.
+    assert len(work) == (3 if db_url.startswith('postgresql') else 4), work
     assert len(uuids) == 4
     rows = helpers.raw_rows(
         'SELECT uuid, usage_id, user_id, share_type_id, resource, delta, '

@@ -77,18 +77,24 @@ def test_create_and_delete_statement_budget(manager_factory, db, admin_ctx):
             mgr.create_share_instance(_user_ctx(),
                                       share_instance_id=inst['id'])
     create = [s for s in counter.statements if not s.startswith('BEGIN')]
+    create_transactions = len(counter.statements) - len(create)
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
         c.STATUS_AVAILABLE
     db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
     with db_helpers.StatementCounter(db.get_engine()) as counter:
         mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'])
     delete = [s for s in counter.statements if not s.startswith('BEGIN')]
+    delete_transactions = len(counter.statements) - len(delete)
     with pytest.raises(exception.ShareInstanceNotFound):
         db.share_instance_get(admin_ctx, inst['id'])
-    # read 3, private data 1, export locations 4, status 1
-    assert len(create) <= 9, create
-    # read 3, access check 1, private data 1, instance + share delete 6
-    # (no rule, no metadata), quota 4
-    assert len(delete) <= 15, delete
+    # read 3; private data 1; status + export locations 4 (the status
+    # UPDATE locks the row for them) in one transaction
+    assert len(create) <= 8, create
+    assert create_transactions <= 3, counter.statements
+    # read 3 (the access check in the first); private data 1; instance +
+    # share delete 6 (no rule, no metadata) and quota 4 (3 on PostgreSQL)
+    # in one transaction
+    assert len(delete) <= 14, delete
+    assert delete_transactions <= 3, counter.statements
     usage = db.quota_usage_get_all_by_project_and_user(admin_ctx, 'p1', 'u1')
     assert usage['shares']['in_use'] == 1

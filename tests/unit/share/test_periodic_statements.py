@@ -1,0 +1,139 @@
+"""One run of every periodic task sends as many SQL statements at 1,000 shares as at 10."""
+
+import itertools
+
+from oslo_config import cfg
+from oslo_utils import uuidutils
+import pytest
+import sqlalchemy as sa
+
+from manila_lite.db.sqlalchemy import models
+from tests.unit.db import helpers as db_helpers
+from tests.unit.share import helpers
+
+CONF = cfg.CONF
+
+SI = models.ShareInstance
+EL = models.ShareInstanceExportLocations
+ELM = models.ShareInstanceExportLocationsMetadata
+SHARE_META = models.ShareMetadata
+SI_META = models.ShareInstanceMetadata
+
+
+@pytest.fixture
+def gathering():
+    CONF.set_override('enable_gathering_share_usage_size', True)
+    yield
+    CONF.clear_override('enable_gathering_share_usage_size')
+
+
+def _rows(conn, model, column, values):
+    table = model.__table__
+    return [dict(r._mapping) for r in conn.execute(
+        sa.select(table).where(table.c[column].in_(list(values))))]
+
+
+def _next_id(conn, model):
+    table = model.__table__
+    return (conn.scalar(sa.select(sa.func.max(table.c.id))) or 0) + 1
+
+
+def _copy(rows, counter, **changes):
+    result = []
+    for row in rows:
+        row = dict(row, **{k: f(row) for k, f in changes.items()})
+        if counter is not None:
+            row['id'] = next(counter)
+        result.append(row)
+    return result
+
+
+def _clone_share(engine, share_id, copies):
+    """Insert ``copies`` copies of a share with its instances, locations and metadata."""
+    with engine.begin() as conn:
+        share = _rows(conn, models.Share, 'id', [share_id])
+        insts = _rows(conn, SI, 'share_id', [share_id])
+        els = _rows(conn, EL, 'share_instance_id', [i['id'] for i in insts])
+        elms = _rows(conn, ELM, 'export_location_id', [e['id'] for e in els])
+        share_meta = _rows(conn, SHARE_META, 'share_id', [share_id])
+        inst_meta = _rows(conn, SI_META, 'share_instance_id',
+                          [i['id'] for i in insts])
+        el_ids = itertools.count(_next_id(conn, EL))
+        elm_ids = itertools.count(_next_id(conn, ELM))
+        meta_ids = itertools.count(_next_id(conn, SHARE_META))
+        inst_meta_ids = itertools.count(_next_id(conn, SI_META))
+        out = {model: [] for model in (models.Share, SI, EL, ELM, SHARE_META,
+                                       SI_META)}
+        for _ in range(copies):
+            new_share = uuidutils.generate_uuid()
+            inst_map = {i['id']: uuidutils.generate_uuid() for i in insts}
+            new_els = _copy(els, el_ids, uuid=lambda r: (
+                uuidutils.generate_uuid()), share_instance_id=lambda r: (
+                inst_map[r['share_instance_id']]))
+            el_map = {old['id']: new['id'] for old, new in zip(els, new_els)}
+            out[models.Share] += _copy(share, None, id=lambda r: new_share)
+            out[SI] += _copy(insts, None, id=lambda r: inst_map[r['id']],
+                             share_id=lambda r: new_share)
+            out[EL] += new_els
+            out[ELM] += _copy(elms, elm_ids, export_location_id=lambda r: (
+                el_map[r['export_location_id']]))
+            out[SHARE_META] += _copy(share_meta, meta_ids,
+                                     share_id=lambda r: new_share)
+            out[SI_META] += _copy(inst_meta, inst_meta_ids,
+                                  share_instance_id=lambda r: (
+                                      inst_map[r['share_instance_id']]))
+        for model, rows in out.items():
+            if rows:
+                conn.execute(sa.insert(model.__table__), rows)
+
+
+def _template(db, ctx):
+    """An available share with locations and metadata of every kind."""
+    share, inst = helpers.make_share(db, ctx, status='available')
+    db.export_locations_update(ctx, inst['id'], [
+        {'path': '10.0.0.1:/share-%s' % inst['id'], 'is_admin_only': False,
+         'metadata': {'preferred': 'True'}},
+        {'path': '10.0.0.2:/share-%s' % inst['id'], 'is_admin_only': True,
+         'metadata': {'preferred': 'False'}}])
+    db.share_metadata_update(ctx, share['id'], {'k1': 'v1', 'k2': 'v2'})
+    with db.get_engine().begin() as conn:
+        conn.execute(sa.insert(SI_META.__table__), [
+            {'share_instance_id': inst['id'], 'key': 'ik', 'value': 'iv',
+             'deleted': 'False'}])
+    return share
+
+
+def _one_periodic_run(mgr, ctx, engine):
+    with db_helpers.StatementCounter(engine) as counter:
+        for _name, task in mgr._periodic_tasks:
+            task(mgr, ctx)
+    return counter.statements
+
+
+def test_periodic_run_statement_count_is_flat(manager_factory, db, admin_ctx,
+                                              gathering):
+    mgr = manager_factory()
+    engine = db.get_engine()
+    available = _template(db, admin_ctx)
+    # Fresh transitional rows: read by reconcile, not yet stranded.
+    creating, _ = helpers.make_share(db, admin_ctx, status='creating')
+    # One share with two live instances (the sibling read).
+    twin, _ = helpers.make_share(db, admin_ctx, status='available')
+    with engine.begin() as conn:
+        conn.execute(sa.insert(SI.__table__), _copy(
+            _rows(conn, SI, 'share_id', [twin['id']]), None,
+            id=lambda r: uuidutils.generate_uuid()))
+    counts = {}
+    have = 1
+    for size in (10, 1000):
+        _clone_share(engine, available['id'], size - have)
+        _clone_share(engine, creating['id'], size - have)
+        have = size
+        _one_periodic_run(mgr, admin_ctx, engine)   # settles first-run work
+        counts[size] = len(_one_periodic_run(mgr, admin_ctx, engine))
+        live = db.share_instance_get_all_by_host(admin_ctx, mgr.host,
+                                                 status='available')
+        assert len(live) == size + 2
+        assert all(len(i['export_locations']) == 2 for i in live
+                   if i['share_id'] not in (twin['id'],))
+    assert counts[10] == counts[1000]
