@@ -318,9 +318,11 @@ def _apply_driver_updates(context, instance_id, rules, updates):
     known = {r['access_id'] for r in rules}
     for access_id, update in updates.items():
         if access_id not in known or not isinstance(update, dict):
-            LOG.warning('Ignoring the driver update_access answer %(update)r '
-                        'for %(rule)s: not a rule it was given, or not a '
-                        'dict.', {'update': update, 'rule': access_id})
+            # Never the answer itself: it may carry an access key.
+            LOG.warning('Ignoring the driver update_access answer (a '
+                        '%(type)s) for %(rule)s: not a rule it was given, '
+                        'or not a dict.', {'type': type(update).__name__,
+                                           'rule': access_id})
             continue
         rule_values = {k: update[k] for k in _DRIVER_RULE_FIELDS
                        if update.get(k) is not None}
@@ -388,18 +390,24 @@ def _sync_and_report(mgr, context, share_instance_id, share_server):
 def update_access(mgr, context, share_instance_id):
     """RPC update_access: sync one instance's queued rule changes."""
     inst = db_api.share_instance_get(context, share_instance_id)
-    update_access_for_instances(mgr, context, [share_instance_id],
-                                share_server_id=inst['share_server_id'])
+    _sync_each(mgr, context, [share_instance_id],
+               _server_get(context, inst['share_server_id']), checked=True)
 
 
 def update_access_for_instances(mgr, context, share_instance_ids,
                                 share_server_id=None):
-    """RPC update_access_for_instances: sync each instance; raise the first failure at the end."""
-    share_server = _server_get(context, share_server_id)
+    """RPC update_access_for_instances: sync each instance; raise the first failure (an unknown id is one) at the end."""
+    _sync_each(mgr, context, share_instance_ids,
+               _server_get(context, share_server_id))
+
+
+def _sync_each(mgr, context, share_instance_ids, share_server, checked=False):
     failure = None
     for instance_id in share_instance_ids:
         LOG.debug('Updating access rules of share instance %s.', instance_id)
         try:
+            if not checked:     # an unknown id would look like "nothing queued"
+                db_api.share_instance_get(context, instance_id)
             _sync_and_report(mgr, context, instance_id, share_server)
         except exception.ManilaException as exc:
             if failure is not None:

@@ -314,6 +314,19 @@ def test_update_access_for_instances_syncs_each(manager_factory, db,
         'active', 'active']
 
 
+def test_update_access_for_instances_reports_unknown_ids(manager_factory, db,
+                                                         admin_ctx):
+    mgr = manager_factory()
+    share, inst = _available(mgr, db, admin_ctx)
+    rule = _allow(db, admin_ctx, share, inst)
+    with pytest.raises(messaging.ExpectedException) as excinfo:
+        mgr.update_access_for_instances(
+            _user_ctx(), share_instance_ids=['no-such-instance', inst['id']],
+            share_server_id=None)
+    assert isinstance(_unwrap(excinfo), exception.ShareInstanceNotFound)
+    assert _state(db, admin_ctx, inst, rule) == 'active'
+
+
 # -- what the driver answers -------------------------------------------------
 
 def test_driver_access_key_is_stored_on_the_rule(manager_factory, db,
@@ -354,6 +367,21 @@ def test_driver_per_rule_error(manager_factory, db, admin_ctx):
     mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
     assert _ids(spy.calls[0]['kwargs']['delete_rules']) == [bad]
     assert _rules_status(db, admin_ctx, inst) == 'active'
+
+
+def test_ignored_driver_answers_never_log_their_keys(manager_factory, db,
+                                                    admin_ctx, caplog):
+    mgr = manager_factory()
+    share, inst = _available(mgr, db, admin_ctx)
+    access_id = _allow(db, admin_ctx, share, inst)
+    Spy(mgr.driver, 'update_access', result=lambda *a, **kw: {
+        'not-a-rule': {'access_key': 'Sekrit-of-stranger', 'state': 'active'},
+        access_id: 'Sekrit-as-a-string'})
+    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    ignored = [r.getMessage() for r in caplog.records
+               if 'Ignoring the driver' in r.getMessage()]
+    assert len(ignored) == 2
+    assert 'Sekrit' not in caplog.text
 
 
 def test_invalid_rule_errors_alone(manager_factory, db, admin_ctx):
