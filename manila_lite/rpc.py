@@ -1,5 +1,6 @@
 """The oslo.messaging plumbing of manila_lite: one transport per process, the context serializer, clients and servers."""
 
+import re
 import threading
 
 from oslo_config import cfg
@@ -9,6 +10,7 @@ from oslo_messaging.rpc import dispatcher
 from oslo_messaging.rpc import server as rpc_server
 from oslo_serialization import jsonutils
 
+from manila_lite.conf import opts
 from manila_lite import context as ml_context
 from manila_lite import exception
 
@@ -33,6 +35,16 @@ class NotInitialized(RuntimeError):
     def __init__(self):
         super().__init__('manila_lite.rpc.init(conf) must be called before '
                          'RPC clients or servers are used')
+
+
+_CONTROL_CHARACTERS = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
+def one_line(value):
+    """``str(value)`` with control characters escaped: what a log line may quote from a message."""
+    return _CONTROL_CHARACTERS.sub(
+        lambda m: m.group().encode('unicode_escape').decode('ascii'),
+        str(value))
 
 
 def get_allowed_exmods():
@@ -100,6 +112,18 @@ class JsonPayloadSerializer(messaging.NoOpSerializer):
         return jsonutils.to_primitive(entity, convert_instances=True)
 
 
+def _name_current_request(request_id):
+    """Make the thread's current context (read by log lines) one naming ``request_id``; return the id.
+
+    Used for messages rejected before their context is rebuilt, so their
+    log line does not carry the request id of the thread's last message.
+    """
+    if not isinstance(request_id, str) or len(request_id) > 255:
+        request_id = None
+    return ml_context.RequestContext(request_id=request_id,
+                                     overwrite=True).request_id
+
+
 class RequestContextSerializer(messaging.Serializer):
     """Puts ``RequestContext.to_dict()`` on the wire and rebuilds it on receipt.
 
@@ -146,9 +170,10 @@ class RequestContextSerializer(messaging.Serializer):
         except Exception as exc:
             request_id = (context.get('request_id')
                           if isinstance(context, dict) else None)
+            request_id = _name_current_request(request_id)
             reason = 'malformed request context: %s' % exc
             LOG.error('Rejected an RPC message (request %(req)s): %(reason)s',
-                      {'req': request_id, 'reason': reason})
+                      {'req': request_id, 'reason': one_line(reason)})
             try:
                 raise exception.InvalidInput(reason=reason) from exc
             except exception.InvalidInput:
@@ -180,22 +205,102 @@ class _Dispatcher(dispatcher.RPCDispatcher):
             LOG.error('Rejected RPC %(method)r version %(version)s '
                       '(request %(req)s): %(cls)s: %(exc)s',
                       {'method': message.get('method'),
-                       'version': message.get('version'),
-                       'req': ctxt.get('request_id'),
-                       'cls': type(exc).__name__, 'exc': exc})
+                       'version': one_line(message.get('version')),
+                       'req': _name_current_request(ctxt.get('request_id')),
+                       'cls': type(exc).__name__, 'exc': one_line(exc)})
             raise messaging.ExpectedException()
 
 
+class BoundedIntakeRPCServer(rpc_server.RPCServer):
+    """An RPC server that takes a request off the broker only when a worker is free.
+
+    oslo.messaging's RabbitMQ listener acknowledges a request as it reads
+    it, and the stock server hands every request read to an executor with
+    an unbounded queue: a backlog is emptied from the broker into memory,
+    and a stop has to run all of it (or lose it). Here the listener thread
+    waits for one of the ``executor_thread_pool_size`` workers before it
+    hands a request over, so it reads (and acknowledges) nothing more
+    meanwhile: the rest of a backlog stays unacknowledged, on the broker
+    or in the socket, and goes back to the queue when the connection
+    closes. A stop therefore waits only for the requests being served.
+    """
+
+    def __init__(self, transport, target, dispatcher, executor=None):
+        super().__init__(transport, target, dispatcher, executor)
+        self._free_workers = threading.BoundedSemaphore(
+            self.conf.executor_thread_pool_size)
+
+    def _on_incoming(self, incoming):
+        # Runs in the listener thread. While it waits, stop() waits for it
+        # too (for the listener thread to end); the requests in flight
+        # end regardless and free their slots, so this cannot deadlock.
+        self._free_workers.acquire()
+        try:
+            super()._on_incoming(incoming)
+        except BaseException:
+            self._free_workers.release()
+            raise
+
+    def _process_incoming(self, incoming):
+        try:
+            return super()._process_incoming(incoming)
+        finally:
+            self._free_workers.release()
+
+    def _create_listener(self):
+        return _ClosingListener(super()._create_listener(), self._on_incoming)
+
+
+class _ClosingListener:
+    """Wraps an RPC server's listener: ``stop()`` also closes its connection and hands on what it read late.
+
+    The connection's heartbeat thread (and the close itself) may still
+    read a delivery after the listener thread ended; oslo.messaging
+    acknowledges it and lists it as incoming, where nothing would take it.
+    Closing the connection as soon as the listener stops (the broker
+    requeues every unread delivery at once) ends such reads, and a request
+    read meanwhile goes to the workers like any other. For RPC the
+    listener's connection has no other use: requests are acknowledged on
+    receipt and replies go over the send pool. The server's ``wait()``
+    calls ``cleanup()`` again, which then does nothing.
+    """
+
+    def __init__(self, listener, on_incoming):
+        self._listener = listener
+        self._on_incoming = on_incoming
+
+    def start(self, on_incoming_callback):
+        self._listener.start(on_incoming_callback)
+
+    def stop(self):
+        self._listener.stop()
+        self._listener.cleanup()
+        poll_style = getattr(self._listener, '_poll_style_listener', None)
+        read_late = getattr(poll_style, 'incoming', None) or []
+        while read_late:
+            self._on_incoming([read_late.pop(0)])
+
+    def cleanup(self):
+        self._listener.cleanup()
+
+
 def get_server(target, endpoints, serializer=None):
-    """Return an RPC server (threading executor) for ``target``.
+    """Return an RPC server (threading executor, bounded intake) for ``target``.
 
     Any public (not ``_``-prefixed) method of an endpoint can be invoked,
     as with upstream's DefaultRPCAccessPolicy.
     """
+    transport = get_transport()
+    try:
+        transport.conf.set_default(
+            'rabbit_qos_prefetch_count', opts.RABBIT_QOS_PREFETCH_COUNT,
+            group='oslo_messaging_rabbit')
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+        pass                                # not the RabbitMQ driver
     rpc_dispatcher = _Dispatcher(endpoints,
                                  RequestContextSerializer(serializer),
                                  dispatcher.DefaultRPCAccessPolicy)
-    return rpc_server.RPCServer(get_transport(), target, rpc_dispatcher)
+    return BoundedIntakeRPCServer(transport, target, rpc_dispatcher)
 
 
 def get_notifier(service=None, host=None, publisher_id=None):

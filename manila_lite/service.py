@@ -48,27 +48,69 @@ class Service(oslo_service.Service):
         self.rpcserver = None
         self._timers = []
         self._stopping = threading.Event()
+        self._rpc_lock = threading.Lock()
         self._ensure_thread = None
 
     # -- start ---------------------------------------------------------------
     def start(self):
+        """Register, consume RPC, then set the driver up and ensure in the init thread.
+
+        Requests are taken at once: those that need the driver wait for
+        its first set-up attempt (ShareManager._wait_for_driver_setup). If
+        that attempt fails, consuming stops until a retry passes, so
+        requests wait in the broker rather than fail.
+        """
         ctx = ml_context.get_admin_context()
         self.service_id = self._register(ctx)
-        self._set_up_driver()
-        if self._stopping.is_set():
-            return
         coordination.LOCK_COORDINATOR.start()
-        target = messaging.Target(topic=self.topic, server=self.host)
-        self.rpcserver = rpc.get_server(target, [self.manager])
-        self.rpcserver.start()
+        self.manager._driver_setup_started()
+        self._start_rpc()
+        self._start_timers()
+        self._ensure_thread = threading.Thread(
+            target=self._set_up_and_init_host,
+            name='init-host-%s' % self.backend, daemon=True)
+        self._ensure_thread.start()
+
+    def _start_rpc(self):
+        with self._rpc_lock:
+            if self._stopping.is_set() or self.rpcserver is not None:
+                return
+            target = messaging.Target(topic=self.topic, server=self.host)
+            self.rpcserver = rpc.get_server(target, [self.manager])
+            self.rpcserver.start()
         LOG.info('%(host)s is consuming RPC on topic %(topic)s.',
                  {'host': self.host, 'topic': self.topic})
         self.manager.init_host_with_rpc()
-        self._start_timers()
-        self._ensure_thread = threading.Thread(
-            target=self._init_host, name='init-host-%s' % self.backend,
-            daemon=True)
-        self._ensure_thread.start()
+
+    def _stop_rpc(self):
+        """Stop consuming and wait for the requests being served."""
+        with self._rpc_lock:
+            server, self.rpcserver = self.rpcserver, None
+            if server is None:
+                return
+            try:
+                server.stop()
+                server.wait()
+            except Exception:
+                LOG.exception('Error stopping the RPC server of %s.',
+                              self.host)
+
+    def _set_up_and_init_host(self):
+        """The init thread: driver set-up, then the start-up ensure."""
+        try:
+            ready = self._try_driver_setup(DRIVER_SETUP_FIRST_INTERVAL)
+        finally:
+            self.manager._driver_setup_finished()
+        if not ready:
+            LOG.warning('%s stops consuming RPC until its driver is set up.',
+                        self.host)
+            self._stop_rpc()
+            self._stopping.wait(DRIVER_SETUP_FIRST_INTERVAL)
+            if not self._set_up_driver(DRIVER_SETUP_FIRST_INTERVAL * 2):
+                return
+            self._start_rpc()
+        if not self._stopping.is_set():
+            self._init_host()
 
     def _register(self, ctx):
         try:
@@ -85,20 +127,26 @@ class Service(oslo_service.Service):
                 'availability_zone': self.manager.availability_zone})
             return row['id']
 
-    def _set_up_driver(self):
-        """Retry the driver set-up with backoff until it passes or the service stops."""
-        interval = DRIVER_SETUP_FIRST_INTERVAL
+    def _try_driver_setup(self, retry_in):
+        """One driver set-up attempt; False (logged) if it failed."""
+        try:
+            self.manager.init_driver()
+            return True
+        except Exception as exc:
+            LOG.error('Driver set-up of %(host)s failed (%(cls)s: '
+                      '%(exc)s); retrying in %(sec)s s.',
+                      {'host': self.host, 'cls': type(exc).__name__,
+                       'exc': exc, 'sec': retry_in})
+            return False
+
+    def _set_up_driver(self, interval=DRIVER_SETUP_FIRST_INTERVAL):
+        """Retry the driver set-up with backoff; False if the service stopped first."""
         while not self._stopping.is_set():
-            try:
-                self.manager.init_driver()
-                return
-            except Exception as exc:
-                LOG.error('Driver set-up of %(host)s failed (%(cls)s: '
-                          '%(exc)s); retrying in %(sec)s s.',
-                          {'host': self.host, 'cls': type(exc).__name__,
-                           'exc': exc, 'sec': interval})
-                self._stopping.wait(interval)
-                interval = min(interval * 2, DRIVER_SETUP_MAX_INTERVAL)
+            if self._try_driver_setup(interval):
+                return True
+            self._stopping.wait(interval)
+            interval = min(interval * 2, DRIVER_SETUP_MAX_INTERVAL)
+        return False
 
     def _init_host(self):
         try:
@@ -119,7 +167,20 @@ class Service(oslo_service.Service):
 
     # -- timers ------------------------------------------------------------------
     def report_state(self):
-        """Heartbeat: bump report_count and updated_at of our services row."""
+        """Heartbeat: bump report_count and updated_at of our services row.
+
+        Never raises (an exception would end the looping call for good):
+        a beat that fails, e.g. while the database restarts, is logged and
+        the next one tries again.
+        """
+        try:
+            self._report_state()
+        except Exception as exc:
+            LOG.error('Heartbeat of %(host)s failed: %(cls)s: %(exc)s',
+                      {'host': self.host, 'cls': type(exc).__name__,
+                       'exc': exc})
+
+    def _report_state(self):
         if not self.manager.is_service_ready():
             return
         ctx = ml_context.get_admin_context()
@@ -132,10 +193,6 @@ class Service(oslo_service.Service):
                         self.host)
             self.service_id = self._register(ctx)
             self.manager.service_id = self.service_id
-        except Exception as exc:
-            LOG.error('Heartbeat of %(host)s failed: %(cls)s: %(exc)s',
-                      {'host': self.host, 'cls': type(exc).__name__,
-                       'exc': exc})
 
     def periodic_tasks(self):
         ctx = ml_context.get_admin_context()
@@ -148,14 +205,9 @@ class Service(oslo_service.Service):
     def stop(self, graceful=True):
         """Stop consuming, let in-flight operations finish, mark the row stopped."""
         self._stopping.set()
-        if self.rpcserver is not None:
-            try:
-                self.rpcserver.stop()
-                self.rpcserver.wait()
-            except Exception:
-                LOG.exception('Error stopping the RPC server of %s.',
-                              self.host)
-            self.rpcserver = None
+        # Requests waiting for a driver set-up attempt fail at once.
+        self.manager._driver_setup_finished()
+        self._stop_rpc()
         for timer in self._timers:
             timer.stop()
         self._timers = []

@@ -538,6 +538,16 @@ class RabbitMQ(_Service):
         self.last_start_seconds = time.monotonic() - began
         return self
 
+    def add_user(self, name, password):
+        """Add a user with every right on vhost ``/`` (rabbitmqctl); return its transport_url."""
+        ctl = os.path.join(os.path.dirname(RABBITMQ_SCRIPT), 'rabbitmqctl')
+        env = self._env(self._paths())
+        for args in (['add_user', name, password],
+                     ['set_permissions', '-p', '/', name, '.*', '.*', '.*']):
+            subprocess.run([ctl, '-n', self.nodename, *args], env=env,
+                           check=True, capture_output=True, timeout=120)
+        return 'rabbit://%s:%s@%s:%d/' % (name, password, LOOPBACK, self.port)
+
 
 def start_rabbitmq(base_dir, port=None, timeout=90.0, die_with_parent=False):
     """Start a private RabbitMQ node in ``base_dir``; return its handle.

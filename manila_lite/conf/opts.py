@@ -25,3 +25,19 @@ def list_opts():
         for group, opts in module.list_opts():
             grouped.setdefault(group, []).extend(opts)
     return list(grouped.items())
+
+
+# How many requests RabbitMQ may send a server ahead of its reading them.
+# Upstream leaves oslo.messaging's 0 (no limit); manila_lite's server reads
+# a request only when a worker is free, and closing a connection reads
+# whatever was sent ahead, so a small window keeps a stop short (see
+# manila_lite.rpc.BoundedIntakeRPCServer).
+RABBIT_QOS_PREFETCH_COUNT = 8
+
+
+def set_lib_defaults():
+    """Give library options manila_lite's defaults (oslo.config.opts.defaults hook, also used at run time)."""
+    from oslo_config import cfg
+    from oslo_messaging._drivers import impl_rabbit
+    cfg.set_defaults(impl_rabbit.rabbit_opts,
+                     rabbit_qos_prefetch_count=RABBIT_QOS_PREFETCH_COUNT)

@@ -183,6 +183,12 @@ dummy_opts = [
                       'shrinking a share below it raises '
                       'ShareShrinkingPossibleDataLoss. Per-share values can '
                       'be set with DummyDriver.set_share_used_size().'),
+    cfg.BoolOpt('dummy_driver_access_keys', default=False,
+                help='(manila_lite) Answer update_access with an '
+                     'access_key for each rule it applies (a random secret '
+                     'kept per rule, as CephFS drivers return for cephx '
+                     'rules), to check that keys reach the database and '
+                     'never the logs.'),
 ]
 
 

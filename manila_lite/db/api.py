@@ -18,6 +18,7 @@ from manila_lite.db.sqlalchemy import instances as _instances
 from manila_lite.db.sqlalchemy import messages as _messages
 from manila_lite.db.sqlalchemy import private_data as _private
 from manila_lite.db.sqlalchemy import quotas as _quotas
+from manila_lite.db.sqlalchemy import retry as _retry
 from manila_lite.db.sqlalchemy import services as _services
 from manila_lite.db.sqlalchemy import share_servers as _servers
 from manila_lite.db.sqlalchemy import share_types as _types
@@ -39,6 +40,11 @@ def dispose_engine():
     ``CONF.database.connection`` and calling this.
     """
     _engine.dispose_engine()
+
+
+def stop_retrying():
+    """The process is stopping: an operation that loses its connection now fails instead of being retried."""
+    _retry.stop_retrying()
 
 
 # -- services and availability zones -----------------------------------------
@@ -146,7 +152,8 @@ def share_metadata_update(context, share_id, metadata, delete=False):
 
 # -- share instances ---------------------------------------------------------
 
-def share_instance_get(context, share_instance_id, with_share_data=False):
+def share_instance_get(context, share_instance_id, with_share_data=False,
+                       check_access_rules=False):
     """One instance; raises ShareInstanceNotFound.
 
     Loaded: ``share`` (with its instances and metadata),
@@ -157,10 +164,13 @@ def share_instance_get(context, share_instance_id, with_share_data=False):
     project_id, size, display_name, display_description, snapshot_id,
     share_proto, is_public, share_group_id, replication_type,
     source_share_group_snapshot_member_id and mount_snapshot_support onto
-    the instance.
+    the instance. ``check_access_rules`` (manila_lite's own) also sets
+    ``has_access_rules`` on it, as share_instance_has_access_rules would
+    answer, from the same SELECT.
     """
-    return _instances.share_instance_get(context, share_instance_id,
-                                         with_share_data=with_share_data)
+    return _instances.share_instance_get(
+        context, share_instance_id, with_share_data=with_share_data,
+        check_access_rules=check_access_rules)
 
 
 def share_instance_get_all_by_host(context, host, with_share_data=False,
@@ -203,25 +213,38 @@ def share_instance_status_update(context, share_instance_ids, values,
 
 
 def share_instance_conditional_update(context, share_instance_id,
-                                      expected_statuses, values):
+                                      expected_statuses, values,
+                                      export_locations=None):
     """``UPDATE ... WHERE id AND live AND status IN expected``; True if it changed a row.
 
     The primitive behind the share state machine; updated_at is set too.
+    ``export_locations`` (not None): export_locations_update of those in
+    the same transaction, whether or not the row moved.
     """
+    if export_locations is not None:
+        return _el.conditional_update_with_locations(
+            context, share_instance_id, expected_statuses, values,
+            export_locations)
     return _instances.share_instance_conditional_update(
         context, share_instance_id, expected_statuses, values)
 
 
-def share_instance_delete(context, share_instance_id):
+def share_instance_delete(context, share_instance_id,
+                          need_to_update_usages=False):
     """Soft-delete an instance with its exports, access mappings and metadata.
 
     In the same transaction, when no live instance remains, the share's
     access rules (+ metadata), share metadata and the share row are
     soft-deleted too. Returns ``{'share_deleted': bool, 'share': share}``
     with the share as loaded before the deletion (its columns only: no
-    relationship is loaded).
+    relationship is loaded). ``need_to_update_usages`` (as upstream): also
+    give back the quota (shares/gigabytes, or share_replicas/
+    replica_gigabytes for a replica; size from the locked share row) in
+    the same transaction; a failing release is logged, not raised.
     """
-    return _instances.share_instance_delete(context, share_instance_id)
+    return _instances.share_instance_delete(
+        context, share_instance_id,
+        need_to_update_usages=need_to_update_usages)
 
 
 # -- export locations --------------------------------------------------------
@@ -719,3 +742,8 @@ def share_backup_conditional_update(context, backup_id, expected_statuses,
 def share_backup_delete(context, backup_id):
     """Soft-delete a backup (status 'deleted'); raises ShareBackupNotFound."""
     _backups.share_backup_delete(context, backup_id)
+
+
+# Every operation above is one transaction; it runs again when the database
+# connection was lost ([database] db_max_retries and friends).
+_retry.wrap_module_functions(globals(), skip=('get_engine', 'dispose_engine'))

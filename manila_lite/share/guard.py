@@ -9,6 +9,7 @@ from oslo_log import log as logging
 import oslo_messaging as messaging
 
 from manila_lite import exception
+from manila_lite import rpc
 
 LOG = logging.getLogger(__name__)
 
@@ -35,10 +36,12 @@ _RESOURCE_ARGS = ('share_instance_id', 'share_replica_id',
 def _check_id(name, value, optional):
     if value is None and optional:
         return
-    if not isinstance(value, str) or not value or len(value) > _MAX_ID_LENGTH:
+    if (not isinstance(value, str) or not value or
+            len(value) > _MAX_ID_LENGTH or not value.isprintable()):
         raise exception.InvalidInput(
-            reason='%s must be a non-empty string of at most %d characters, '
-                   'got %s' % (name, _MAX_ID_LENGTH, _describe(value)))
+            reason='%s must be a non-empty printable string of at most %d '
+                   'characters, got %s' % (name, _MAX_ID_LENGTH,
+                                           _describe(value)))
 
 
 def _describe(value):
@@ -164,6 +167,8 @@ def rpc_method(require_driver=True):
                               (self, context) + args, kwargs)
                 _tag_resource(context, bound.arguments)
                 if require_driver and not self.driver.initialized:
+                    self._wait_for_driver_setup()
+                if require_driver and not self.driver.initialized:
                     raise exception.DriverNotInitialized(
                         driver=self.driver.__class__.__name__)
                 with self.in_flight.track(_resource_ids(bound.arguments)):
@@ -173,7 +178,8 @@ def rpc_method(require_driver=True):
                           '%(cls)s: %(msg)s',
                           {'method': func.__name__,
                            'req': getattr(context, 'request_id', None),
-                           'cls': exc.__class__.__name__, 'msg': exc})
+                           'cls': exc.__class__.__name__,
+                           'msg': rpc.one_line(exc)})
                 raise messaging.ExpectedException()
 
         wrapper.rpc_signature = signature

@@ -2,7 +2,9 @@
 
 from concurrent import futures
 import hashlib
+import time
 
+from oslo_concurrency import lockutils
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import timeutils
@@ -20,6 +22,13 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 _DEFERRED = (c.STATUS_DEFERRED_DELETING, c.STATUS_ERROR_DEFERRED_DELETING)
+SIZE_LOCK = 'share_size_and_quota_%s'
+
+
+def size_lock(share_id):
+    """External lock over a share's size and its quota charge (extend's commit vs delete's release)."""
+    return lockutils.lock(SIZE_LOCK % share_id, lock_file_prefix='manila-',
+                          external=True)
 
 
 def _driver_error(operation, exc):
@@ -89,13 +98,14 @@ def create(mgr, context, share_instance_id, snapshot_id=None):
         _fail_create(mgr, context, inst, exc, values=az_values)
         raise _driver_error('create_share', exc)
     _store_creation_metadata(mgr, context, inst)
-    db_api.export_locations_update(context, inst['id'], locations)
     values = {'launched_at': timeutils.utcnow(), 'progress': '100%'}
     values.update(az_values)
     if inst.get('replication_type'):
         values['replica_state'] = c.REPLICA_STATE_ACTIVE
+    # The locations and the status in one transaction.
     if states.advance(context, states.SHARE_INSTANCE, inst['id'],
-                      'create_succeeded', values):
+                      'create_succeeded', values,
+                      export_locations=locations):
         LOG.info('Share instance %s created.', inst['id'])
 
 
@@ -136,8 +146,13 @@ def _fail_delete(mgr, context, inst, exc, action, force, deferred):
 
 def _deny_all(mgr, context, inst):
     # Most shares are deleted without a rule: then one SELECT replaces the
-    # access sync (which would lock, find nothing queued and stop).
-    if not db_api.share_instance_has_access_rules(context, inst['id']):
+    # access sync (which would lock, find nothing queued and stop). delete()
+    # read the answer with the instance.
+    has_rules = getattr(inst, 'has_access_rules', None)
+    if has_rules is None:
+        has_rules = db_api.share_instance_has_access_rules(context,
+                                                           inst['id'])
+    if not has_rules:
         return
     access.update_access_rules(mgr, context, inst['id'],
                                delete_all_rules=True, share_server=None)
@@ -147,7 +162,8 @@ def delete(mgr, context, share_instance_id, force=False,
            deferred_delete=False):
     """Remove one instance from the driver and soft-delete its rows, releasing quota."""
     inst = db_api.share_instance_get(context, share_instance_id,
-                                     with_share_data=True)
+                                     with_share_data=True,
+                                     check_access_rules=True)
     if inst['status'] not in states.DELETE_SOURCES:
         LOG.warning('Share instance %(id)s is %(status)s, not deleting; '
                     'delete request ignored.',
@@ -189,15 +205,18 @@ def _remove(mgr, context, inst, force, deferred_delete):
                 if deferred:
                     return
                 raise _driver_error(operation, exc)
-    db_api.share_instance_delete(context, inst['id'])
-    if not deferred:
-        _release_quota(context, inst)
+    with size_lock(inst['share_id']):
+        # The quota goes back in the deletion's transaction, sized by the
+        # share row it locks: an extend that finished meanwhile committed
+        # its quota and wrote the new size.
+        db_api.share_instance_delete(context, inst['id'],
+                                     need_to_update_usages=not deferred)
     LOG.info('Share instance %s deleted.', inst['id'])
 
 
-def _release_quota(context, inst):
+def _release_quota(context, inst, size=None):
     """Give back the quota the share held, as upstream's share service does on delete."""
-    size = inst['size'] or 0
+    size = (inst['size'] if size is None else size) or 0
     deltas = {'shares': -1, 'gigabytes': -size}
     if inst.get('replica_state'):
         deltas = {'share_replicas': -1, 'replica_gigabytes': -size}
@@ -208,6 +227,20 @@ def _release_quota(context, inst):
     except Exception:
         LOG.exception('Could not release quota of share instance %s.',
                       inst['id'])
+
+
+# The start-up ensure runs beside the RPC server: its per-instance Python
+# loops pause briefly every _PACE_EVERY instances, which hands the GIL to
+# request threads waiting for it (a plain switch may take 5 ms each time).
+_PACE_EVERY = 200
+_PACE_SECONDS = 0.001
+
+
+def _paced(items):
+    for count, item in enumerate(items, 1):
+        if count % _PACE_EVERY == 0:
+            time.sleep(_PACE_SECONDS)
+        yield item
 
 
 def ensure_resources(mgr, context, skip_backend_info_check=False):
@@ -277,7 +310,7 @@ def _assign_pools(mgr, context, instances):
 
 def _driver_ensure(mgr, context, instances):
     """Return ``{instance_id: update}`` from the driver's bulk or per-share ensure."""
-    dicts = [views.share_instance_dict(i) for i in instances]
+    dicts = [views.share_instance_dict(i) for i in _paced(instances)]
     try:
         updates = mgr.driver.ensure_shares(context, dicts)
     except NotImplementedError:
@@ -312,7 +345,7 @@ def _ensure_one_by_one(mgr, context, dicts):
             results = list(pool.map(
                 lambda d: _ensure_one(mgr, context, d), dicts))
     else:
-        results = [_ensure_one(mgr, context, d) for d in dicts]
+        results = [_ensure_one(mgr, context, d) for d in _paced(dicts)]
     return {d['id']: r for d, r in zip(dicts, results)}
 
 
@@ -324,7 +357,7 @@ def _apply_ensure_updates(context, instances, updates):
         LOG.warning('Driver ensure returned updates for unknown instances '
                     '%s; ignored.', sorted(unknown))
     plain = []
-    for inst_id, inst in by_id.items():
+    for inst_id, inst in _paced(by_id.items()):
         update = updates.get(inst_id) or {}
         if not isinstance(update, dict):
             LOG.error('Driver ensure update for %s is not a dict; ignored.',

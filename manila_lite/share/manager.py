@@ -44,6 +44,10 @@ from manila_lite.conf import share_driver as driver_opts
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
+# Longest wait of a request for the driver set-up attempt under way; then
+# it fails with DriverNotInitialized as it would after a failed attempt.
+DRIVER_SETUP_WAIT = 120
+
 # periodic task name -> [DEFAULT] option holding its spacing, read when the
 # manager is built (after the config files are parsed).
 _TASK_SPACING_OPTIONS = {
@@ -86,6 +90,10 @@ class ShareManager(periodic_task.PeriodicTasks):
         self._capabilities_lock = threading.Lock()
         self._zone_cache = None
         self.in_flight = guard.InFlight()
+        # Set while no driver set-up attempt is under way (see
+        # _wait_for_driver_setup).
+        self._driver_setup_done = threading.Event()
+        self._driver_setup_done.set()
         self._periodic_spacing = dict(type(self)._periodic_spacing)
         for task, option in _TASK_SPACING_OPTIONS.items():
             self._periodic_spacing[task] = CONF[option]
@@ -124,13 +132,30 @@ class ShareManager(periodic_task.PeriodicTasks):
                  {'driver': type(self.driver).__name__, 'host': self.host})
         return True
 
+    # The three below are the service's (underscored: not callable over RPC).
+    def _driver_setup_started(self):
+        """The service consumes RPC before its first driver set-up attempt ends."""
+        self._driver_setup_done.clear()
+
+    def _driver_setup_finished(self):
+        self._driver_setup_done.set()
+
+    def _wait_for_driver_setup(self, timeout=DRIVER_SETUP_WAIT):
+        """Block a request that needs the driver until the set-up attempt under way ends."""
+        return self._driver_setup_done.wait(timeout)
+
     @hook.add_hooks
     def init_host(self, service_id=None):
         """Ensure the host's shares and publish capabilities (driver must be set up)."""
         self.service_id = service_id
         ctx = ml_context.get_admin_context()
         instances.ensure_resources(self, ctx)
-        self.publish_service_capabilities(ctx)
+        try:
+            self.publish_service_capabilities(ctx)
+        except messaging.ExpectedException:
+            pass    # logged by rpc_method; the periodic tasks try again
+        except Exception:
+            LOG.exception('Capabilities of %s not published.', self.host)
         reconcile.reconcile(self, ctx)
 
     def init_host_with_rpc(self):

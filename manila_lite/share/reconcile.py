@@ -10,10 +10,13 @@ through the driver (both flows tolerate work the driver already did), an
 interrupted ensure returns the instance to ``available``, and operations
 whose request cannot be recovered (extend, shrink, manage, unmanage,
 revert) end in their upstream error status with a user message.
+Snapshot instances stranded in ``creating`` or ``deleting`` are driven
+again the same way.
 """
 
 import datetime
 
+from oslo_concurrency import lockutils
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import timeutils
@@ -94,20 +97,100 @@ def settle(mgr, context, inst):
 
 
 def reconcile(mgr, context):
-    """Settle every stranded instance of this host; returns how many were settled."""
+    """Settle every stranded instance of this host; returns how many were settled.
+
+    One pass at a time per backend: the start-up pass and the periodic
+    one would otherwise drive the same rows at the same time.
+    """
+    pass_lock = lockutils.internal_lock('reconcile-%s' % mgr.host)
+    if not pass_lock.acquire(blocking=False):
+        LOG.debug('A reconciliation pass of %s is running; skipped.',
+                  mgr.host)
+        return 0
+    try:
+        return _reconcile(mgr, context)
+    finally:
+        pass_lock.release()
+
+
+def _reconcile(mgr, context):
+    settled = _settle_each(mgr, context, find_stranded(mgr, context), settle,
+                           'Share instance',
+                           (exception.ShareInstanceNotFound,))
+    return settled + reconcile_snapshots(mgr, context)
+
+
+def _settle_each(mgr, context, rows, settle_one, kind, gone):
+    """Settle ``rows`` one by one, logging each outcome; returns how many settled.
+
+    ``gone`` are the errors meaning the row's own request, delayed (broker
+    or database outage), got there first between the query and now.
+    """
     settled = 0
-    for inst in find_stranded(mgr, context):
+    for row in rows:
         try:
-            outcome = settle(mgr, context, inst)
+            outcome = settle_one(mgr, context, row)
+        except gone:
+            LOG.info('%(kind)s %(id)s was settled meanwhile.',
+                     {'kind': kind, 'id': row['id']})
+            continue
         except Exception as exc:
-            LOG.error('Reconciling share instance %(id)s (%(status)s) '
-                      'failed: %(cls)s: %(exc)s',
-                      {'id': inst['id'], 'status': inst['status'],
-                       'cls': type(exc).__name__, 'exc': exc})
+            LOG.error('Reconciling %(kind)s %(id)s (%(status)s) failed: '
+                      '%(cls)s: %(exc)s',
+                      {'kind': kind.lower(), 'id': row['id'],
+                       'status': row['status'], 'cls': type(exc).__name__,
+                       'exc': exc})
             continue
         settled += 1
-        LOG.warning('Share instance %(id)s was stranded in %(status)s; '
-                    '%(outcome)s.', {'id': inst['id'],
-                                     'status': inst['status'],
+        LOG.warning('%(kind)s %(id)s was stranded in %(status)s; '
+                    '%(outcome)s.', {'kind': kind, 'id': row['id'],
+                                     'status': row['status'],
                                      'outcome': outcome})
     return settled
+
+
+# Snapshot instances: creation and deletion are driven again (the localfs
+# and dummy drivers tolerate work they already did).
+_SNAPSHOT_REDRIVE = (c.STATUS_CREATING, c.STATUS_DELETING,
+                     c.STATUS_DEFERRED_DELETING)
+
+
+def find_stranded_snapshots(mgr, context, now=None):
+    """This host's snapshot instances stuck in creating or deleting (one query)."""
+    timeout = CONF.transitional_state_timeout
+    if not timeout:
+        return []
+    cutoff = (now or timeutils.utcnow()) - datetime.timedelta(
+        seconds=timeout)
+    rows = db_api.share_snapshot_instance_get_all_with_filters(
+        context, {'host': mgr.host, 'statuses': list(_SNAPSHOT_REDRIVE)})
+    busy = mgr.in_flight.snapshot()
+    return [s for s in rows
+            if _last_change(s) is not None and _last_change(s) <= cutoff
+            and not busy & {s['id'], s['snapshot_id']}]
+
+
+def settle_snapshot(mgr, context, snapinst):
+    """Drive one stranded snapshot instance's create or delete again."""
+    # Imported here: snapshots imports this module's neighbours.
+    from manila_lite.share import snapshots
+    with mgr.in_flight.track([snapinst['id'], snapinst['snapshot_id']]):
+        if snapinst['status'] == c.STATUS_CREATING:
+            snapshot = db_api.share_snapshot_get(context,
+                                                 snapinst['snapshot_id'])
+            snapshots.create_snapshot(mgr, context, snapshot['share_id'],
+                                      snapinst['snapshot_id'])
+            return 'created again'
+        snapshots.delete_snapshot(
+            mgr, context, snapinst['snapshot_id'],
+            deferred_delete=snapinst['status'] ==
+            c.STATUS_DEFERRED_DELETING)
+        return 'deleted again'
+
+
+def reconcile_snapshots(mgr, context):
+    """Settle every stranded snapshot instance of this host; returns how many."""
+    return _settle_each(mgr, context, find_stranded_snapshots(mgr, context),
+                        settle_snapshot, 'Snapshot instance',
+                        (exception.ShareSnapshotNotFound,
+                         exception.ShareSnapshotInstanceNotFound))

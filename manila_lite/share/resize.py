@@ -5,6 +5,7 @@ from oslo_log import log as logging
 from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
+from manila_lite.share import instances
 from manila_lite.share import share_ops
 from manila_lite.share import states
 from manila_lite.share import usage
@@ -46,7 +47,12 @@ def _replica_count(share):
 
 def extend_share(mgr, context, share_id, new_size, reservations):
     """``extending`` → driver ``extend_share`` → ``available`` with the new size; failure → ``extending_error`` + 008/015."""
-    share, inst = share_ops.load(context, share_id)
+    try:
+        share, inst = share_ops.load(context, share_id)
+    except exception.NotFound:
+        # Deleted before this request ran: its reservation goes back too.
+        _finish_reservations(context, reservations, {}, commit=False)
+        raise
     quota = _quota_args(share, inst)
     if not _ready(inst, 'extend_succeeded', share_id):
         _finish_reservations(context, reservations, quota, commit=False)
@@ -68,10 +74,25 @@ def extend_share(mgr, context, share_id, new_size, reservations):
         _fail_extend(mgr, context, share, inst, reservations, quota)
         raise exception.ShareExtendingError(reason=str(exc),
                                             share_id=share_id)
-    _finish_reservations(context, reservations, quota, commit=True)
-    share = db_api.share_update(context, share_id, {'size': int(new_size)})
-    states.advance(context, states.SHARE_INSTANCE, inst['id'],
-                   'extend_succeeded')
+    with instances.size_lock(share_id):
+        # A force-delete may have taken the share over during the driver
+        # call: its quota release must see either the old size with this
+        # reservation rolled back, or the new size with it committed.
+        try:
+            status = share_ops.load(context, share_id)[1]['status']
+        except exception.NotFound:
+            status = 'deleted'
+        if status not in states.SHARE_INSTANCE['extend_succeeded'].sources:
+            LOG.warning('Share %(share)s became %(status)s while the driver '
+                        'extended it; size and quota left unchanged.',
+                        {'share': share_id, 'status': status})
+            _finish_reservations(context, reservations, quota, commit=False)
+            return
+        _finish_reservations(context, reservations, quota, commit=True)
+        share = db_api.share_update(context, share_id,
+                                    {'size': int(new_size)})
+        states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                       'extend_succeeded')
     LOG.info('Share %(share)s extended to %(size)s GB.',
              {'share': share_id, 'size': new_size})
     usage.notify_about_share_usage(mgr, context, share, inst, 'extend.end')

@@ -101,7 +101,7 @@ def refuse(context, method, kwargs, host):
             if status is not None and rid:
                 project_id = _mark(context, kind, rid, status) or project_id
         except exception.NotFound:
-            LOG.warning('%(method)s: %(arg)s %(rid)s does not exist.',
+            LOG.debug('%(method)s: %(arg)s %(rid)s does not exist.',
                         {'method': method, 'arg': arg, 'rid': rid})
             raise error
         if resource_type is not None and rid and not isinstance(rid, list):

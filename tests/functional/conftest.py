@@ -163,20 +163,8 @@ def daemon_factory(rabbitmq, tmp_path):
 @pytest.fixture
 def share_rpc(rabbitmq):
     """Our ShareAPI (upstream's exact wire messages) on its own transport to the test broker."""
-    import oslo_messaging as messaging
-    from oslo_config import cfg
-    from manila_lite import rpc
-    from manila_lite.share import rpcapi
-    transport = messaging.get_rpc_transport(
-        cfg.CONF, url=rabbitmq.url,
-        allowed_remote_exmods=rpc.get_allowed_exmods())
-    api = rpcapi.ShareAPI()
-    api._client = messaging.get_rpc_client(
-        transport, messaging.Target(topic='manila-share', version='1.0'),
-        version_cap=api.VERSION_CAP,
-        serializer=rpc.RequestContextSerializer())
-    yield api
-    transport.cleanup()
+    with fixtures.share_client(rabbitmq.url) as api:
+        yield api
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Helpers of the functional tests: polling, direct SQL on a test database, and the manila-lite-share daemon run as a subprocess."""
 
+import contextlib
 import datetime
 import itertools
 import os
@@ -401,6 +402,9 @@ class DaemonFactory:
 
     def cleanup(self):
         errors = []
+        for daemon in self.daemons:     # signal all first: they stop together
+            if daemon.running:
+                os.kill(daemon.pid, signal.SIGTERM)
         for daemon in reversed(self.daemons):
             try:
                 daemon.stop()
@@ -412,3 +416,26 @@ class DaemonFactory:
                 daemon.db.dispose()
         self.daemons = []
         return errors
+
+
+@contextlib.contextmanager
+def share_client(transport_url):
+    """Our ShareAPI (upstream's exact wire messages) on a transport of its own to ``transport_url``."""
+    from oslo_config import cfg
+    import oslo_messaging as messaging
+
+    from manila_lite import rpc
+    from manila_lite.share import rpcapi
+    transport = messaging.get_rpc_transport(
+        cfg.CONF, url=transport_url,
+        allowed_remote_exmods=rpc.get_allowed_exmods())
+    client = rpcapi.ShareAPI()
+    client._client = messaging.get_rpc_client(
+        transport, messaging.Target(topic='manila-share', version='1.0'),
+        version_cap=client.VERSION_CAP,
+        serializer=rpc.RequestContextSerializer())
+    try:
+        yield client
+    finally:
+        transport.cleanup()
+

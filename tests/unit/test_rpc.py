@@ -345,3 +345,70 @@ def test_bad_casts_are_logged_and_dropped(server, caplog):
     assert all(ctx.request_id in line for line in rejected)
     assert not [r for r in caplog.records
                 if r.levelno >= logging.ERROR and r.exc_info]
+
+
+class Holder:
+    """Endpoint whose requests run until ``release`` is set."""
+
+    target = messaging.Target(version='1.0')
+
+    def __init__(self):
+        self.started = []
+        self.release = threading.Event()
+
+    def hold(self, ctxt, n):
+        self.started.append(n)
+        self.release.wait(10)
+
+
+def _wait(predicate, what):
+    deadline = time.monotonic() + 10
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def two_workers():
+    from oslo_messaging import server as msg_server
+    CONF.register_opts(msg_server._pool_opts)
+    CONF.set_override('executor_thread_pool_size', 2)
+    yield
+    CONF.clear_override('executor_thread_pool_size')
+
+
+def test_server_takes_requests_only_for_free_workers(transport, two_workers):
+    """Busy workers: the backlog stays queued through a stop; the next server serves it."""
+    target = messaging.Target(topic='manila-share', server='hostB@b1')
+    first = Holder()
+    srv = rpc.get_server(target, [first])
+    srv.start()
+    client = rpc.get_client(target)
+    ctx = context.get_admin_context()
+    for n in range(6):
+        client.cast(ctx, 'hold', n=n)
+    _wait(lambda: len(first.started) == 2, 'two requests running')
+    time.sleep(0.3)                     # room for a wrongly taken third
+    assert len(first.started) == 2
+
+    stopper = threading.Thread(target=lambda: (srv.stop(), srv.wait()))
+    stopper.start()
+    # The stop has begun (the listener no longer polls) before the
+    # running requests end: the request the listener held still runs.
+    fake = srv.listener._listener._poll_style_listener
+    _wait(fake._stopped.is_set, 'listener stopped')
+    first.release.set()
+    stopper.join(10)
+    assert not stopper.is_alive()
+    assert sorted(first.started) == [0, 1, 2]
+
+    second = Holder()
+    second.release.set()
+    srv = rpc.get_server(target, [second])
+    srv.start()
+    try:
+        _wait(lambda: len(second.started) == 3, 'the rest served')
+    finally:
+        srv.stop()
+        srv.wait()
+    assert sorted(second.started) == [3, 4, 5]

@@ -26,12 +26,15 @@ delays, applied by :func:`slow_me_down`; ``dummy_driver_fail_methods``
 contract-breaking value of :data:`INVALID_RETURNS`);
 ``dummy_driver_share_used_size`` (used GB reported by
 ``update_share_usage_size`` and enforced by ``shrink_share``, overridable
-per share instance with :meth:`DummyDriver.set_share_used_size`).
+per share instance with :meth:`DummyDriver.set_share_used_size`);
+``dummy_driver_access_keys`` (update_access answers an ``access_key`` per
+applied rule).
 Fault options are read on every call: tests may change them at run time.
 """
 
 import copy
 import functools
+import secrets
 import threading
 import time
 
@@ -485,6 +488,24 @@ class DummyDriver(driver.ShareDriver):
                     reason="Unsupported '%(type)s' access type provided for "
                            "'%(proto)s' share protocol."
                            % {'type': access_type, 'proto': proto})
+        if self.configuration.safe_get('dummy_driver_access_keys'):
+            for rule in delete_rules or []:
+                self.private_storage.delete(rule['access_id'])
+            return self._access_keys(add_rules or access_rules or [])
+
+    def _access_keys(self, rules):
+        """``{access_id: {'access_key', 'state'}}``: one stable secret per rule."""
+        updates = {}
+        for rule in rules:
+            key = self.private_storage.get(rule['access_id'], 'access_key',
+                                            None)
+            if not key:
+                key = secrets.token_urlsafe(24)
+                self.private_storage.update(rule['access_id'],
+                                            {'access_key': key})
+            updates[rule['access_id']] = {
+                'access_key': key, 'state': constants.ACCESS_STATE_ACTIVE}
+        return updates
 
     @slow_me_down
     def snapshot_update_access(self, context, snapshot, access_rules,

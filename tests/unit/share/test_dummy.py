@@ -131,6 +131,27 @@ def test_update_access_validates_rules(backend, proto, access_type, ok):
             drv.update_access(None, share, rules, [], [], [])
 
 
+def test_access_keys_option(backend):
+    drv = backend(dummy_driver_access_keys=True)
+    share = make_share()
+    first, second = rule('ip'), rule('ip')
+    added = drv.update_access(None, share, [first], [first], [], [])
+    key = added[first['access_id']]['access_key']
+    assert added == {first['access_id']: {'access_key': key,
+                                          'state': 'active'}}
+    assert len(key) >= 24
+    # Recovery mode (every rule, none added) answers the same key again.
+    both = drv.update_access(None, share, [first, second], [], [], [])
+    assert both[first['access_id']]['access_key'] == key
+    assert both[second['access_id']]['access_key'] not in (key, None)
+    # A denied rule's key is forgotten.
+    drv.update_access(None, share, [second], [], [first], [])
+    again = drv.update_access(None, share, [first], [first], [], [])
+    assert again[first['access_id']]['access_key'] != key
+    assert backend().update_access(None, share, [first], [first], [],
+                                   []) is None
+
+
 def test_snapshots(backend):
     drv = backend()
     share = make_share()

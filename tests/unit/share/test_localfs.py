@@ -184,6 +184,21 @@ def test_create_refuses_existing_directory_and_unknown_pool(localfs_factory,
     assert "pool 'nope'" in str(excinfo.value)
 
 
+def test_create_again_finishes_a_create_cut_short(localfs_factory, tmp_path):
+    # A crash after the mkdir (empty directory) or after the record was
+    # saved (then data may even have been written) is finished, not refused.
+    drv = localfs_factory()
+    cut_after_mkdir = make_share()
+    (tmp_path / 'a' / cut_after_mkdir['name']).mkdir()
+    assert drv.create_share(CTX, cut_after_mkdir)
+    assert drv.registry.get(cut_after_mkdir['id']) is not None
+    recorded = make_share()
+    first = drv.create_share(CTX, recorded)
+    (tmp_path / 'a' / recorded['name'] / 'data').write_text('x')
+    assert drv.create_share(CTX, recorded) == first
+    assert (tmp_path / 'a' / recorded['name'] / 'data').read_text() == 'x'
+
+
 @pytest.mark.parametrize('name', ['../escape', 'a/b', '..', '.hidden',
                                   '/etc', ''])
 def test_unsafe_share_names_are_refused(localfs_factory, tmp_path, name):

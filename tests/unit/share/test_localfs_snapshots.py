@@ -424,3 +424,22 @@ def test_manage_snapshot_refuses_bad_locations(drv_share, tmp_path, where):
     with pytest.raises(exception.ManageInvalidShareSnapshot):
         drv.manage_existing_snapshot(snapshot, {})
     assert drv.registry.get(snapshot['id']) is None
+
+
+def test_create_snapshot_again_after_a_crash(drv_share):
+    """Taken and recorded: returned as it is; renamed into place but unrecorded: taken again."""
+    drv, share, path = drv_share
+    snapshot = make_snapshot(share)
+    first = drv.create_snapshot(CTX, snapshot)
+    assert drv.create_snapshot(CTX, snapshot) == first
+    unrecorded = make_snapshot(share)
+    location = drv.create_snapshot(CTX, unrecorded)['provider_location']
+    drv.registry.forget(unrecorded['id'])
+    with open(os.path.join(location, 'stale'), 'w') as f:
+        f.write('from before the crash')
+    with open(os.path.join(path, 'newer'), 'w') as f:
+        f.write('written since')
+    again = drv.create_snapshot(CTX, unrecorded)
+    assert again['provider_location'] == location
+    assert sorted(os.listdir(location)) == sorted(os.listdir(path))
+    assert drv.registry.get(unrecorded['id']) is not None

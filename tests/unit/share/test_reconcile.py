@@ -7,6 +7,7 @@ from oslo_config import cfg
 from oslo_utils import timeutils
 
 from manila_lite.common import constants as c
+from manila_lite import exception
 from manila_lite.share import reconcile
 from tests.unit.share import helpers
 
@@ -90,3 +91,77 @@ def test_disabled_with_zero_timeout(manager_factory, db, admin_ctx):
         assert reconcile.reconcile(mgr, admin_ctx) == 0
     finally:
         CONF.clear_override('transitional_state_timeout')
+
+
+def test_start_up_settles_even_when_stats_fail(manager_factory, db,
+                                               admin_ctx, timeout):
+    mgr = manager_factory(dummy_driver_fail_methods=['get_share_stats'])
+    _s, extending = helpers.make_share(db, admin_ctx, status='extending')
+    _age(db, admin_ctx, extending['id'], 120)
+    mgr.init_host(service_id=mgr.service_id)
+    assert mgr.last_capabilities is None
+    assert _status(db, admin_ctx, extending['id']) == (
+        c.STATUS_EXTENDING_ERROR)
+
+
+def test_row_settled_meanwhile_is_skipped(manager_factory, db, admin_ctx,
+                                          timeout, monkeypatch, caplog):
+    """A delayed delete request finishing between the query and the settling is no error."""
+    mgr = manager_factory()
+    _s, deleting = helpers.make_share(db, admin_ctx, status='deleting')
+    _age(db, admin_ctx, deleting['id'], 120)
+    found = reconcile.find_stranded(mgr, admin_ctx)
+    assert [i['id'] for i in found] == [deleting['id']]
+    db.share_instance_delete(admin_ctx, deleting['id'])
+    monkeypatch.setattr(reconcile, 'find_stranded', lambda m, ctx: found)
+    assert reconcile.reconcile(mgr, admin_ctx) == 0
+    assert not [r for r in caplog.records if r.levelname == 'ERROR']
+
+
+def _age_snapshot(db, snapinst_id, seconds):
+    import sqlalchemy
+    when = timeutils.utcnow() - datetime.timedelta(seconds=seconds)
+    with db.get_engine().begin() as conn:
+        conn.execute(sqlalchemy.text(
+            'UPDATE share_snapshot_instances SET updated_at = :w, '
+            'created_at = :w WHERE id = :i'), {'w': when, 'i': snapinst_id})
+
+
+def test_stranded_snapshot_instances_are_driven_again(manager_factory, db,
+                                                      admin_ctx, timeout):
+    mgr = manager_factory()
+    share, _inst = helpers.make_share(db, admin_ctx, status='available')
+    snaps = {}
+    for status in ('creating', 'deleting', 'creating'):
+        snap = db.share_snapshot_create(admin_ctx, {
+            'share_id': share['id'], 'size': 1, 'user_id': 'u1',
+            'project_id': 'p1', 'status': status, 'progress': '0%',
+            'share_size': 1, 'display_name': 's', 'share_proto': 'NFS'})
+        snaps.setdefault(status, []).append(snap.instance['id'])
+    fresh = snaps['creating'].pop()
+    for snapinst_id in snaps['creating'] + snaps['deleting']:
+        _age_snapshot(db, snapinst_id, 120)
+    assert reconcile.reconcile(mgr, admin_ctx) == 2
+
+    def status(snapinst_id):
+        return db.share_snapshot_instance_get(admin_ctx,
+                                              snapinst_id)['status']
+    assert status(snaps['creating'][0]) == c.STATUS_AVAILABLE
+    with pytest.raises(exception.ShareSnapshotInstanceNotFound):
+        status(snaps['deleting'][0])            # deleted
+    assert status(fresh) == c.STATUS_CREATING
+    assert reconcile.reconcile(mgr, admin_ctx) == 0
+
+
+def test_one_pass_at_a_time(manager_factory, db, admin_ctx, timeout):
+    from oslo_concurrency import lockutils
+    mgr = manager_factory()
+    _s, creating = helpers.make_share(db, admin_ctx, status='creating')
+    _age(db, admin_ctx, creating['id'], 120)
+    running = lockutils.internal_lock('reconcile-%s' % mgr.host)
+    assert running.acquire(blocking=False)      # the start-up pass
+    try:
+        assert reconcile.reconcile(mgr, admin_ctx) == 0
+    finally:
+        running.release()
+    assert reconcile.reconcile(mgr, admin_ctx) == 1

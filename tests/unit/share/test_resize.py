@@ -146,6 +146,23 @@ def test_extend_unknown_share(manager_factory):
     assert isinstance(_unwrap(excinfo), exception.ShareNotFound)
 
 
+def test_extend_of_share_deleted_meanwhile_rolls_back(manager_factory, db,
+                                                      admin_ctx):
+    """A force-delete that ran before the extend request: its reservation goes back."""
+    mgr = manager_factory()
+    share, inst = _charged_share(db, admin_ctx, 1, c.STATUS_EXTENDING)
+    res = db.quota_reserve(admin_ctx, {'gigabytes': 1}, 'p1', 'u1',
+                           share_type_id=inst['share_type_id'])
+    assert _gigabytes(db, admin_ctx, inst) == [(1, 1), (1, 1)]
+    db.share_instance_delete(admin_ctx, inst['id'],
+                             need_to_update_usages=True)
+    with pytest.raises(messaging.ExpectedException) as excinfo:
+        mgr.extend_share(_user_ctx(), share_id=share['id'], new_size=2,
+                         reservations=res)
+    assert isinstance(_unwrap(excinfo), exception.ShareNotFound)
+    assert _gigabytes(db, admin_ctx, inst) == [(0, 0), (0, 0)]
+
+
 # -- shrink ------------------------------------------------------------------
 
 def test_shrink_success_gives_quota_back(manager_factory, db, admin_ctx,

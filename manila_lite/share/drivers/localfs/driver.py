@@ -399,12 +399,17 @@ class LocalFSDriver(snapshots.SnapshotMixin, manage.ManageMixin,
         pool = self._share_pool(share)
         path = pool.share_path(share['name'])
         pool.confine(path, 'share directory')
-        if os.path.lexists(path):
+        if self._interrupted_create(share, path):
+            LOG.info('localfs share %(id)s: finishing the interrupted '
+                     'creation of %(path)s.', {'id': share['id'],
+                                               'path': path})
+        elif os.path.lexists(path):
             raise exception.ShareBackendException(
                 msg='localfs share directory %s already exists; refusing to '
                     'reuse it (use manage to adopt existing data)' % path)
-        with fsops.translated('create share directory', path):
-            fsops.make_directory(path, self._mode, self._owner)
+        else:
+            with fsops.translated('create share directory', path):
+                fsops.make_directory(path, self._mode, self._owner)
         try:
             self._set_limit(pool, path, share['id'], share['size'])
             record = exports.Record(share['id'], exports.SHARE, pool.name,
@@ -418,6 +423,20 @@ class LocalFSDriver(snapshots.SnapshotMixin, manage.ManageMixin,
         LOG.info('localfs share %(id)s created at %(path)s.',
                  {'id': share['id'], 'path': path})
         return self._record_locations(record)
+
+    def _interrupted_create(self, share, path):
+        """True when ``path`` is this very share's directory from a create cut short (crash, lost reply).
+
+        Either the driver recorded it for this instance id, or it is the
+        empty real directory ``share-<instance id>`` made just before the
+        crash (nobody could have written to it: it was never exported).
+        """
+        if os.path.islink(path) or not os.path.isdir(path):
+            return False
+        record = self.registry.get(share['id'])
+        if record is not None:
+            return record.kind == exports.SHARE and record.path == path
+        return not os.listdir(path)
 
     def delete_share(self, context, share, share_server=None):
         self.jobs.cancel(share['id'])
@@ -445,6 +464,13 @@ class LocalFSDriver(snapshots.SnapshotMixin, manage.ManageMixin,
 
     def _ensure_one(self, share):
         """Re-register one share; return its ensure update."""
+        # Under the registry lock: an access change or resize running at
+        # the same time (start-up ensure runs while RPC is served) must not
+        # be overwritten by a copy of the record read before it.
+        with self.registry.lock:
+            return self._ensure_one_locked(share)
+
+    def _ensure_one_locked(self, share):
         record = self.registry.get(share['id'])
         try:
             pool, path = self._share_location(share)
@@ -554,7 +580,7 @@ class LocalFSDriver(snapshots.SnapshotMixin, manage.ManageMixin,
         valid, updates = self._checked_rules(access_rules, record.proto,
                                              readonly)
         with self.registry.lock:
-            fresh = copy.copy(record)
+            fresh = copy.copy(self.registry.get(record.entity_id) or record)
             fresh.rules = valid
             self.registry.save(fresh)
         self._sync_exports([record.proto])

@@ -61,6 +61,18 @@ class SnapshotMixin(object):
                 msg='localfs share directory %s of share %s is missing; '
                     'cannot snapshot it' % (src, share['id']))
         dst = pool.snapshot_path(snapshot['name'])
+        record = self.registry.get(snapshot['id'])
+        if (record is not None and record.path == dst
+                and os.path.isdir(dst) and not os.path.islink(dst)):
+            # Taken already; the service was stopped before recording it.
+            return {'provider_location': dst,
+                    'export_locations': self._record_locations(record)}
+        if os.path.isdir(dst) and not os.path.islink(dst) and record is None:
+            # Renamed into place just before a crash, never recorded: the
+            # directory (named after this snapshot instance, in the
+            # driver's private area) is taken again.
+            with fsops.translated('remove an unrecorded snapshot', dst):
+                fsops.remove_tree(dst, pool.trash_dir)
         if os.path.lexists(dst):
             raise exception.ShareBackendException(
                 msg='localfs snapshot directory %s already exists' % dst)
