@@ -64,6 +64,7 @@ def init(conf, url=None):
         if TRANSPORT is not None:
             return TRANSPORT
         exmods = get_allowed_exmods()
+        opts.set_lib_defaults()        # before the driver reads its options
         transport = messaging.get_rpc_transport(
             conf, url=url, allowed_remote_exmods=exmods)
         try:
@@ -291,12 +292,6 @@ def get_server(target, endpoints, serializer=None):
     as with upstream's DefaultRPCAccessPolicy.
     """
     transport = get_transport()
-    try:
-        transport.conf.set_default(
-            'rabbit_qos_prefetch_count', opts.RABBIT_QOS_PREFETCH_COUNT,
-            group='oslo_messaging_rabbit')
-    except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
-        pass                                # not the RabbitMQ driver
     rpc_dispatcher = _Dispatcher(endpoints,
                                  RequestContextSerializer(serializer),
                                  dispatcher.DefaultRPCAccessPolicy)

@@ -33,6 +33,9 @@ def list_opts():
 # whatever was sent ahead, so a small window keeps a stop short (see
 # manila_lite.rpc.BoundedIntakeRPCServer).
 RABBIT_QOS_PREFETCH_COUNT = 8
+# The longest wait between reconnection attempts to RabbitMQ (oslo.messaging:
+# 30 s): after a long outage the daemon is back within this of the broker.
+RABBIT_INTERVAL_MAX = 10
 
 
 def set_lib_defaults():
@@ -40,4 +43,5 @@ def set_lib_defaults():
     from oslo_config import cfg
     from oslo_messaging._drivers import impl_rabbit
     cfg.set_defaults(impl_rabbit.rabbit_opts,
-                     rabbit_qos_prefetch_count=RABBIT_QOS_PREFETCH_COUNT)
+                     rabbit_qos_prefetch_count=RABBIT_QOS_PREFETCH_COUNT,
+                     rabbit_interval_max=RABBIT_INTERVAL_MAX)

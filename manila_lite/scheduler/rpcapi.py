@@ -10,6 +10,7 @@ from oslo_utils import timeutils
 from manila_lite import rpc
 
 CONF = cfg.CONF
+CAPABILITIES_RETRY = 1
 
 
 class SchedulerAPI:
@@ -46,7 +47,11 @@ class SchedulerAPI:
         """
         if timestamp is None:
             timestamp = timeutils.utcnow()
-        cctxt = self.client.prepare(fanout=True, version='1.10')
+        # One reconnection attempt, not oslo.messaging's endless retry: a
+        # broker outage must not hold the periodic tasks (reconciliation,
+        # status polling) behind a report that the next run sends anyway.
+        cctxt = self.client.prepare(fanout=True, version='1.10',
+                                    retry=CAPABILITIES_RETRY)
         cctxt.cast(context, 'update_service_capabilities',
                    service_name=service_name, host=host,
                    capabilities=capabilities,
