@@ -174,13 +174,14 @@ def share_instance_get(context, share_instance_id, with_share_data=False,
 
 
 def share_instance_get_all_by_host(context, host, with_share_data=False,
-                                   status=None):
-    """Instances on ``host`` ('H@B' also matches 'H@B#pool'); status str or list.
+                                   status=None, access_rules_status=None):
+    """Instances on ``host`` ('H@B' also matches 'H@B#pool'); status and access_rules_status str or list.
 
     Loads like share_instance_get with a constant number of statements.
     """
     return _instances.share_instance_get_all_by_host(
-        context, host, with_share_data=with_share_data, status=status)
+        context, host, with_share_data=with_share_data, status=status,
+        access_rules_status=access_rules_status)
 
 
 def share_instance_get_all(context, filters=None):

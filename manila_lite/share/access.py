@@ -445,6 +445,12 @@ def reset_for_reapply(mgr, context, instance_ids, reapply=False):
                 states.advance_all(context, states.ACCESS_RULE, batch, event)
 
 
+def resync(mgr, context, inst):
+    """Sync an instance's rule changes again after their request was lost (reconciliation)."""
+    reset_for_reapply(mgr, context, [inst['id']])
+    _sync_and_report(mgr, context, inst['id'], inst.get('share_server'))
+
+
 def resync_after_ensure(mgr, context, instances, updates):
     """Start-up step 5 for the ensured instances present in the driver's ``updates``.
 

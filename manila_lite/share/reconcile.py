@@ -10,7 +10,8 @@ through the driver (both flows tolerate work the driver already did), an
 interrupted ensure returns the instance to ``available``, and operations
 whose request cannot be recovered (extend, shrink, manage, unmanage,
 revert) end in their upstream error status with a user message.
-Snapshot instances stranded in ``creating`` or ``deleting`` are driven
+Rule changes waiting as long on an available instance (``access_rules_status``
+``syncing``) are synced to the driver again. Snapshot instances stranded in ``creating`` or ``deleting`` are driven
 again the same way.
 """
 
@@ -54,19 +55,43 @@ def _last_change(inst):
     return inst['updated_at'] or inst['created_at']
 
 
-def find_stranded(mgr, context, now=None):
-    """This host's instances stuck in a transitional status (one query)."""
+def _cutoff(now):
+    """Rows last changed before this are stranded; None when disabled."""
     timeout = CONF.transitional_state_timeout
     if not timeout:
-        return []
-    now = now or timeutils.utcnow()
-    cutoff = now - datetime.timedelta(seconds=timeout)
-    rows = db_api.share_instance_get_all_by_host(
-        context, mgr.host, with_share_data=True, status=list(STRANDABLE))
+        return None
+    return (now or timeutils.utcnow()) - datetime.timedelta(seconds=timeout)
+
+
+def _stale_and_idle(mgr, rows, cutoff):
     busy = mgr.in_flight.snapshot()
     return [i for i in rows
             if _last_change(i) is not None and _last_change(i) <= cutoff
             and i['id'] not in busy and i['share_id'] not in busy]
+
+
+def find_stranded(mgr, context, now=None):
+    """This host's instances stuck in a transitional status (one query)."""
+    cutoff = _cutoff(now)
+    if cutoff is None:
+        return []
+    rows = db_api.share_instance_get_all_by_host(
+        context, mgr.host, with_share_data=True, status=list(STRANDABLE))
+    return _stale_and_idle(mgr, rows, cutoff)
+
+
+def find_stranded_access(mgr, context, now=None):
+    """This host's available instances whose rule changes (``syncing``) waited as long (one query).
+
+    E.g. an ``update_access`` cast the broker lost.
+    """
+    cutoff = _cutoff(now)
+    if cutoff is None:
+        return []
+    rows = db_api.share_instance_get_all_by_host(
+        context, mgr.host, with_share_data=True, status=c.STATUS_AVAILABLE,
+        access_rules_status=c.SHARE_INSTANCE_RULES_SYNCING)
+    return _stale_and_idle(mgr, rows, cutoff)
 
 
 def settle(mgr, context, inst):
@@ -113,10 +138,23 @@ def reconcile(mgr, context):
         pass_lock.release()
 
 
+def settle_access(mgr, context, inst):
+    """Sync one instance's waiting rule changes to the driver again."""
+    # Imported here: access imports this module's neighbours.
+    from manila_lite.share import access
+    with mgr.in_flight.track([inst['id'], inst['share_id']]):
+        access.resync(mgr, context, inst)
+    return 'access rules synced again'
+
+
 def _reconcile(mgr, context):
+    gone = (exception.ShareInstanceNotFound,)
     settled = _settle_each(mgr, context, find_stranded(mgr, context), settle,
-                           'Share instance',
-                           (exception.ShareInstanceNotFound,))
+                           'Share instance', gone)
+    settled += _settle_each(mgr, context,
+                            find_stranded_access(mgr, context),
+                            settle_access, 'Access rules of share instance',
+                            gone)
     return settled + reconcile_snapshots(mgr, context)
 
 
@@ -157,11 +195,9 @@ _SNAPSHOT_REDRIVE = (c.STATUS_CREATING, c.STATUS_DELETING,
 
 def find_stranded_snapshots(mgr, context, now=None):
     """This host's snapshot instances stuck in creating or deleting (one query)."""
-    timeout = CONF.transitional_state_timeout
-    if not timeout:
+    cutoff = _cutoff(now)
+    if cutoff is None:
         return []
-    cutoff = (now or timeutils.utcnow()) - datetime.timedelta(
-        seconds=timeout)
     rows = db_api.share_snapshot_instance_get_all_with_filters(
         context, {'host': mgr.host, 'statuses': list(_SNAPSHOT_REDRIVE)})
     busy = mgr.in_flight.snapshot()

@@ -303,12 +303,15 @@ def share_instance_has_access_rules(context, share_instance_id):
 
 
 def share_instance_get_all_by_host(context, host, with_share_data=False,
-                                   status=None):
+                                   status=None, access_rules_status=None):
     stmt = (_rows_stmt(utils.read_deleted_of(context), True)
             .where(utils.host_filter(SI.host, host)))
     statuses = utils.as_list(status)
     if statuses is not None:
         stmt = stmt.where(SI.status.in_(statuses))
+    rules_statuses = utils.as_list(access_rules_status)
+    if rules_statuses is not None:
+        stmt = stmt.where(SI.access_rules_status.in_(rules_statuses))
     stmt = stmt.order_by(SI.created_at, SI.id)
     with engine.reader(context) as session:
         return load_rows(session, stmt, with_share_data=with_share_data)

@@ -165,3 +165,57 @@ def test_one_pass_at_a_time(manager_factory, db, admin_ctx, timeout):
     finally:
         running.release()
     assert reconcile.reconcile(mgr, admin_ctx) == 1
+
+
+def _waiting_rule(db, ctx, inst, share, state):
+    """A rule mapping in ``state`` with the instance syncing, as a lost update_access cast leaves it."""
+    rule = db.share_access_create(ctx, {
+        'share_id': share['id'], 'access_type': 'ip',
+        'access_to': '10.0.0.%d' % (len(state) % 200), 'access_level': 'rw'})
+    if state != c.ACCESS_STATE_QUEUED_TO_APPLY:
+        db.share_instance_access_update(ctx, rule['id'], inst['id'],
+                                        {'state': state})
+    db.share_instance_access_rules_status_update(
+        ctx, inst['id'], [c.STATUS_ACTIVE], c.SHARE_INSTANCE_RULES_SYNCING)
+    return rule['id']
+
+
+def _rule_states(db, ctx, inst):
+    return sorted(r['state'] for r in
+                  db.share_instance_access_get_all(ctx, inst['id']))
+
+
+def test_lost_access_requests_are_synced_again(manager_factory, db, admin_ctx,
+                                               timeout):
+    mgr = manager_factory()
+    share, stale = helpers.make_share(db, admin_ctx, status='available')
+    _waiting_rule(db, admin_ctx, stale, share, c.ACCESS_STATE_QUEUED_TO_APPLY)
+    _waiting_rule(db, admin_ctx, stale, share, c.ACCESS_STATE_APPLYING)
+    _age(db, admin_ctx, stale['id'], 120)
+    share2, fresh = helpers.make_share(db, admin_ctx, status='available')
+    _waiting_rule(db, admin_ctx, fresh, share2, c.ACCESS_STATE_QUEUED_TO_APPLY)
+    assert reconcile.reconcile(mgr, admin_ctx) == 1
+    got = db.share_instance_get(admin_ctx, stale['id'])
+    assert got['access_rules_status'] == c.STATUS_ACTIVE
+    assert _rule_states(db, admin_ctx, stale) == [c.ACCESS_STATE_ACTIVE] * 2
+    # Within the timeout: its request may still be on its way.
+    assert db.share_instance_get(admin_ctx, fresh['id'])[
+        'access_rules_status'] == c.SHARE_INSTANCE_RULES_SYNCING
+    assert _rule_states(db, admin_ctx, fresh) == [
+        c.ACCESS_STATE_QUEUED_TO_APPLY]
+
+
+def test_lost_access_request_with_failing_driver(manager_factory, db,
+                                                 admin_ctx, timeout):
+    mgr = manager_factory(dummy_driver_fail_methods=['update_access'])
+    share, inst = helpers.make_share(db, admin_ctx, status='available')
+    _waiting_rule(db, admin_ctx, inst, share, c.ACCESS_STATE_QUEUED_TO_APPLY)
+    _age(db, admin_ctx, inst['id'], 120)
+    assert reconcile.reconcile(mgr, admin_ctx) == 0
+    got = db.share_instance_get(admin_ctx, inst['id'])
+    assert got['access_rules_status'] == c.SHARE_INSTANCE_RULES_ERROR
+    assert _rule_states(db, admin_ctx, inst) == [c.ACCESS_STATE_ERROR]
+    assert [m['action_id'] for m in db.message_get_all(admin_ctx)
+            if m['resource_id'] == share['id']] == ['010']
+    # Settled in error: the next pass leaves it alone.
+    assert reconcile.reconcile(mgr, admin_ctx) == 0
