@@ -185,8 +185,13 @@ def _has_snapshot_instances(context, instance_id):
         context, {'share_instance_ids': [instance_id]}))
 
 
-def _remove(mgr, context, inst, force, deferred_delete):
-    """Deny all rules, delete on the driver, soft-delete the rows."""
+def _remove(mgr, context, inst, force, deferred_delete, retry=False):
+    """Deny all rules, delete on the driver, soft-delete the rows.
+
+    ``retry`` (the periodic deferred deletion) only logs a failure, as
+    upstream's do_deferred_share_deletion: the user message was written
+    when the deletion first failed, not once per retry.
+    """
     deferred = (deferred_delete or
                 inst['status'] in _DEFERRED)
     steps = (('update_access', mf.Action.DELETE_ACCESS_RULES, _deny_all),
@@ -200,6 +205,11 @@ def _remove(mgr, context, inst, force, deferred_delete):
             LOG.info('Share instance %s is already gone from the backend.',
                      inst['id'])
         except Exception as exc:
+            if retry:
+                LOG.error('Deferred deletion of share instance %(id)s '
+                          'failed again (%(op)s): %(exc)s',
+                          {'id': inst['id'], 'op': operation, 'exc': exc})
+                return
             if _fail_delete(mgr, context, inst, exc, action, force,
                             deferred):
                 if deferred:
@@ -401,7 +411,8 @@ def deferred_deletion(mgr, context):
         if _has_snapshot_instances(context, inst['id']):
             continue
         try:
-            _remove(mgr, context, inst, force=False, deferred_delete=True)
+            _remove(mgr, context, inst, force=False, deferred_delete=True,
+                    retry=True)
         except Exception as exc:
             LOG.error('Deferred deletion of share instance %(id)s failed: '
                       '%(exc)s', {'id': inst['id'], 'exc': exc})

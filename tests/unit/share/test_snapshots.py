@@ -375,6 +375,31 @@ def test_deferred_share_deletion_waits_for_snapshots(snap_env, db,
         db.share_get(admin_ctx, share['id'])
 
 
+def test_deferred_share_deletion_retries_write_one_message(manager_factory,
+                                                          db, admin_ctx):
+    """The periodic retry of a failed deferred deletion only logs, as upstream."""
+    mgr = manager_factory()
+    share, inst = _available_share(mgr, db, admin_ctx)
+    _fail('dummy_driver_fail_methods', ['delete_share'])
+    db.share_instance_update(admin_ctx, inst['id'],
+                             {'status': 'deferred_deleting'})
+    mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'],
+                              deferred_delete=True)
+    assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
+        c.STATUS_ERROR_DEFERRED_DELETING
+    first = _messages(db, admin_ctx, inst['id'])     # upstream: the instance
+    assert [m[:2] for m in first] == [('007', '001')]
+    for _attempt in range(2):
+        mgr.do_deferred_share_deletion(admin_ctx)
+    assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
+        c.STATUS_ERROR_DEFERRED_DELETING
+    assert _messages(db, admin_ctx, inst['id']) == first
+    _fail('dummy_driver_fail_methods', [])
+    mgr.do_deferred_share_deletion(admin_ctx)
+    with pytest.raises(exception.ShareNotFound):
+        db.share_get(admin_ctx, share['id'])
+
+
 # -- shares created from snapshots --------------------------------------------
 
 def _child(db, ctx, share, snapshot, **extra):
