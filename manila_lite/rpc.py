@@ -291,11 +291,10 @@ def get_server(target, endpoints, serializer=None):
     Any public (not ``_``-prefixed) method of an endpoint can be invoked,
     as with upstream's DefaultRPCAccessPolicy.
     """
-    transport = get_transport()
     rpc_dispatcher = _Dispatcher(endpoints,
                                  RequestContextSerializer(serializer),
                                  dispatcher.DefaultRPCAccessPolicy)
-    return BoundedIntakeRPCServer(transport, target, rpc_dispatcher)
+    return BoundedIntakeRPCServer(get_transport(), target, rpc_dispatcher)
 
 
 def get_notifier(service=None, host=None, publisher_id=None):

@@ -224,9 +224,9 @@ def _remove(mgr, context, inst, force, deferred_delete, retry=False):
     LOG.info('Share instance %s deleted.', inst['id'])
 
 
-def _release_quota(context, inst, size=None):
+def _release_quota(context, inst):
     """Give back the quota the share held, as upstream's share service does on delete."""
-    size = (inst['size'] if size is None else size) or 0
+    size = inst['size'] or 0
     deltas = {'shares': -1, 'gigabytes': -size}
     if inst.get('replica_state'):
         deltas = {'share_replicas': -1, 'replica_gigabytes': -size}

@@ -10,8 +10,9 @@ through the driver (both flows tolerate work the driver already did), an
 interrupted ensure returns the instance to ``available``, and operations
 whose request cannot be recovered (extend, shrink, manage, unmanage,
 revert) end in their upstream error status with a user message.
-Rule changes waiting as long on an available instance (``access_rules_status``
-``syncing``) are synced to the driver again. Snapshot instances stranded in ``creating`` or ``deleting`` are driven
+Rule changes waiting as long on an available instance
+(``access_rules_status`` ``syncing``) are synced to the driver again.
+Snapshot instances stranded in ``creating`` or ``deleting`` are driven
 again the same way.
 """
 
@@ -63,11 +64,12 @@ def _cutoff(now):
     return (now or timeutils.utcnow()) - datetime.timedelta(seconds=timeout)
 
 
-def _stale_and_idle(mgr, rows, cutoff):
+def _stale_and_idle(mgr, rows, cutoff, parent='share_id'):
+    """The rows last changed before ``cutoff`` that this process is not working on (by id or ``parent`` id)."""
     busy = mgr.in_flight.snapshot()
-    return [i for i in rows
-            if _last_change(i) is not None and _last_change(i) <= cutoff
-            and i['id'] not in busy and i['share_id'] not in busy]
+    return [r for r in rows
+            if _last_change(r) is not None and _last_change(r) <= cutoff
+            and r['id'] not in busy and r[parent] not in busy]
 
 
 def find_stranded(mgr, context, now=None):
@@ -200,10 +202,7 @@ def find_stranded_snapshots(mgr, context, now=None):
         return []
     rows = db_api.share_snapshot_instance_get_all_with_filters(
         context, {'host': mgr.host, 'statuses': list(_SNAPSHOT_REDRIVE)})
-    busy = mgr.in_flight.snapshot()
-    return [s for s in rows
-            if _last_change(s) is not None and _last_change(s) <= cutoff
-            and not busy & {s['id'], s['snapshot_id']}]
+    return _stale_and_idle(mgr, rows, cutoff, parent='snapshot_id')
 
 
 def settle_snapshot(mgr, context, snapinst):

@@ -102,7 +102,7 @@ def refuse(context, method, kwargs, host):
                 project_id = _mark(context, kind, rid, status) or project_id
         except exception.NotFound:
             LOG.debug('%(method)s: %(arg)s %(rid)s does not exist.',
-                        {'method': method, 'arg': arg, 'rid': rid})
+                      {'method': method, 'arg': arg, 'rid': rid})
             raise error
         if resource_type is not None and rid and not isinstance(rid, list):
             message_api.API().create(
