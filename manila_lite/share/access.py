@@ -24,6 +24,7 @@ from manila_lite.common import constants as c
 from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
+from manila_lite.share import guard
 from manila_lite.share import states
 
 LOG = logging.getLogger(__name__)
@@ -57,15 +58,6 @@ def snapshot_lock(snapshot_id):
     """Upstream's external lock over the access rules of one snapshot."""
     return lockutils.lock(SNAPSHOT_LOCK % snapshot_id,
                           lock_file_prefix=LOCK_FILE_PREFIX, external=True)
-
-
-def _driver_error(operation, exc):
-    """Wrap a driver failure so the RPC guard logs it as one line."""
-    LOG.debug('Driver %s failed.', operation, exc_info=True)
-    if isinstance(exc, exception.ManilaException):
-        return exc
-    return exception.ShareBackendException(
-        msg='driver %s raised %s: %s' % (operation, type(exc).__name__, exc))
 
 
 # -- rule validation (upstream's API rules, re-checked before the driver) ----
@@ -227,7 +219,7 @@ def _sync_round(mgr, context, instance_id, share_server):
                                'sync_failed')
             states.advance_all(context, states.ACCESS_RULES_STATUS,
                                instance_id, 'sync_failed')
-        raise _driver_error('update_access', exc)
+        raise guard.driver_error('update_access', exc)
     with instance_lock(instance_id):
         _remove_denied(context, instance_id, lists.denied)
 
@@ -571,7 +563,7 @@ def _snapshot_round(mgr, context, snap, delete_all_rules, share_server):
         states.advance_all(context, table,
                            (snap_id, [r['access_id'] for r in add + delete]),
                            'sync_failed')
-        raise _driver_error('snapshot_update_access', exc)
+        raise guard.driver_error('snapshot_update_access', exc)
     if add:
         states.advance_all(context, table,
                            (snap_id, [r['access_id'] for r in add]),

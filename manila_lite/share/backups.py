@@ -15,6 +15,7 @@ from manila_lite.common import constants as c
 from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
+from manila_lite.share import guard
 from manila_lite.share import share_ops
 from manila_lite.share import states
 
@@ -24,18 +25,14 @@ LOG = logging.getLogger(__name__)
 _FAIL_REASON_MAX = 255
 
 
-def _backup_row(context, backup, status):
+def _backup_row(context, backup, status, operation):
     """The live row of the backup the API sent, or None (logged) if it is not in ``status``."""
     backup_id = backup.get('id')
     if not isinstance(backup_id, str) or not backup_id:
         raise exception.InvalidInput(
             reason='backup must carry its id, got %r' % (backup_id,))
     row = db_api.share_backup_get(context, backup_id)
-    if row['status'] != status:
-        LOG.warning('Share backup %(id)s is %(status)s, not %(want)s; '
-                    'request ignored.', {'id': row['id'],
-                                         'status': row['status'],
-                                         'want': status})
+    if not guard.expect_status('Share backup', row, (status,), operation):
         return None
     return row
 
@@ -47,7 +44,7 @@ def _reason(exc):
 
 def create_backup(mgr, context, backup):
     """Start a backup on the driver; failure → share ``available``, backup ``error`` (+ fail_reason)."""
-    row = _backup_row(context, backup, c.STATUS_CREATING)
+    row = _backup_row(context, backup, c.STATUS_CREATING, 'create_backup')
     if row is None:
         return
     try:
@@ -59,7 +56,7 @@ def create_backup(mgr, context, backup):
         _share_event(context, row['share_id'], 'backup_create_failed')
         states.advance(context, states.SHARE_BACKUP, row['id'],
                        'create_failed', {'fail_reason': _reason(exc)})
-        raise share_ops.driver_error('create_backup', exc)
+        raise guard.driver_error('create_backup', exc)
     LOG.info('Share backup %(backup)s of share %(share)s started.',
              {'backup': row['id'], 'share': row['share_id']})
 
@@ -78,7 +75,7 @@ def _share_event(context, share_id, event):
 
 def delete_backup(mgr, context, backup):
     """Delete a backup on the driver, give its quota back and soft-delete it; failure → ``error_deleting``."""
-    row = _backup_row(context, backup, c.STATUS_DELETING)
+    row = _backup_row(context, backup, c.STATUS_DELETING, 'delete_backup')
     if row is None:
         return
     try:
@@ -89,7 +86,7 @@ def delete_backup(mgr, context, backup):
     except Exception as exc:
         states.advance(context, states.SHARE_BACKUP, row['id'],
                        'delete_failed')
-        raise share_ops.driver_error('delete_backup', exc)
+        raise guard.driver_error('delete_backup', exc)
     try:
         db_api.quota_release(
             context, {'backups': 1, 'backup_gigabytes': row['size'] or 0},
@@ -108,7 +105,8 @@ def restore_backup(mgr, context, backup, share_id):
     Restoring into another share than the backed-up one needs the driver's
     ``restore_to_target_support`` (else user message 028/032).
     """
-    row = _backup_row(context, backup, c.STATUS_RESTORING)
+    row = _backup_row(context, backup, c.STATUS_RESTORING,
+                      'restore_backup')
     if row is None:
         return
     try:
@@ -130,7 +128,7 @@ def restore_backup(mgr, context, backup, share_id):
         _share_event(context, share_id, 'backup_restore_failed')
         states.advance(context, states.SHARE_BACKUP, row['id'],
                        'restore_failed')
-        raise share_ops.driver_error('restore_backup', exc)
+        raise guard.driver_error('restore_backup', exc)
     LOG.info('Restore of share backup %(backup)s into share %(share)s '
              'started.', {'backup': row['id'], 'share': share_id})
 

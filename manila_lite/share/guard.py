@@ -1,4 +1,4 @@
-"""The decorator every RPC method of the share manager wears: validation, one-line errors, driver guard."""
+"""What every RPC method of the share manager goes through: argument checks, one-line errors, the driver guard, status checks."""
 
 import contextlib
 import functools
@@ -185,3 +185,29 @@ def rpc_method(require_driver=True):
         wrapper.rpc_signature = signature
         return wrapper
     return wrap
+
+
+def driver_error(operation, exc):
+    """Wrap a driver failure so the RPC guard logs it as one line (a ManilaException passes as is)."""
+    LOG.debug('Driver %s failed.', operation, exc_info=True)
+    if isinstance(exc, exception.ManilaException):
+        return exc
+    return exception.ShareBackendException(
+        msg='driver %s raised %s: %s' % (operation, type(exc).__name__, exc))
+
+
+def expect_status(kind, row, sources, operation, status_key='status'):
+    """True if ``row`` is in one of ``sources``; else log that the request is ignored.
+
+    The one check every flow makes before acting on a row the API put in
+    a transitional status: a row that moved on meanwhile (a duplicate or
+    stale message) is left alone.
+    """
+    status = row[status_key]
+    if status in sources:
+        return True
+    LOG.warning('%(kind)s %(id)s is %(status)s, not %(sources)s; '
+                '%(operation)s request ignored.',
+                {'kind': kind, 'id': row['id'], 'status': status,
+                 'sources': '/'.join(sources), 'operation': operation})
+    return False

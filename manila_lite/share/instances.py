@@ -15,6 +15,7 @@ from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import access
 from manila_lite.share import export_locations
+from manila_lite.share import guard
 from manila_lite.share import states
 from manila_lite.share import views
 
@@ -29,15 +30,6 @@ def size_lock(share_id):
     """External lock over a share's size and its quota charge (extend's commit vs delete's release)."""
     return lockutils.lock(SIZE_LOCK % share_id, lock_file_prefix='manila-',
                           external=True)
-
-
-def _driver_error(operation, exc):
-    """Wrap a driver failure so the RPC guard logs it as one line."""
-    LOG.debug('Driver %s failed.', operation, exc_info=True)
-    if isinstance(exc, exception.ManilaException):
-        return exc
-    return exception.ShareBackendException(
-        msg='driver %s raised %s: %s' % (operation, type(exc).__name__, exc))
 
 
 def _assign_availability_zone(mgr, context, inst):
@@ -62,10 +54,8 @@ def create(mgr, context, share_instance_id, snapshot_id=None):
     """Provision one instance on the driver: ``creating`` → ``available`` (or ``error`` + message)."""
     inst = db_api.share_instance_get(context, share_instance_id,
                                      with_share_data=True)
-    if inst['status'] not in states.CREATE_SOURCES:
-        LOG.warning('Share instance %(id)s is %(status)s, not creating; '
-                    'create request ignored.',
-                    {'id': inst['id'], 'status': inst['status']})
+    if not guard.expect_status('Share instance', inst,
+                               states.CREATE_SOURCES, 'create'):
         return
     az_values = _assign_availability_zone(mgr, context, inst)
     if inst.get('share_network_id') and not mgr.driver_handles_share_servers:
@@ -96,7 +86,7 @@ def create(mgr, context, share_instance_id, snapshot_id=None):
                                  detail.get('export_location'))
             _store_partial_locations(context, inst['id'], partial)
         _fail_create(mgr, context, inst, exc, values=az_values)
-        raise _driver_error('create_share', exc)
+        raise guard.driver_error('create_share', exc)
     _store_creation_metadata(mgr, context, inst)
     values = {'launched_at': timeutils.utcnow(), 'progress': '100%'}
     values.update(az_values)
@@ -164,10 +154,8 @@ def delete(mgr, context, share_instance_id, force=False,
     inst = db_api.share_instance_get(context, share_instance_id,
                                      with_share_data=True,
                                      check_access_rules=True)
-    if inst['status'] not in states.DELETE_SOURCES:
-        LOG.warning('Share instance %(id)s is %(status)s, not deleting; '
-                    'delete request ignored.',
-                    {'id': inst['id'], 'status': inst['status']})
+    if not guard.expect_status('Share instance', inst,
+                               states.DELETE_SOURCES, 'delete'):
         return
     if deferred_delete:
         # Deferred deletion gives the quota back at once; the backend
@@ -214,7 +202,7 @@ def _remove(mgr, context, inst, force, deferred_delete, retry=False):
                             deferred):
                 if deferred:
                     return
-                raise _driver_error(operation, exc)
+                raise guard.driver_error(operation, exc)
     with size_lock(inst['share_id']):
         # The quota goes back in the deletion's transaction, sized by the
         # share row it locks: an extend that finished meanwhile committed

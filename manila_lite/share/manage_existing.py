@@ -10,6 +10,7 @@ from manila_lite.common import constants as c
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import export_locations
+from manila_lite.share import guard
 from manila_lite.share import share_ops
 from manila_lite.share import states
 
@@ -89,11 +90,8 @@ def manage_share(mgr, context, share_id, driver_options):
     message, as upstream.
     """
     share, inst = share_ops.load(context, share_id)
-    if inst['status'] != c.STATUS_MANAGING:
-        LOG.warning('Share %(share)s is %(status)s, not %(want)s; manage '
-                    'request ignored.', {'share': share_id,
-                                         'status': inst['status'],
-                                         'want': c.STATUS_MANAGING})
+    if not guard.expect_status('Share instance', inst, (c.STATUS_MANAGING,),
+                               'manage'):
         return
     db_api.share_metadata_update(
         context, share_id,
@@ -107,7 +105,7 @@ def manage_share(mgr, context, share_id, driver_options):
         db_api.share_update(context, share_id, {'size': 0})
         states.advance(context, states.SHARE_INSTANCE, inst['id'],
                        'manage_failed')
-        raise share_ops.driver_error('manage_existing', exc)
+        raise guard.driver_error('manage_existing', exc)
     LOG.info('Share %(share)s managed (%(size)s GB).',
              {'share': share_id, 'size': update['size']})
 
@@ -159,12 +157,9 @@ def unmanage_share(mgr, context, share_id):
     none is given back.
     """
     share, inst = share_ops.load(context, share_id)
-    sources = states.SHARE_INSTANCE['unmanage_failed'].sources
-    if inst['status'] not in sources:
-        LOG.warning('Share %(share)s is %(status)s, not %(want)s; unmanage '
-                    'request ignored.', {'share': share_id,
-                                         'status': inst['status'],
-                                         'want': '/'.join(sources)})
+    if not guard.expect_status(
+            'Share instance', inst,
+            states.SHARE_INSTANCE['unmanage_failed'].sources, 'unmanage'):
         return
     server = share_ops.share_server_of(context, inst)
     try:
@@ -176,7 +171,7 @@ def unmanage_share(mgr, context, share_id):
         _unmanage_failed(context, share_id, inst, 'the driver refused', exc)
         return
     except Exception as exc:
-        raise share_ops.driver_error('unmanage', exc)
+        raise guard.driver_error('unmanage', exc)
     if inst['status'] != c.STATUS_MANAGE_ERROR_UNMANAGING:
         _release_quota(context, share, inst)
     if mgr.configuration.safe_get('unmanage_remove_access_rules'):

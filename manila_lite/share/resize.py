@@ -5,6 +5,7 @@ from oslo_log import log as logging
 from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
+from manila_lite.share import guard
 from manila_lite.share import instances
 from manila_lite.share import share_ops
 from manila_lite.share import states
@@ -31,16 +32,6 @@ def _finish_reservations(context, reservations, quota, commit):
                       'commit' if commit else 'roll back', reservations)
 
 
-def _ready(inst, event, share_id):
-    sources = states.SHARE_INSTANCE[event].sources
-    if inst['status'] in sources:
-        return True
-    LOG.warning('Share %(share)s is %(status)s, not %(sources)s; request '
-                'ignored.', {'share': share_id, 'status': inst['status'],
-                             'sources': '/'.join(sources)})
-    return False
-
-
 def _replica_count(share):
     return sum(1 for i in share['instances'] if i.get('replica_state'))
 
@@ -54,7 +45,9 @@ def extend_share(mgr, context, share_id, new_size, reservations):
         _finish_reservations(context, reservations, {}, commit=False)
         raise
     quota = _quota_args(share, inst)
-    if not _ready(inst, 'extend_succeeded', share_id):
+    if not guard.expect_status(
+            'Share instance', inst,
+            states.SHARE_INSTANCE['extend_succeeded'].sources, 'extend'):
         _finish_reservations(context, reservations, quota, commit=False)
         return
     if new_size <= share['size']:
@@ -117,7 +110,9 @@ def shrink_share(mgr, context, share_id, new_size):
     and raises ShareShrinkingError.
     """
     share, inst = share_ops.load(context, share_id)
-    if not _ready(inst, 'shrink_succeeded', share_id):
+    if not guard.expect_status(
+            'Share instance', inst,
+            states.SHARE_INSTANCE['shrink_succeeded'].sources, 'shrink'):
         return
     new_size = int(new_size)
     if new_size >= share['size']:

@@ -7,21 +7,13 @@ from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import access
+from manila_lite.share import guard
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
 # -- helpers of the share flows (resize, manage, backups, transfer) ---------
-
-def driver_error(operation, exc):
-    """Wrap a driver failure so the RPC guard logs it as one line."""
-    LOG.debug('Driver %s failed.', operation, exc_info=True)
-    if isinstance(exc, exception.ManilaException):
-        return exc
-    return exception.ShareBackendException(
-        msg='driver %s raised %s: %s' % (operation, type(exc).__name__, exc))
-
 
 def current_instance(context, share):
     """The share's current instance with share data (what upstream hands drivers)."""
@@ -63,7 +55,7 @@ def connection_get_info(mgr, context, share_instance_id):
     try:
         info = mgr.driver.connection_get_info(context, inst, server)
     except Exception as exc:
-        raise driver_error('connection_get_info', exc)
+        raise guard.driver_error('connection_get_info', exc)
     if not isinstance(info, dict):
         raise exception.ShareBackendException(
             msg='driver connection_get_info returned %s, not a dict'
@@ -88,7 +80,7 @@ def transfer_accept(mgr, context, share_id, new_user, new_project,
             try:
                 deny_all_rules(mgr, context, inst, share_server=server)
             except Exception as exc:
-                raise driver_error('update_access', exc)
+                raise guard.driver_error('update_access', exc)
             rules = []
         try:
             mgr.driver.transfer_accept(context, inst, new_user, new_project,
@@ -99,9 +91,9 @@ def transfer_accept(mgr, context, share_id, new_user, new_project,
                 context, mf.Action.TRANSFER_ACCEPT, new_project,
                 resource_type=mf.Resource.SHARE, resource_id=share_id,
                 detail=mf.Detail.DRIVER_FAILED_TRANSFER_ACCEPT)
-            raise driver_error('transfer_accept', exc)
+            raise guard.driver_error('transfer_accept', exc)
         except Exception as exc:
-            raise driver_error('transfer_accept', exc)
+            raise guard.driver_error('transfer_accept', exc)
     LOG.info('Share %(share)s transferred from project %(old)s to '
              '%(new)s on the backend.',
              {'share': share_id, 'old': share['project_id'],

@@ -9,6 +9,7 @@ from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import access
 from manila_lite.share import export_locations
+from manila_lite.share import guard
 from manila_lite.share import instances
 from manila_lite.share import states
 from manila_lite.share import views
@@ -18,9 +19,6 @@ LOG = logging.getLogger(__name__)
 SNAP = states.SNAPSHOT_INSTANCE
 SHARE = states.SHARE_INSTANCE
 
-_DELETE_SOURCES = (c.STATUS_DELETING, c.STATUS_ERROR_DELETING,
-                   c.STATUS_DEFERRED_DELETING,
-                   c.STATUS_ERROR_DEFERRED_DELETING)
 _DEFERRED = (c.STATUS_DEFERRED_DELETING, c.STATUS_ERROR_DEFERRED_DELETING)
 # Statuses a driver may put in a create_snapshot model update.
 _DRIVER_SNAPSHOT_STATUSES = (c.STATUS_AVAILABLE, c.STATUS_CREATING,
@@ -57,16 +55,6 @@ def _load(context, snapshot_id):
     snapinst = db_api.share_snapshot_instance_get(context, current['id'],
                                                   with_share_data=True)
     return snapshot, snapinst
-
-
-def _expect(snapinst, sources, operation):
-    if snapinst['status'] in sources:
-        return True
-    LOG.warning('Snapshot instance %(id)s is %(status)s, not %(op)s; '
-                'request ignored.',
-                {'id': snapinst['id'], 'status': snapinst['status'],
-                 'op': operation})
-    return False
 
 
 def _server(snapinst):
@@ -214,7 +202,7 @@ def _snapshot_model_update(update, snapinst):
 def create_snapshot(mgr, context, share_id, snapshot_id):
     """Take a snapshot on the driver: ``creating`` → ``available`` (or ``error`` + message)."""
     snapshot, snapinst = _load(context, snapshot_id)
-    if not _expect(snapinst, (c.STATUS_CREATING,), 'creating'):
+    if not guard.expect_status('Snapshot instance', snapinst, (c.STATUS_CREATING,), 'create'):
         return
     try:
         update = mgr.driver.create_snapshot(
@@ -225,7 +213,7 @@ def create_snapshot(mgr, context, share_id, snapshot_id):
         states.advance(context, SNAP, snapinst['id'], 'create_failed')
         _snapshot_message(mgr, context, mf.Action.CREATE, snapshot,
                           snapinst['id'], exc)
-        raise instances._driver_error('create_snapshot', exc)
+        raise guard.driver_error('create_snapshot', exc)
     _store_snapshot_locations(context, snapinst, locations)
     status = values.pop('status')
     if status in (None, c.STATUS_AVAILABLE):
@@ -252,7 +240,7 @@ def delete_snapshot(mgr, context, snapshot_id, force=False,
                     deferred_delete=False):
     """Delete a snapshot on the driver and soft-delete its rows, releasing quota."""
     snapshot, snapinst = _load(context, snapshot_id)
-    if not _expect(snapinst, _DELETE_SOURCES, 'deleting'):
+    if not guard.expect_status('Snapshot instance', snapinst, states.DELETE_SOURCES, 'delete'):
         return
     deferred = deferred_delete or snapinst['status'] in _DEFERRED
     if deferred_delete:
@@ -281,7 +269,7 @@ def delete_snapshot(mgr, context, snapshot_id, force=False,
                           {'id': snapinst['id'], 'exc': exc})
                 return
             states.advance(context, SNAP, snapinst['id'], 'delete_failed')
-            raise instances._driver_error('delete_snapshot', exc)
+            raise guard.driver_error('delete_snapshot', exc)
         LOG.warning('Ignoring %(cls)s while force-deleting snapshot '
                     '%(id)s; the backend may need a clean-up: %(exc)s',
                     {'cls': type(exc).__name__, 'id': snapshot_id,
@@ -372,7 +360,7 @@ def create_share_from_snapshot(mgr, context, share_instance, snapshot_id,
     except Exception as exc:
         _save_failure_locations(context, inst, exc)
         instances._fail_create(mgr, context, inst, exc, values=az_values)
-        raise instances._driver_error('create_share_from_snapshot', exc)
+        raise guard.driver_error('create_share_from_snapshot', exc)
     done = status == c.STATUS_AVAILABLE
     values = dict(az_values or {}, launched_at=timeutils.utcnow(),
                   progress='100%' if done else '0%')
@@ -447,13 +435,10 @@ def revert_to_snapshot(mgr, context, snapshot_id, reservations=None):
     """Revert a share: ``reverting`` → ``available`` (size = snapshot size) or ``reverting_error``; snapshot ``restoring`` → ``available``."""
     snapshot, snapinst = _load(context, snapshot_id)
     inst = snapinst['share']
-    if (inst['status'] != c.STATUS_REVERTING or
-            snapinst['status'] != c.STATUS_RESTORING):
-        LOG.warning('Share instance %(inst)s is %(istatus)s and snapshot '
-                    '%(snap)s is %(sstatus)s, not reverting/restoring; '
-                    'revert request ignored.',
-                    {'inst': inst['id'], 'istatus': inst['status'],
-                     'snap': snapshot_id, 'sstatus': snapinst['status']})
+    if not (guard.expect_status('Share instance', inst,
+                                (c.STATUS_REVERTING,), 'revert') and
+            guard.expect_status('Snapshot instance', snapinst,
+                                (c.STATUS_RESTORING,), 'revert')):
         _finish_reservations(context, reservations, inst, commit=False)
         return
     try:
@@ -465,7 +450,7 @@ def revert_to_snapshot(mgr, context, snapshot_id, reservations=None):
     except Exception as exc:
         _revert_failed(mgr, context, snapshot, inst, snapinst, reservations,
                        exc)
-        raise instances._driver_error('revert_to_snapshot', exc)
+        raise guard.driver_error('revert_to_snapshot', exc)
     if status == c.STATUS_REVERTING_TO_SNAPSHOT:
         # Async: the periodic task reserves and commits the size change.
         _finish_reservations(context, reservations, inst, commit=False)
@@ -515,7 +500,7 @@ def _managed_snapshot_update(update, snapshot, snapinst):
 def manage_snapshot(mgr, context, snapshot_id, driver_options):
     """Adopt a backend snapshot: ``manage_starting`` → ``available`` (or ``manage_error``, size 1)."""
     snapshot, snapinst = _load(context, snapshot_id)
-    if not _expect(snapinst, (c.STATUS_MANAGING,), 'managing'):
+    if not guard.expect_status('Snapshot instance', snapinst, (c.STATUS_MANAGING,), 'manage'):
         return
     db_api.share_snapshot_metadata_update(
         context, snapshot['id'], {MANAGED_AT_KEY: snapshot['created_at']})
@@ -533,7 +518,7 @@ def manage_snapshot(mgr, context, snapshot_id, driver_options):
         # snapshot keeps the quota consistent.
         db_api.share_snapshot_update(context, snapshot['id'], {'size': 1})
         states.advance(context, SNAP, snapinst['id'], 'manage_failed')
-        raise instances._driver_error('manage_existing_snapshot', exc)
+        raise guard.driver_error('manage_existing_snapshot', exc)
     # As upstream: usages of the (project, caller) pair, no share type rows.
     _snapshot_quota(context, snapshot,
                     {'snapshots': 1, 'snapshot_gigabytes': size},
@@ -555,7 +540,7 @@ def _unmanage_failed(context, snapinst, reason):
 def unmanage_snapshot(mgr, context, snapshot_id):
     """Forget a snapshot without deleting it on the backend: soft-delete and release quota (or ``unmanage_error``)."""
     snapshot, snapinst = _load(context, snapshot_id)
-    if not _expect(snapinst, (c.STATUS_UNMANAGING,), 'unmanaging'):
+    if not guard.expect_status('Snapshot instance', snapinst, (c.STATUS_UNMANAGING,), 'unmanage'):
         return
     if mgr.configuration.safe_get('unmanage_remove_access_rules'):
         try:
@@ -575,7 +560,7 @@ def unmanage_snapshot(mgr, context, snapshot_id):
         return
     except Exception as exc:
         _unmanage_failed(context, snapinst, exc)
-        raise instances._driver_error('unmanage_snapshot', exc)
+        raise guard.driver_error('unmanage_snapshot', exc)
     # As upstream: reserved for the caller (the admin), like manage.
     _release_snapshot_quota(context, snapshot, snapinst,
                             user_id=context.user_id)
