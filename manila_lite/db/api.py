@@ -239,13 +239,25 @@ def share_instance_delete(context, share_instance_id,
     soft-deleted too. Returns ``{'share_deleted': bool, 'share': share}``
     with the share as loaded before the deletion (its columns only: no
     relationship is loaded). ``need_to_update_usages`` (as upstream): also
-    give back the quota (shares/gigabytes, or share_replicas/
-    replica_gigabytes for a replica; size from the locked share row) in
-    the same transaction; a failing release is logged, not raised.
+    give back the quota (shares/gigabytes; a replica share_replicas/
+    replica_gigabytes, plus shares/gigabytes when it was the share's last
+    instance; size from the locked share row) in the same transaction; a
+    failing release is logged, not raised.
     """
     return _instances.share_instance_delete(
         context, share_instance_id,
         need_to_update_usages=need_to_update_usages)
+
+
+def update_share_instance_quota_usages(context, share_instance_id):
+    """Give back the quota of an instance whose deletion is deferred, as upstream.
+
+    Everything its share holds: shares/gigabytes, and for a replica
+    share_replicas/replica_gigabytes too (size from the locked share
+    row). Raises ShareInstanceNotFound for a missing instance.
+    """
+    return _instances.update_share_instance_quota_usages(
+        context, share_instance_id)
 
 
 # -- export locations --------------------------------------------------------

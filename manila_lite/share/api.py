@@ -8,6 +8,7 @@ from manila_lite.common import constants
 from manila_lite.common import hosts
 from manila_lite.db import api as db_api
 from manila_lite import exception
+from manila_lite.share import quota
 from manila_lite.share import rpcapi as share_rpcapi
 
 LOG = logging.getLogger(__name__)
@@ -115,12 +116,9 @@ class API:
         share_type = self.ensure_share_type(context, share_type_name)
         share_type_id = _field(share_type, 'id')
         attributes = share_attributes_from_type(share_type)
-        deltas = {'shares': 1, 'gigabytes': size}
-        if attributes['replication_type']:
-            deltas.update({'share_replicas': 1, 'replica_gigabytes': size})
-        reservations = db_api.quota_reserve(
-            context, deltas, context.project_id, context.user_id,
-            share_type_id=share_type_id)
+        reservations = quota.reserve(
+            context, quota.share_deltas(size, attributes['replication_type']),
+            context.project_id, context.user_id, share_type_id=share_type_id)
         values = {
             'size': size,
             'user_id': context.user_id,
@@ -149,10 +147,8 @@ class API:
             LOG.error('Could not create the share rows; quota reservations '
                       '%s stay uncommitted until they expire.', reservations)
             raise
-        db_api.reservation_commit(context, reservations,
-                                  project_id=context.project_id,
-                                  user_id=context.user_id,
-                                  share_type_id=share_type_id)
+        quota.commit(context, reservations, project_id=context.project_id,
+                     user_id=context.user_id, share_type_id=share_type_id)
         instance = _field(share, 'instance')
         request_spec = self._request_spec(share, instance, share_type,
                                           metadata)

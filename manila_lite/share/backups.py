@@ -16,6 +16,7 @@ from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import guard
+from manila_lite.share import quota
 from manila_lite.share import share_ops
 from manila_lite.share import states
 
@@ -87,14 +88,10 @@ def delete_backup(mgr, context, backup):
         states.advance(context, states.SHARE_BACKUP, row['id'],
                        'delete_failed')
         raise guard.driver_error('delete_backup', exc)
-    try:
-        db_api.quota_release(
-            context, {'backups': 1, 'backup_gigabytes': row['size'] or 0},
-            row['project_id'], context.user_id)
-    except Exception as exc:
-        LOG.warning('Could not give back the backup quota of project '
-                    '%(project)s: %(exc)s',
-                    {'project': row['project_id'], 'exc': exc})
+    quota.release(context,
+                  {'backups': 1, 'backup_gigabytes': row['size'] or 0},
+                  row['project_id'], context.user_id,
+                  what='share backup %s' % row['id'])
     db_api.share_backup_delete(context, row['id'])
     LOG.info('Share backup %s deleted.', row['id'])
 

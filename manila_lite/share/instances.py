@@ -16,6 +16,7 @@ from manila_lite import exception
 from manila_lite.share import access
 from manila_lite.share import export_locations
 from manila_lite.share import guard
+from manila_lite.share import quota
 from manila_lite.share import states
 from manila_lite.share import views
 
@@ -160,7 +161,7 @@ def delete(mgr, context, share_instance_id, force=False,
     if deferred_delete:
         # Deferred deletion gives the quota back at once; the backend
         # clean-up may finish later (do_deferred_share_deletion).
-        _release_quota(context, inst)
+        quota.release_deferred(context, inst)
         if _has_snapshot_instances(context, inst['id']):
             states.advance(context, states.SHARE_INSTANCE, inst['id'],
                            'deferred_delete_failed')
@@ -210,21 +211,6 @@ def _remove(mgr, context, inst, force, deferred_delete, retry=False):
         db_api.share_instance_delete(context, inst['id'],
                                      need_to_update_usages=not deferred)
     LOG.info('Share instance %s deleted.', inst['id'])
-
-
-def _release_quota(context, inst):
-    """Give back the quota the share held, as upstream's share service does on delete."""
-    size = inst['size'] or 0
-    deltas = {'shares': -1, 'gigabytes': -size}
-    if inst.get('replica_state'):
-        deltas = {'share_replicas': -1, 'replica_gigabytes': -size}
-    try:
-        db_api.quota_release(context, deltas, inst['project_id'],
-                             inst['user_id'],
-                             share_type_id=inst.get('share_type_id'))
-    except Exception:
-        LOG.exception('Could not release quota of share instance %s.',
-                      inst['id'])
 
 
 # The start-up ensure runs beside the RPC server: its per-instance Python

@@ -11,6 +11,7 @@ from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import export_locations
 from manila_lite.share import guard
+from manila_lite.share import quota
 from manila_lite.share import share_ops
 from manila_lite.share import states
 
@@ -130,15 +131,11 @@ def _record(mgr, context, share, inst, share_type, update):
     share_values = {k: update[k] for k in _SHARE_KEYS if k in update}
     share_values['size'] = size
     db_api.share_update(context, share['id'], share_values)
-    deltas = {'shares': 1, 'gigabytes': size}
-    if share_type['extra_specs'].get('replication_type'):
-        deltas.update({'share_replicas': 1, 'replica_gigabytes': size})
-    reservations = db_api.quota_reserve(
-        context, deltas, share['project_id'], context.user_id,
-        share_type_id=inst.get('share_type_id'))
-    db_api.reservation_commit(context, reservations,
-                              project_id=share['project_id'],
-                              share_type_id=inst.get('share_type_id'))
+    quota.charge(context,
+                 quota.share_deltas(
+                     size, share_type['extra_specs'].get('replication_type')),
+                 share['project_id'], context.user_id,
+                 share_type_id=inst.get('share_type_id'))
     values = {k: update[k] for k in _INSTANCE_KEYS if k in update}
     values.update({'launched_at': timeutils.utcnow(),
                    'availability_zone': mgr.availability_zone})
@@ -200,14 +197,8 @@ def _unmanage_failed(context, share_id, inst, why, exc):
 
 
 def _release_quota(context, share, inst):
-    size = share['size'] or 0
-    deltas = {'shares': 1, 'gigabytes': size}
-    if any(i.get('replica_state') for i in share['instances']):
-        deltas.update({'share_replicas': 1, 'replica_gigabytes': size})
-    try:
-        db_api.quota_release(context, deltas, share['project_id'],
-                             context.user_id,
-                             share_type_id=inst.get('share_type_id'))
-    except Exception as exc:
-        LOG.warning('Could not update quota usages for unmanaged share '
-                    '%(share)s: %(exc)s', {'share': share['id'], 'exc': exc})
+    replicated = any(i.get('replica_state') for i in share['instances'])
+    quota.release(context, quota.share_deltas(share['size'] or 0, replicated),
+                  share['project_id'], context.user_id,
+                  share_type_id=inst.get('share_type_id'),
+                  what='unmanaged share %s' % share['id'])

@@ -7,6 +7,7 @@ from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import guard
 from manila_lite.share import instances
+from manila_lite.share import quota
 from manila_lite.share import share_ops
 from manila_lite.share import states
 from manila_lite.share import usage
@@ -14,22 +15,9 @@ from manila_lite.share import usage
 LOG = logging.getLogger(__name__)
 
 
-def _quota_args(share, inst):
-    """Reservations are the share owner's (upstream charges the creator)."""
-    return {'project_id': share['project_id'], 'user_id': share['user_id'],
-            'share_type_id': inst.get('share_type_id')}
-
-
-def _finish_reservations(context, reservations, quota, commit):
-    if not reservations:
-        return
-    finish = (db_api.reservation_commit if commit
-              else db_api.reservation_rollback)
-    try:
-        finish(context, reservations, **quota)
-    except Exception:
-        LOG.exception('Could not %s quota reservations %s.',
-                      'commit' if commit else 'roll back', reservations)
+def _finish_reservations(context, reservations, owner, commit):
+    quota.finish(context, reservations, commit,
+                 'reservations %s' % reservations, **owner)
 
 
 def _replica_count(share):
@@ -44,16 +32,16 @@ def extend_share(mgr, context, share_id, new_size, reservations):
         # Deleted before this request ran: its reservation goes back too.
         _finish_reservations(context, reservations, {}, commit=False)
         raise
-    quota = _quota_args(share, inst)
+    owner = quota.owner(share, inst)
     if not guard.expect_status(
             'Share instance', inst,
             states.SHARE_INSTANCE['extend_succeeded'].sources, 'extend'):
-        _finish_reservations(context, reservations, quota, commit=False)
+        _finish_reservations(context, reservations, owner, commit=False)
         return
     if new_size <= share['size']:
         states.advance(context, states.SHARE_INSTANCE, inst['id'],
                        'extend_failed')
-        _finish_reservations(context, reservations, quota, commit=False)
+        _finish_reservations(context, reservations, owner, commit=False)
         raise exception.InvalidInput(
             reason='new size %s of share %s is not larger than its size %s'
                    % (new_size, share_id, share['size']))
@@ -64,7 +52,7 @@ def extend_share(mgr, context, share_id, new_size, reservations):
                                     context, inst))
     except Exception as exc:
         LOG.debug('Driver extend_share failed.', exc_info=True)
-        _fail_extend(mgr, context, share, inst, reservations, quota)
+        _fail_extend(mgr, context, share, inst, reservations, owner)
         raise exception.ShareExtendingError(reason=str(exc),
                                             share_id=share_id)
     with instances.size_lock(share_id):
@@ -79,9 +67,9 @@ def extend_share(mgr, context, share_id, new_size, reservations):
             LOG.warning('Share %(share)s became %(status)s while the driver '
                         'extended it; size and quota left unchanged.',
                         {'share': share_id, 'status': status})
-            _finish_reservations(context, reservations, quota, commit=False)
+            _finish_reservations(context, reservations, owner, commit=False)
             return
-        _finish_reservations(context, reservations, quota, commit=True)
+        _finish_reservations(context, reservations, owner, commit=True)
         share = db_api.share_update(context, share_id,
                                     {'size': int(new_size)})
         states.advance(context, states.SHARE_INSTANCE, inst['id'],
@@ -91,14 +79,14 @@ def extend_share(mgr, context, share_id, new_size, reservations):
     usage.notify_about_share_usage(mgr, context, share, inst, 'extend.end')
 
 
-def _fail_extend(mgr, context, share, inst, reservations, quota):
+def _fail_extend(mgr, context, share, inst, reservations, owner):
     mgr.message_api.create(
         context, mf.Action.EXTEND, share['project_id'],
         resource_type=mf.Resource.SHARE, resource_id=share['id'],
         detail=mf.Detail.DRIVER_FAILED_EXTEND)
     states.advance(context, states.SHARE_INSTANCE, inst['id'],
                    'extend_failed')
-    _finish_reservations(context, reservations, quota, commit=False)
+    _finish_reservations(context, reservations, owner, commit=False)
 
 
 def shrink_share(mgr, context, share_id, new_size):
@@ -121,19 +109,19 @@ def shrink_share(mgr, context, share_id, new_size):
         raise exception.InvalidInput(
             reason='new size %s of share %s is not smaller than its size %s'
                    % (new_size, share_id, share['size']))
-    quota = _quota_args(share, inst)
+    owner = quota.owner(share, inst)
     usage.notify_about_share_usage(mgr, context, share, inst, 'shrink.start')
-    reservations = _reserve_shrink(context, share, inst, new_size, quota)
+    reservations = _reserve_shrink(context, share, inst, new_size, owner)
     try:
         mgr.driver.shrink_share(inst, new_size,
                                 share_server=share_ops.share_server_of(
                                     context, inst))
     except Exception as exc:
         _fail_shrink(mgr, context, share, inst, exc)
-        _finish_reservations(context, reservations, quota, commit=False)
+        _finish_reservations(context, reservations, owner, commit=False)
         raise exception.ShareShrinkingError(reason=str(exc),
                                             share_id=share_id)
-    _finish_reservations(context, reservations, quota, commit=True)
+    _finish_reservations(context, reservations, owner, commit=True)
     share = db_api.share_update(context, share_id, {'size': new_size})
     states.advance(context, states.SHARE_INSTANCE, inst['id'],
                    'shrink_succeeded')
@@ -142,7 +130,7 @@ def shrink_share(mgr, context, share_id, new_size):
     usage.notify_about_share_usage(mgr, context, share, inst, 'shrink.end')
 
 
-def _reserve_shrink(context, share, inst, new_size, quota):
+def _reserve_shrink(context, share, inst, new_size, owner):
     """Reserve the negative gigabytes (and replica gigabytes); failure → ``shrinking_error``."""
     decrease = int(share['size']) - new_size
     deltas = {'gigabytes': -decrease}
@@ -150,7 +138,7 @@ def _reserve_shrink(context, share, inst, new_size, quota):
     if replicas:
         deltas['replica_gigabytes'] = -(replicas * decrease)
     try:
-        return db_api.quota_reserve(context, deltas, **quota)
+        return quota.reserve(context, deltas, **owner)
     except Exception as exc:
         LOG.debug('Quota reservation for shrinking failed.', exc_info=True)
         states.advance(context, states.SHARE_INSTANCE, inst['id'],

@@ -11,6 +11,7 @@ from manila_lite.share import access
 from manila_lite.share import export_locations
 from manila_lite.share import guard
 from manila_lite.share import instances
+from manila_lite.share import quota
 from manila_lite.share import states
 from manila_lite.share import views
 
@@ -150,27 +151,12 @@ def _mountable(snapinst):
     return bool((snapinst['share'] or {}).get('mount_snapshot_support'))
 
 
-def _snapshot_quota(context, snapshot, deltas, user_id, share_type_id):
-    """Commit snapshot quota deltas for the snapshot's project; errors are only logged."""
-    try:
-        uuids = db_api.quota_reserve(context, deltas, snapshot['project_id'],
-                                     user_id, share_type_id=share_type_id)
-        db_api.reservation_commit(context, uuids,
-                                  project_id=snapshot['project_id'],
-                                  user_id=user_id,
-                                  share_type_id=share_type_id)
-    except Exception:
-        LOG.exception('Could not update the quota usages of snapshot %s; '
-                      'an administrator must correct them.', snapshot['id'])
-
-
 def _release_snapshot_quota(context, snapshot, snapinst, user_id=None):
     """Snapshots -1 and snapshot_gigabytes -size, per user and per share type."""
-    size = snapshot['size'] or 0
-    _snapshot_quota(context, snapshot,
-                    {'snapshots': -1, 'snapshot_gigabytes': -size},
-                    user_id or snapshot['user_id'],
-                    (snapinst['share'] or {}).get('share_type_id'))
+    quota.release(context, quota.snapshot_deltas(snapshot['size'] or 0),
+                  snapshot['project_id'], user_id or snapshot['user_id'],
+                  (snapinst['share'] or {}).get('share_type_id'),
+                  what='snapshot %s' % snapshot['id'])
 
 
 # -- create -------------------------------------------------------------------
@@ -376,16 +362,9 @@ def create_share_from_snapshot(mgr, context, share_instance, snapshot_id,
 # -- revert -------------------------------------------------------------------
 
 def _finish_reservations(context, reservations, inst, commit):
-    if not reservations:
-        return
-    finish = (db_api.reservation_commit if commit
-              else db_api.reservation_rollback)
-    try:
-        finish(context, reservations, project_id=inst['project_id'],
-               user_id=inst['user_id'], share_type_id=inst['share_type_id'])
-    except Exception:
-        LOG.exception('Could not %s the revert reservations of share %s.',
-                      'commit' if commit else 'roll back', inst['share_id'])
+    quota.finish(context, reservations, commit,
+                 'the revert of share %s' % inst['share_id'],
+                 **quota.owner(inst))
 
 
 def _revert_result(result, snapshot):
@@ -520,9 +499,8 @@ def manage_snapshot(mgr, context, snapshot_id, driver_options):
         states.advance(context, SNAP, snapinst['id'], 'manage_failed')
         raise guard.driver_error('manage_existing_snapshot', exc)
     # As upstream: usages of the (project, caller) pair, no share type rows.
-    _snapshot_quota(context, snapshot,
-                    {'snapshots': 1, 'snapshot_gigabytes': size},
-                    context.user_id, None)
+    quota.charge(context, quota.snapshot_deltas(size), snapshot['project_id'],
+                 context.user_id, what='snapshot %s' % snapshot['id'])
     _store_snapshot_locations(context, snapinst, locations)
     db_api.share_snapshot_update(context, snapshot['id'], {'size': size})
     values['progress'] = '100%'
@@ -691,18 +669,8 @@ def _finish_async_revert(context, inst, restoring):
     size = restoring[0].snapshot['size']
     delta = size - (inst['size'] or 0)
     if delta:
-        try:
-            uuids = db_api.quota_reserve(
-                context, {'gigabytes': delta}, inst['project_id'],
-                inst['user_id'], share_type_id=inst['share_type_id'])
-            db_api.reservation_commit(
-                context, uuids, project_id=inst['project_id'],
-                user_id=inst['user_id'],
-                share_type_id=inst['share_type_id'])
-        except Exception:
-            LOG.exception('Could not update the quota of share %s after its '
-                          'revert; an administrator must correct it.',
-                          inst['share_id'])
+        quota.charge(context, {'gigabytes': delta}, **quota.owner(inst),
+                     what='share %s after its revert' % inst['share_id'])
     db_api.share_update(context, inst['share_id'], {'size': size})
     LOG.info('Share %(share)s reverted to snapshot %(snap)s.',
              {'share': inst['share_id'],

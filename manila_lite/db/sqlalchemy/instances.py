@@ -572,22 +572,34 @@ def _share_soft_delete():
                     updated_at=sa.bindparam('b_now')))
 
 
-def usage_deltas(size, replica_state):
-    """The quota a deleted share instance gives back (negative deltas)."""
+def usage_deltas(size, replica_state, no_instances_remain):
+    """The quota a deleted share instance gives back (negative deltas), by upstream's rule.
+
+    A replica (``replica_state`` set) gives back ``share_replicas`` and
+    ``replica_gigabytes``; when no instance of its share remains (or the
+    deletion is deferred) it gives back ``shares`` and ``gigabytes`` too.
+    A share without replication gives back ``shares`` and ``gigabytes``.
+    """
     size = size or 0
-    if replica_state:
-        return {'share_replicas': -1, 'replica_gigabytes': -size}
-    return {'shares': -1, 'gigabytes': -size}
+    share_usages = {'shares': -1, 'gigabytes': -size}
+    if not replica_state:
+        return share_usages
+    deltas = {'share_replicas': -1, 'replica_gigabytes': -size}
+    if no_instances_remain:
+        deltas.update(share_usages)
+    return deltas
 
 
-def _release_usages(session, context, share, instance_row):
-    """Give back the share's quota inside the deletion's transaction."""
+def _release_usages(session, context, share, instance_row,
+                    no_instances_remain):
+    """Give back the share's quota inside the caller's transaction."""
     if share is None:
         LOG.warning('Share instance of missing share %s deleted; no quota '
                     'to release.', instance_row.share_id)
         return
     quotas.release(session, context,
-                   usage_deltas(share.size, instance_row.replica_state),
+                   usage_deltas(share.size, instance_row.replica_state,
+                                no_instances_remain),
                    share.project_id, share.user_id,
                    share_type_id=instance_row.share_type_id)
 
@@ -617,7 +629,7 @@ def _delete(context, share_instance_id, release_usages):
         if release_usages:
             # Last: the usage rows (shared by the project's shares) stay
             # locked no longer than in a transaction of their own.
-            _release_usages(session, context, share, row)
+            _release_usages(session, context, share, row, share_deleted)
     return {'share_deleted': share_deleted, 'share': share}, row
 
 
@@ -651,8 +663,33 @@ def share_instance_delete(context, share_instance_id,
     result, row = _delete(context, share_instance_id, False)
     try:
         with engine.writer(context) as session:
-            _release_usages(session, context, result['share'], row)
+            _release_usages(session, context, result['share'], row,
+                            result['share_deleted'])
     except Exception:
         LOG.exception('Could not release quota of share instance %s.',
                       share_instance_id)
     return result
+
+
+def update_share_instance_quota_usages(context, share_instance_id):
+    """Give back the quota of an instance whose deletion is deferred (upstream's name and rule).
+
+    Sized by the share row, locked here; a replica gives back its share
+    quota too, as if it were the last instance (upstream's rule).
+    """
+    def build():
+        table = SI.__table__
+        return sa.select(table.c.share_id, table.c.replica_state,
+                         table.c.share_type_id).where(
+            table.c.id == sa.bindparam('b_si'), _live(SI))
+
+    with engine.writer(context) as session:
+        row = session.execute(utils.prebuilt('si_quota_row', build),
+                              {'b_si': share_instance_id}).first()
+        if row is None:
+            raise exception.ShareInstanceNotFound(
+                share_instance_id=share_instance_id)
+        share = session.scalars(
+            utils.prebuilt('share_for_update', _share_for_update),
+            {'b_share': row.share_id}).first()
+        _release_usages(session, context, share, row, True)

@@ -513,6 +513,50 @@ def test_delete_of_a_replica_gives_back_replica_quota(ctxt, make_share):
                          ('user1', None, 'replica_gigabytes'): 2}
 
 
+def _replicated_charge(ctxt, size):
+    db.reservation_commit(ctxt, db.quota_reserve(
+        ctxt, {'shares': 1, 'gigabytes': size, 'share_replicas': 1,
+               'replica_gigabytes': size}, 'proj1', 'user1'))
+
+
+def test_delete_of_the_last_replica_gives_back_share_quota_too(ctxt,
+                                                               make_share):
+    # As upstream's _update_share_instance_usages: no instance remains, so
+    # shares/gigabytes go back with share_replicas/replica_gigabytes.
+    share = make_share(replica_state='active', size=2, status='deleting')
+    _replicated_charge(ctxt, 2)
+    result = db.share_instance_delete(ctxt, share.instance['id'],
+                                      need_to_update_usages=True)
+    assert result['share_deleted'] is True
+    assert _usages() == {('user1', None, 'shares'): 0,
+                         ('user1', None, 'gigabytes'): 0,
+                         ('user1', None, 'share_replicas'): 0,
+                         ('user1', None, 'replica_gigabytes'): 0}
+
+
+def test_deferred_quota_of_a_replica_gives_back_everything(ctxt, make_share):
+    share = make_share(replica_state='active', size=3,
+                       status='deferred_deleting')
+    _replicated_charge(ctxt, 3)
+    db.update_share_instance_quota_usages(ctxt, share.instance['id'])
+    assert _usages() == {('user1', None, 'shares'): 0,
+                         ('user1', None, 'gigabytes'): 0,
+                         ('user1', None, 'share_replicas'): 0,
+                         ('user1', None, 'replica_gigabytes'): 0}
+    # The rows stay: only the quota went back.
+    assert db.share_instance_get(ctxt, share.instance['id'])
+
+
+def test_deferred_quota_of_a_plain_share(ctxt, make_share):
+    share = make_share(size=4, status='deferred_deleting')
+    _charged(ctxt, share, 4)
+    db.update_share_instance_quota_usages(ctxt, share.instance['id'])
+    assert _usages() == {('user1', None, 'shares'): 0,
+                         ('user1', None, 'gigabytes'): 0}
+    with pytest.raises(exception.ShareInstanceNotFound):
+        db.update_share_instance_quota_usages(ctxt, 'missing')
+
+
 def test_delete_without_usages_update_leaves_quota(ctxt, make_share):
     share = make_share(status='deleting')
     _charged(ctxt, share, 1)

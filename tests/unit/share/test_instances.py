@@ -98,3 +98,32 @@ def test_create_and_delete_statement_budget(manager_factory, db, admin_ctx):
     assert delete_transactions <= 3, counter.statements
     usage = db.quota_usage_get_all_by_project_and_user(admin_ctx, 'p1', 'u1')
     assert usage['shares']['in_use'] == 1
+
+
+@pytest.mark.parametrize('deferred', [False, True])
+def test_deleting_a_replicated_share_gives_back_all_its_quota(
+        manager_factory, db, admin_ctx, deferred):
+    """Issue 10 item 2: shares/gigabytes go back with the replica quota."""
+    mgr = manager_factory()
+    share, inst = helpers.make_share(db, admin_ctx, size=3,
+                                     replication_type='readable')
+    charged = {'shares': 1, 'gigabytes': 3, 'share_replicas': 1,
+               'replica_gigabytes': 3}
+    db.reservation_commit(admin_ctx, db.quota_reserve(  # as the API
+        admin_ctx, charged, 'p1', 'u1', share_type_id=inst['share_type_id']))
+    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    created = db.share_instance_get(admin_ctx, inst['id'])
+    assert created['replica_state'] == c.REPLICA_STATE_ACTIVE
+    status = 'deferred_deleting' if deferred else 'deleting'
+    db.share_instance_update(admin_ctx, inst['id'], {'status': status})
+    mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'],
+                              deferred_delete=deferred)
+    with pytest.raises(exception.ShareInstanceNotFound):
+        db.share_instance_get(admin_ctx, inst['id'])
+    by_user = db.quota_usage_get_all_by_project_and_user(admin_ctx, 'p1',
+                                                         'u1')
+    by_type = db.quota_usage_get_all_by_project_and_share_type(
+        admin_ctx, 'p1', inst['share_type_id'])
+    for usages in (by_user, by_type):
+        assert {res: usages[res]['in_use'] for res in charged} == dict.fromkeys(
+            charged, 0)
