@@ -25,7 +25,9 @@ from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import guard
+from manila_lite.share import rows
 from manila_lite.share import states
+from manila_lite.share import views
 
 LOG = logging.getLogger(__name__)
 
@@ -201,8 +203,7 @@ def _sync_round(mgr, context, instance_id, share_server):
     with instance_lock(instance_id):
         states.advance_all(context, states.ACCESS_RULES_STATUS, instance_id,
                            'sync_started')
-        inst = db_api.share_instance_get(context, instance_id,
-                                         with_share_data=True)
+        inst = rows.instance(context, instance_id)
         rules = db_api.share_instance_access_get_all(
             context, instance_id, filters={'state': list(_ON_SHARE)})
         rules = _reject_invalid(mgr, context, inst, rules)
@@ -273,10 +274,8 @@ def _driver_lists(mgr, inst, rules):
 
 def _call_driver(mgr, context, inst, lists, share_server):
     """Run the driver's update_access (or allow/deny one by one); return its per-rule updates."""
-    share = inst.to_dict()
-    metadata = db_api.share_metadata_get(context, inst['share_id'])
-    if metadata:
-        share['metadata'] = metadata
+    share = views.access_share_dict(
+        inst, db_api.share_metadata_get(context, inst['share_id']))
     try:
         updates = mgr.driver.update_access(
             context, share, lists.access_rules, add_rules=lists.add_rules,
@@ -352,15 +351,13 @@ def _remove_denied(context, instance_id, denied):
         db_api.share_instance_access_delete(context, mapping['id'])
 
 
+def deny_all_rules(mgr, context, inst):
+    """Deny every access rule of a loaded instance on the driver and drop the mappings (delete, unmanage, transfer)."""
+    update_access_rules(mgr, context, inst['id'], delete_all_rules=True,
+                        share_server=rows.server(inst))
+
+
 # -- RPC flows and start-up ----------------------------------------------------
-
-def _server_get(context, share_server_id):
-    if isinstance(share_server_id, dict):
-        share_server_id = share_server_id.get('id')
-    if not share_server_id:
-        return None
-    return db_api.share_server_get(context, share_server_id)
-
 
 def _sync_and_report(mgr, context, share_instance_id, share_server):
     """update_access_rules, recording a user message when it fails."""
@@ -381,26 +378,27 @@ def _sync_and_report(mgr, context, share_instance_id, share_server):
 
 def update_access(mgr, context, share_instance_id):
     """RPC update_access: sync one instance's queued rule changes."""
-    inst = db_api.share_instance_get(context, share_instance_id)
-    _sync_each(mgr, context, [share_instance_id],
-               _server_get(context, inst['share_server_id']), checked=True)
+    _sync_each(mgr, context, [share_instance_id])
 
 
 def update_access_for_instances(mgr, context, share_instance_ids,
                                 share_server_id=None):
-    """RPC update_access_for_instances: sync each instance; raise the first failure (an unknown id is one) at the end."""
-    _sync_each(mgr, context, share_instance_ids,
-               _server_get(context, share_server_id))
+    """RPC update_access_for_instances: sync each instance; raise the first failure (an unknown id is one) at the end.
+
+    Each instance goes to the driver with its own share server (the
+    server ``share_server_id`` names, for the instances the API sends).
+    """
+    _sync_each(mgr, context, share_instance_ids)
 
 
-def _sync_each(mgr, context, share_instance_ids, share_server, checked=False):
+def _sync_each(mgr, context, share_instance_ids):
     failure = None
     for instance_id in share_instance_ids:
         LOG.debug('Updating access rules of share instance %s.', instance_id)
         try:
-            if not checked:     # an unknown id would look like "nothing queued"
-                db_api.share_instance_get(context, instance_id)
-            _sync_and_report(mgr, context, instance_id, share_server)
+            # An unknown id raises here (it would look like "nothing queued").
+            inst = rows.instance(context, instance_id)
+            _sync_and_report(mgr, context, instance_id, rows.server(inst))
         except exception.ManilaException as exc:
             if failure is not None:
                 LOG.error('Access update of share instance %(id)s failed: '
@@ -440,7 +438,7 @@ def reset_for_reapply(mgr, context, instance_ids, reapply=False):
 def resync(mgr, context, inst):
     """Sync an instance's rule changes again after their request was lost (reconciliation)."""
     reset_for_reapply(mgr, context, [inst['id']])
-    _sync_and_report(mgr, context, inst['id'], inst.get('share_server'))
+    _sync_and_report(mgr, context, inst['id'], rows.server(inst))
 
 
 def resync_after_ensure(mgr, context, instances, updates):
@@ -467,7 +465,7 @@ def resync_after_ensure(mgr, context, instances, updates):
     for instance_id in reapply + pending:
         try:
             _sync_and_report(mgr, context, instance_id,
-                             by_id[instance_id].get('share_server'))
+                             rows.server(by_id[instance_id]))
         except Exception as exc:
             LOG.error('Re-applying access rules of share instance %(id)s '
                       'failed: %(exc)s', {'id': instance_id, 'exc': exc})
@@ -488,7 +486,7 @@ def _resync_snapshots(mgr, context, instances_by_id):
     for snap in snapshots:
         if snap['id'] not in wanted:
             continue
-        server = instances_by_id[snap['share_instance_id']].get('share_server')
+        server = rows.server(instances_by_id[snap['share_instance_id']])
         try:
             snapshot_update_access_rules(mgr, context, snap,
                                          share_server=server)
@@ -501,11 +499,10 @@ def _resync_snapshots(mgr, context, instances_by_id):
 
 def snapshot_update_access(mgr, context, snapshot_instance_id):
     """RPC snapshot_update_access: sync a mountable snapshot instance's queued rules."""
-    snap = db_api.share_snapshot_instance_get(context, snapshot_instance_id,
-                                              with_share_data=True)
-    server = _server_get(context, snap['share_instance']['share_server_id'])
+    snap = rows.snapshot_instance(context, snapshot_instance_id)
     try:
-        snapshot_update_access_rules(mgr, context, snap, share_server=server)
+        snapshot_update_access_rules(mgr, context, snap,
+                                     share_server=rows.snapshot_server(snap))
     except Exception as exc:
         mgr.message_api.create(
             context, mf.Action.UPDATE_ACCESS_RULES, snap['project_id'] or

@@ -17,7 +17,7 @@ from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import guard
 from manila_lite.share import quota
-from manila_lite.share import share_ops
+from manila_lite.share import rows
 from manila_lite.share import states
 
 CONF = cfg.CONF
@@ -49,10 +49,9 @@ def create_backup(mgr, context, backup):
     if row is None:
         return
     try:
-        share, inst = share_ops.load(context, row['share_id'])
+        share, inst = rows.share_and_instance(context, row['share_id'])
         mgr.driver.create_backup(context, inst, backup,
-                                 share_server=share_ops.share_server_of(
-                                     context, inst))
+                                 share_server=rows.server(inst))
     except Exception as exc:
         _share_event(context, row['share_id'], 'backup_create_failed')
         states.advance(context, states.SHARE_BACKUP, row['id'],
@@ -80,10 +79,9 @@ def delete_backup(mgr, context, backup):
     if row is None:
         return
     try:
-        _share, inst = share_ops.load(context, row['share_id'])
+        _share, inst = rows.share_and_instance(context, row['share_id'])
         mgr.driver.delete_backup(context, backup, inst,
-                                 share_server=share_ops.share_server_of(
-                                     context, inst))
+                                 share_server=rows.server(inst))
     except Exception as exc:
         states.advance(context, states.SHARE_BACKUP, row['id'],
                        'delete_failed')
@@ -107,7 +105,7 @@ def restore_backup(mgr, context, backup, share_id):
     if row is None:
         return
     try:
-        share, inst = share_ops.load(context, share_id)
+        share, inst = rows.share_and_instance(context, share_id)
         if (share_id != row['share_id'] and
                 not getattr(mgr.driver, 'restore_to_target_support', False)):
             mgr.message_api.create(
@@ -119,8 +117,7 @@ def restore_backup(mgr, context, backup, share_id):
                        'does not support targeted restores'
                        % (row['id'], share_id))
         mgr.driver.restore_backup(context, backup, inst,
-                                  share_server=share_ops.share_server_of(
-                                      context, inst))
+                                  share_server=rows.server(inst))
     except Exception as exc:
         _share_event(context, share_id, 'backup_restore_failed')
         states.advance(context, states.SHARE_BACKUP, row['id'],
@@ -144,9 +141,9 @@ def _progress(result):
 
 def _host_instances(mgr, context, status=None):
     """This host's instances with share data, by share id (one query)."""
-    rows = db_api.share_instance_get_all_by_host(
+    found = db_api.share_instance_get_all_by_host(
         context, mgr.host, with_share_data=True, status=status)
-    return {row['share_id']: row for row in rows}
+    return {row['share_id']: row for row in found}
 
 
 def create_backup_continue(mgr, context):
@@ -172,7 +169,7 @@ def _poll_create(mgr, context, backup, inst):
     try:
         progress = _progress(mgr.driver.create_backup_continue(
             context, inst, backup,
-            share_server=share_ops.share_server_of(context, inst)))
+            share_server=rows.server(inst)))
     except Exception as exc:
         LOG.warning('Could not get the progress of share backup '
                     '%(backup)s of share %(share)s: %(exc)s',
@@ -214,7 +211,7 @@ def _poll_restore(mgr, context, backup, inst):
     try:
         progress = _progress(mgr.driver.restore_backup_continue(
             context, backup, inst,
-            share_server=share_ops.share_server_of(context, inst)))
+            share_server=rows.server(inst)))
     except Exception as exc:
         LOG.error('Could not get the progress of restoring share backup '
                   '%(backup)s into share %(share)s: %(exc)s',

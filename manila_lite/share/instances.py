@@ -17,6 +17,7 @@ from manila_lite.share import access
 from manila_lite.share import export_locations
 from manila_lite.share import guard
 from manila_lite.share import quota
+from manila_lite.share import rows
 from manila_lite.share import states
 from manila_lite.share import views
 
@@ -53,8 +54,7 @@ def _fail_create(mgr, context, inst, exc, detail=None, values=None):
 
 def create(mgr, context, share_instance_id, snapshot_id=None):
     """Provision one instance on the driver: ``creating`` → ``available`` (or ``error`` + message)."""
-    inst = db_api.share_instance_get(context, share_instance_id,
-                                     with_share_data=True)
+    inst = rows.instance(context, share_instance_id)
     if not guard.expect_status('Share instance', inst,
                                states.CREATE_SOURCES, 'create'):
         return
@@ -78,7 +78,8 @@ def create(mgr, context, share_instance_id, snapshot_id=None):
                                              az_values=az_values)
         return
     try:
-        raw = mgr.driver.create_share(context, inst, share_server=None)
+        raw = mgr.driver.create_share(context, inst,
+                                      share_server=rows.server(inst))
         locations = export_locations.normalize(raw)
     except Exception as exc:
         detail = getattr(exc, 'detail_data', None)
@@ -113,7 +114,7 @@ def _store_creation_metadata(mgr, context, inst):
     getter = getattr(mgr.driver, 'get_optional_share_creation_data', None)
     if getter is None:
         return
-    data = getter(inst, share_server=None) or {}
+    data = getter(inst, share_server=rows.server(inst)) or {}
     metadata = data.get('metadata') if isinstance(data, dict) else None
     if isinstance(metadata, dict) and metadata:
         db_api.share_metadata_update(context, inst['share_id'],
@@ -145,16 +146,13 @@ def _deny_all(mgr, context, inst):
                                                            inst['id'])
     if not has_rules:
         return
-    access.update_access_rules(mgr, context, inst['id'],
-                               delete_all_rules=True, share_server=None)
+    access.deny_all_rules(mgr, context, inst)
 
 
 def delete(mgr, context, share_instance_id, force=False,
            deferred_delete=False):
     """Remove one instance from the driver and soft-delete its rows, releasing quota."""
-    inst = db_api.share_instance_get(context, share_instance_id,
-                                     with_share_data=True,
-                                     check_access_rules=True)
+    inst = rows.instance(context, share_instance_id, check_access_rules=True)
     if not guard.expect_status('Share instance', inst,
                                states.DELETE_SOURCES, 'delete'):
         return
@@ -185,8 +183,8 @@ def _remove(mgr, context, inst, force, deferred_delete, retry=False):
                 inst['status'] in _DEFERRED)
     steps = (('update_access', mf.Action.DELETE_ACCESS_RULES, _deny_all),
              ('delete_share', mf.Action.DELETE,
-              lambda m, ctx, i: m.driver.delete_share(ctx, i,
-                                                      share_server=None)))
+              lambda m, ctx, i: m.driver.delete_share(
+                 ctx, i, share_server=rows.server(i))))
     for operation, action, step in steps:
         try:
             step(mgr, context, inst)
@@ -378,10 +376,10 @@ def _apply_one_update(context, inst, update, plain):
 
 def deferred_deletion(mgr, context):
     """Periodic: retry the driver deletion of instances left in error_deferred_deleting."""
-    rows = db_api.share_instance_get_all_by_host(
+    found = db_api.share_instance_get_all_by_host(
         context, mgr.host, with_share_data=True,
         status=[c.STATUS_ERROR_DEFERRED_DELETING])
-    for inst in rows:
+    for inst in found:
         if _has_snapshot_instances(context, inst['id']):
             continue
         try:

@@ -9,10 +9,11 @@ from oslo_utils import timeutils
 from manila_lite.common import constants as c
 from manila_lite.db import api as db_api
 from manila_lite import exception
+from manila_lite.share import access
 from manila_lite.share import export_locations
 from manila_lite.share import guard
 from manila_lite.share import quota
-from manila_lite.share import share_ops
+from manila_lite.share import rows
 from manila_lite.share import states
 
 LOG = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def manage_share(mgr, context, share_id, driver_options):
     Any failure → ``manage_error`` with size 0 (quota untouched); no user
     message, as upstream.
     """
-    share, inst = share_ops.load(context, share_id)
+    share, inst = rows.share_and_instance(context, share_id)
     if not guard.expect_status('Share instance', inst, (c.STATUS_MANAGING,),
                                'manage'):
         return
@@ -115,7 +116,7 @@ def _adopt(mgr, context, share, inst, share_type, driver_options):
     _check_driver_mode(mgr, share_type, share['id'])
     if mgr.driver_handles_share_servers:
         raw = mgr.driver.manage_existing_with_server(
-            inst, driver_options, share_ops.share_server_of(context, inst))
+            inst, driver_options, rows.server(inst))
     else:
         raw = mgr.driver.manage_existing(inst, driver_options)
     return _validated_update(raw, share_type)
@@ -153,12 +154,12 @@ def unmanage_share(mgr, context, share_id):
     share in ``manage_error_unmanage_starting`` never charged quota, so
     none is given back.
     """
-    share, inst = share_ops.load(context, share_id)
+    share, inst = rows.share_and_instance(context, share_id)
     if not guard.expect_status(
             'Share instance', inst,
             states.SHARE_INSTANCE['unmanage_failed'].sources, 'unmanage'):
         return
-    server = share_ops.share_server_of(context, inst)
+    server = rows.server(inst)
     try:
         if mgr.driver_handles_share_servers:
             mgr.driver.unmanage_with_server(inst, server)
@@ -173,7 +174,7 @@ def unmanage_share(mgr, context, share_id):
         _release_quota(context, share, inst)
     if mgr.configuration.safe_get('unmanage_remove_access_rules'):
         try:
-            share_ops.deny_all_rules(mgr, context, inst, share_server=server)
+            access.deny_all_rules(mgr, context, inst)
         except Exception as exc:
             _unmanage_failed(context, share_id, inst,
                              'its access rules could not be removed', exc)

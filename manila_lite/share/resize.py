@@ -8,7 +8,7 @@ from manila_lite import exception
 from manila_lite.share import guard
 from manila_lite.share import instances
 from manila_lite.share import quota
-from manila_lite.share import share_ops
+from manila_lite.share import rows
 from manila_lite.share import states
 from manila_lite.share import usage
 
@@ -27,7 +27,7 @@ def _replica_count(share):
 def extend_share(mgr, context, share_id, new_size, reservations):
     """``extending`` → driver ``extend_share`` → ``available`` with the new size; failure → ``extending_error`` + 008/015."""
     try:
-        share, inst = share_ops.load(context, share_id)
+        share, inst = rows.share_and_instance(context, share_id)
     except exception.NotFound:
         # Deleted before this request ran: its reservation goes back too.
         _finish_reservations(context, reservations, {}, commit=False)
@@ -48,8 +48,7 @@ def extend_share(mgr, context, share_id, new_size, reservations):
     usage.notify_about_share_usage(mgr, context, share, inst, 'extend.start')
     try:
         mgr.driver.extend_share(inst, new_size,
-                                share_server=share_ops.share_server_of(
-                                    context, inst))
+                                share_server=rows.server(inst))
     except Exception as exc:
         LOG.debug('Driver extend_share failed.', exc_info=True)
         _fail_extend(mgr, context, share, inst, reservations, owner)
@@ -60,7 +59,7 @@ def extend_share(mgr, context, share_id, new_size, reservations):
         # call: its quota release must see either the old size with this
         # reservation rolled back, or the new size with it committed.
         try:
-            status = share_ops.load(context, share_id)[1]['status']
+            status = rows.share_and_instance(context, share_id)[1]['status']
         except exception.NotFound:
             status = 'deleted'
         if status not in states.SHARE_INSTANCE['extend_succeeded'].sources:
@@ -97,7 +96,7 @@ def shrink_share(mgr, context, share_id, new_size):
     ends in ``shrinking_error``. Every failure rolls the reservation back
     and raises ShareShrinkingError.
     """
-    share, inst = share_ops.load(context, share_id)
+    share, inst = rows.share_and_instance(context, share_id)
     if not guard.expect_status(
             'Share instance', inst,
             states.SHARE_INSTANCE['shrink_succeeded'].sources, 'shrink'):
@@ -114,8 +113,7 @@ def shrink_share(mgr, context, share_id, new_size):
     reservations = _reserve_shrink(context, share, inst, new_size, owner)
     try:
         mgr.driver.shrink_share(inst, new_size,
-                                share_server=share_ops.share_server_of(
-                                    context, inst))
+                                share_server=rows.server(inst))
     except Exception as exc:
         _fail_shrink(mgr, context, share, inst, exc)
         _finish_reservations(context, reservations, owner, commit=False)

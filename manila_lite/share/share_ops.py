@@ -1,4 +1,4 @@
-"""Share-level operations of the later RPC surface (transfer accept, metadata to the driver, connection info) and the helpers the share flows share."""
+"""Share-level operations of the later RPC surface: transfer accept, metadata to the driver, connection info."""
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -8,52 +8,20 @@ from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import access
 from manila_lite.share import guard
+from manila_lite.share import rows
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
-
-
-# -- helpers of the share flows (resize, manage, backups, transfer) ---------
-
-def current_instance(context, share):
-    """The share's current instance with share data (what upstream hands drivers)."""
-    instance = share['instance']
-    if instance is None:
-        raise exception.InvalidShare(
-            reason='share %s has no live instance' % share['id'])
-    return db_api.share_instance_get(context, instance['id'],
-                                     with_share_data=True)
-
-
-def load(context, share_id):
-    """``(share, current instance with share data)``; raises ShareNotFound."""
-    share = db_api.share_get(context, share_id)
-    return share, current_instance(context, share)
-
-
-def share_server_of(context, inst):
-    """The instance's share server row, or None (DHSS=False)."""
-    if inst.get('share_server_id'):
-        return db_api.share_server_get(context, inst['share_server_id'])
-    return None
-
-
-def deny_all_rules(mgr, context, inst, share_server=None):
-    """Deny every access rule of an instance on the driver and drop the mappings."""
-    access.update_access_rules(mgr, context, inst['id'],
-                               delete_all_rules=True,
-                               share_server=share_server)
 
 
 # -- RPC flows --------------------------------------------------------------
 
 def connection_get_info(mgr, context, share_instance_id):
     """1.12 call: the driver's mount/unmount/access-mapping dict for the data service."""
-    inst = db_api.share_instance_get(context, share_instance_id,
-                                     with_share_data=True)
-    server = share_server_of(context, inst)
+    inst = rows.instance(context, share_instance_id)
     try:
-        info = mgr.driver.connection_get_info(context, inst, server)
+        info = mgr.driver.connection_get_info(context, inst,
+                                              rows.server(inst))
     except Exception as exc:
         raise guard.driver_error('connection_get_info', exc)
     if not isinstance(info, dict):
@@ -73,12 +41,11 @@ def transfer_accept(mgr, context, share_id, new_user, new_project,
     share = db_api.share_get(context, share_id)
     rules = db_api.share_access_get_all_for_share(context, share_id)
     for instance in share['instances']:
-        inst = db_api.share_instance_get(context, instance['id'],
-                                         with_share_data=True)
-        server = share_server_of(context, inst)
+        inst = rows.instance(context, instance['id'])
+        server = rows.server(inst)
         if clear_rules and rules:
             try:
-                deny_all_rules(mgr, context, inst, share_server=server)
+                access.deny_all_rules(mgr, context, inst)
             except Exception as exc:
                 raise guard.driver_error('update_access', exc)
             rules = []
@@ -102,7 +69,7 @@ def transfer_accept(mgr, context, share_id, new_user, new_project,
 
 def update_share_from_metadata(mgr, context, share_id, metadata):
     """1.28 cast: pass driver-updatable metadata keys to the driver; 027/029 or 027/030."""
-    share, inst = load(context, share_id)
+    share, inst = rows.share_and_instance(context, share_id)
     allowed = set(CONF.driver_updatable_metadata or [])
     updatable = {k: v for k, v in metadata.items() if k in allowed}
     ignored = sorted(set(metadata) - allowed)
@@ -114,7 +81,7 @@ def update_share_from_metadata(mgr, context, share_id, metadata):
         return
     try:
         mgr.driver.update_share_from_metadata(
-            context, inst, updatable, share_server_of(context, inst))
+            context, inst, updatable, rows.server(inst))
     except Exception as exc:
         LOG.error('Driver update_share_from_metadata failed for share '
                   '%(share)s: %(cls)s: %(exc)s',

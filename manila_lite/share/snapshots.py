@@ -12,6 +12,7 @@ from manila_lite.share import export_locations
 from manila_lite.share import guard
 from manila_lite.share import instances
 from manila_lite.share import quota
+from manila_lite.share import rows
 from manila_lite.share import states
 from manila_lite.share import views
 
@@ -45,49 +46,6 @@ _POLL_EVENTS = {
 
 
 # -- shared helpers -----------------------------------------------------------
-
-def _load(context, snapshot_id):
-    """The snapshot and its current instance (``['share']`` = share instance with share data)."""
-    snapshot = db_api.share_snapshot_get(context, snapshot_id)
-    current = snapshot.instance
-    if current is None:
-        raise exception.ShareSnapshotInstanceNotFound(
-            instance_id='(none live for snapshot %s)' % snapshot_id)
-    snapinst = db_api.share_snapshot_instance_get(context, current['id'],
-                                                  with_share_data=True)
-    return snapshot, snapinst
-
-
-def _server(snapinst):
-    """The share server of the snapshot's share instance (None without DHSS)."""
-    share_instance = snapinst['share']
-    return share_instance.get('share_server') if share_instance else None
-
-
-def _snapshot_instance_dict(snapinst, snapshot=None):
-    """The dict drivers get for create/delete/revert (driver-contract.md 2.3)."""
-    result = {
-        'name': snapinst['name'],
-        'share_id': snapinst['share_instance_id'],
-        'share_name': snapinst['share_name'],
-        'status': snapinst['status'],
-        'id': snapinst['id'],
-        'deleted': snapinst['deleted'] or False,
-        'created_at': snapinst['created_at'],
-        'share': snapinst.get('share'),
-        'updated_at': snapinst['updated_at'],
-        'share_instance_id': snapinst['share_instance_id'],
-        'snapshot_id': snapinst['snapshot_id'],
-        'progress': snapinst['progress'],
-        'deleted_at': snapinst['deleted_at'],
-        'provider_location': snapinst['provider_location'],
-    }
-    if snapshot is not None:
-        result['size'] = snapshot['size']
-        if snapshot['display_name']:
-            result['display_name'] = snapshot['display_name']
-    return result
-
 
 def _snapshot_message(mgr, context, action, snapshot, snapinst_id, exc):
     """Upstream records snapshot failures against the snapshot *instance* id."""
@@ -187,13 +145,13 @@ def _snapshot_model_update(update, snapinst):
 
 def create_snapshot(mgr, context, share_id, snapshot_id):
     """Take a snapshot on the driver: ``creating`` → ``available`` (or ``error`` + message)."""
-    snapshot, snapinst = _load(context, snapshot_id)
+    snapshot, snapinst = rows.snapshot_and_instance(context, snapshot_id)
     if not guard.expect_status('Snapshot instance', snapinst, (c.STATUS_CREATING,), 'create'):
         return
     try:
         update = mgr.driver.create_snapshot(
-            context, _snapshot_instance_dict(snapinst, snapshot),
-            share_server=_server(snapinst))
+            context, views.snapshot_instance_dict(snapinst, snapshot),
+            share_server=rows.snapshot_server(snapinst))
         values, locations = _snapshot_model_update(update, snapinst)
     except Exception as exc:
         states.advance(context, SNAP, snapinst['id'], 'create_failed')
@@ -225,7 +183,7 @@ def _deny_snapshot_access(mgr, context, snapinst):
 def delete_snapshot(mgr, context, snapshot_id, force=False,
                     deferred_delete=False):
     """Delete a snapshot on the driver and soft-delete its rows, releasing quota."""
-    snapshot, snapinst = _load(context, snapshot_id)
+    snapshot, snapinst = rows.snapshot_and_instance(context, snapshot_id)
     if not guard.expect_status('Snapshot instance', snapinst, states.DELETE_SOURCES, 'delete'):
         return
     deferred = deferred_delete or snapinst['status'] in _DEFERRED
@@ -241,8 +199,8 @@ def delete_snapshot(mgr, context, snapshot_id, force=False,
                           'instance %s; deleting anyway.', snapinst['id'])
     try:
         mgr.driver.delete_snapshot(
-            context, _snapshot_instance_dict(snapinst, snapshot),
-            share_server=_server(snapinst))
+            context, views.snapshot_instance_dict(snapinst, snapshot),
+            share_server=rows.snapshot_server(snapinst))
     except Exception as exc:
         _snapshot_message(mgr, context, mf.Action.DELETE, snapshot,
                           snapinst['id'], exc)
@@ -268,15 +226,15 @@ def delete_snapshot(mgr, context, snapshot_id, force=False,
 
 def deferred_deletion(mgr, context):
     """Periodic: retry the driver deletion of this host's snapshot instances in error_deferred_deleting."""
-    rows = db_api.share_snapshot_instance_get_all_with_filters(
+    found = db_api.share_snapshot_instance_get_all_with_filters(
         context, {'host': mgr.host,
                   'statuses': [c.STATUS_ERROR_DEFERRED_DELETING]},
         with_share_data=True)
-    for snapinst in rows:
+    for snapinst in found:
         try:
             mgr.driver.delete_snapshot(
-                context, _snapshot_instance_dict(snapinst, snapinst.snapshot),
-                share_server=_server(snapinst))
+                context, views.snapshot_instance_dict(snapinst, snapinst.snapshot),
+                share_server=rows.snapshot_server(snapinst))
         except Exception as exc:
             LOG.error('Deferred deletion of snapshot instance %(id)s failed '
                       'again: %(exc)s', {'id': snapinst['id'], 'exc': exc})
@@ -329,15 +287,14 @@ def create_share_from_snapshot(mgr, context, share_instance, snapshot_id,
     """
     inst = share_instance
     try:
-        snapshot, snapinst = _load(context, snapshot_id)
-        parent = db_api.share_instance_get(
-            context, snapshot['share'].instance['id'], with_share_data=True)
+        snapshot, snapinst = rows.snapshot_and_instance(context, snapshot_id)
+        parent = rows.instance(context, snapshot['share'].instance['id'])
     except exception.NotFound as exc:
         instances._fail_create(mgr, context, inst, exc, values=az_values)
         raise
     try:
         raw = mgr.driver.create_share_from_snapshot(
-            context, inst, snapinst, share_server=_server(snapinst),
+            context, inst, snapinst, share_server=rows.server(inst),
             parent_share=views.share_instance_dict(parent))
         status, locations = _from_snapshot_result(raw)
         instances._store_creation_metadata(mgr, context, inst)
@@ -405,14 +362,14 @@ def _revert_on_driver(mgr, context, snapshot, snapinst, inst):
         db_api.share_snapshot_access_get_all_for_snapshot_instance)
     snapshot_rules = get_snapshot_rules(context, snapinst['id'])
     result = mgr.driver.revert_to_snapshot(
-        context, _snapshot_instance_dict(snapinst, snapshot), share_rules,
-        snapshot_rules, share_server=_server(snapinst))
+        context, views.snapshot_instance_dict(snapinst, snapshot), share_rules,
+        snapshot_rules, share_server=rows.snapshot_server(snapinst))
     return _revert_result(result, snapshot)
 
 
 def revert_to_snapshot(mgr, context, snapshot_id, reservations=None):
     """Revert a share: ``reverting`` → ``available`` (size = snapshot size) or ``reverting_error``; snapshot ``restoring`` → ``available``."""
-    snapshot, snapinst = _load(context, snapshot_id)
+    snapshot, snapinst = rows.snapshot_and_instance(context, snapshot_id)
     inst = snapinst['share']
     if not (guard.expect_status('Share instance', inst,
                                 (c.STATUS_REVERTING,), 'revert') and
@@ -478,7 +435,7 @@ def _managed_snapshot_update(update, snapshot, snapinst):
 
 def manage_snapshot(mgr, context, snapshot_id, driver_options):
     """Adopt a backend snapshot: ``manage_starting`` → ``available`` (or ``manage_error``, size 1)."""
-    snapshot, snapinst = _load(context, snapshot_id)
+    snapshot, snapinst = rows.snapshot_and_instance(context, snapshot_id)
     if not guard.expect_status('Snapshot instance', snapinst, (c.STATUS_MANAGING,), 'manage'):
         return
     db_api.share_snapshot_metadata_update(
@@ -486,7 +443,7 @@ def manage_snapshot(mgr, context, snapshot_id, driver_options):
     try:
         if mgr.driver_handles_share_servers:
             update = mgr.driver.manage_existing_snapshot_with_server(
-                snapinst, driver_options, _server(snapinst))
+                snapinst, driver_options, rows.snapshot_server(snapinst))
         else:
             update = mgr.driver.manage_existing_snapshot(snapinst,
                                                          driver_options)
@@ -517,7 +474,7 @@ def _unmanage_failed(context, snapinst, reason):
 
 def unmanage_snapshot(mgr, context, snapshot_id):
     """Forget a snapshot without deleting it on the backend: soft-delete and release quota (or ``unmanage_error``)."""
-    snapshot, snapinst = _load(context, snapshot_id)
+    snapshot, snapinst = rows.snapshot_and_instance(context, snapshot_id)
     if not guard.expect_status('Snapshot instance', snapinst, (c.STATUS_UNMANAGING,), 'unmanage'):
         return
     if mgr.configuration.safe_get('unmanage_remove_access_rules'):
@@ -529,8 +486,8 @@ def unmanage_snapshot(mgr, context, snapshot_id):
             return
     try:
         if mgr.driver_handles_share_servers:
-            mgr.driver.unmanage_snapshot_with_server(snapinst,
-                                                     _server(snapinst))
+            mgr.driver.unmanage_snapshot_with_server(
+                snapinst, rows.snapshot_server(snapinst))
         else:
             mgr.driver.unmanage_snapshot(snapinst)
     except exception.UnmanageInvalidShareSnapshot as exc:
@@ -553,24 +510,24 @@ def _restoring_by_instance(context, share_instance_ids):
     result = {}
     if not share_instance_ids:
         return result
-    rows = db_api.share_snapshot_instance_get_all_with_filters(
+    found = db_api.share_snapshot_instance_get_all_with_filters(
         context, {'share_instance_ids': share_instance_ids,
                   'statuses': [c.STATUS_RESTORING]})
-    for row in rows:
+    for row in found:
         result.setdefault(row['share_instance_id'], []).append(row)
     return result
 
 
 def periodic_share_status_update(mgr, context):
     """Periodic: ask the driver about this host's ``creating_from_snapshot`` and ``reverting_to_snapshot`` instances."""
-    rows = db_api.share_instance_get_all_by_host(
+    found = db_api.share_instance_get_all_by_host(
         context, mgr.host, with_share_data=True, status=list(_POLLED))
-    if not rows:
+    if not found:
         return
     restoring = _restoring_by_instance(
-        context, [r['id'] for r in rows
+        context, [r['id'] for r in found
                   if r['status'] == c.STATUS_REVERTING_TO_SNAPSHOT])
-    for inst in rows:
+    for inst in found:
         try:
             _update_share_status(mgr, context, inst,
                                  restoring.get(inst['id'], []))

@@ -8,37 +8,30 @@ from oslo_log import log as logging
 from manila_lite.common import constants as c
 from manila_lite.db import api as db_api
 from manila_lite import rpc
+from manila_lite.share import views
 
 LOG = logging.getLogger(__name__)
 
 
-def _get(row, key, default=None):
-    try:
-        value = row[key]
-    except (KeyError, TypeError, AttributeError):
-        return default
-    return default if value is None else value
-
-
 def usage_info(share, inst, **extra):
     """The payload upstream's notify_about_share_usage sends."""
-    share_type = _get(inst, 'share_type')
+    share_type = views.field(inst, 'share_type')
     info = {
-        'share_id': _get(share, 'id'),
-        'user_id': _get(share, 'user_id'),
-        'project_id': _get(share, 'project_id'),
-        'snapshot_id': _get(share, 'snapshot_id'),
-        'share_group_id': _get(share, 'share_group_id'),
-        'size': _get(share, 'size'),
-        'name': _get(share, 'display_name'),
-        'description': _get(share, 'display_description'),
-        'proto': _get(share, 'share_proto'),
-        'is_public': _get(share, 'is_public'),
-        'availability_zone': _get(inst, 'availability_zone'),
-        'host': _get(inst, 'host'),
-        'status': _get(inst, 'status'),
-        'share_type_id': _get(inst, 'share_type_id'),
-        'share_type': _get(share_type, 'name') if share_type else None,
+        'share_id': views.field(share, 'id'),
+        'user_id': views.field(share, 'user_id'),
+        'project_id': views.field(share, 'project_id'),
+        'snapshot_id': views.field(share, 'snapshot_id'),
+        'share_group_id': views.field(share, 'share_group_id'),
+        'size': views.field(share, 'size'),
+        'name': views.field(share, 'display_name'),
+        'description': views.field(share, 'display_description'),
+        'proto': views.field(share, 'share_proto'),
+        'is_public': views.field(share, 'is_public'),
+        'availability_zone': views.field(inst, 'availability_zone'),
+        'host': views.field(inst, 'host'),
+        'status': views.field(inst, 'status'),
+        'share_type_id': views.field(inst, 'share_type_id'),
+        'share_type': views.field(share_type, 'name') if share_type else None,
     }
     info.update(extra)
     return info

@@ -1,4 +1,4 @@
-"""Plain-dict views of rows handed to drivers, with the keys upstream's manager builds."""
+"""Every dict a driver receives, built from rows with the keys upstream's manager builds."""
 
 _INSTANCE_KEYS = (
     'id', 'share_id', 'host', 'status', 'replica_state',
@@ -19,7 +19,8 @@ _SERVER_KEYS = (
 )
 
 
-def _get(obj, key, default=None):
+def field(obj, key, default=None):
+    """``obj[key]`` of a row or dict; ``default`` when missing or None."""
     try:
         value = obj[key]
     except (KeyError, AttributeError, TypeError):
@@ -31,26 +32,59 @@ def share_server_dict(server):
     """Return the server dict drivers get inside instance dicts, or None."""
     if not server:
         return None
-    return {key: _get(server, key) for key in _SERVER_KEYS}
+    return {key: field(server, key) for key in _SERVER_KEYS}
 
 
 def share_instance_dict(inst):
     """Return the instance dict drivers get for ensure, status and replica calls."""
-    result = {key: _get(inst, key) for key in _INSTANCE_KEYS}
-    result['name'] = _get(inst, 'name')
-    result['availability_zone'] = _get(inst, 'availability_zone')
-    result['share_server'] = share_server_dict(_get(inst, 'share_server'))
-    metadata = _get(inst, 'share_instance_metadata', []) or []
+    result = {key: field(inst, key) for key in _INSTANCE_KEYS}
+    result['name'] = field(inst, 'name')
+    result['availability_zone'] = field(inst, 'availability_zone')
+    result['share_server'] = share_server_dict(field(inst, 'share_server'))
+    metadata = field(inst, 'share_instance_metadata', []) or []
     result['metadata'] = {m['key']: m['value'] for m in metadata
                           if isinstance(m, dict) or hasattr(m, 'key')}
-    share_type = _get(inst, 'share_type')
+    share_type = field(inst, 'share_type')
     if share_type:
-        result['share_type_name'] = _get(share_type, 'name')
+        result['share_type_name'] = field(share_type, 'name')
     result['export_locations'] = [
-        {'id': _get(el, 'uuid'), 'path': _get(el, 'path'),
-         'created_at': _get(el, 'created_at'),
-         'updated_at': _get(el, 'updated_at'),
-         'share_instance_id': _get(el, 'share_instance_id'),
-         'is_admin_only': bool(_get(el, 'is_admin_only', False))}
-        for el in (_get(inst, 'export_locations', []) or [])]
+        {'id': field(el, 'uuid'), 'path': field(el, 'path'),
+         'created_at': field(el, 'created_at'),
+         'updated_at': field(el, 'updated_at'),
+         'share_instance_id': field(el, 'share_instance_id'),
+         'is_admin_only': bool(field(el, 'is_admin_only', False))}
+        for el in (field(inst, 'export_locations', []) or [])]
     return result
+
+
+def snapshot_instance_dict(snapinst, snapshot=None):
+    """The dict drivers get for snapshot create/delete/revert (driver-contract.md 2.3)."""
+    result = {
+        'name': snapinst['name'],
+        'share_id': snapinst['share_instance_id'],
+        'share_name': snapinst['share_name'],
+        'status': snapinst['status'],
+        'id': snapinst['id'],
+        'deleted': snapinst['deleted'] or False,
+        'created_at': snapinst['created_at'],
+        'share': snapinst.get('share'),
+        'updated_at': snapinst['updated_at'],
+        'share_instance_id': snapinst['share_instance_id'],
+        'snapshot_id': snapinst['snapshot_id'],
+        'progress': snapinst['progress'],
+        'deleted_at': snapinst['deleted_at'],
+        'provider_location': snapinst['provider_location'],
+    }
+    if snapshot is not None:
+        result['size'] = snapshot['size']
+        if snapshot['display_name']:
+            result['display_name'] = snapshot['display_name']
+    return result
+
+
+def access_share_dict(inst, metadata):
+    """The share dict update_access/allow_access/deny_access get: the instance's columns and its share's metadata."""
+    share = inst.to_dict()
+    if metadata:
+        share['metadata'] = metadata
+    return share
