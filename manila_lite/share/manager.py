@@ -34,7 +34,7 @@ from manila_lite.share import manage_existing
 from manila_lite.share import reconcile
 from manila_lite.share import resize
 from manila_lite.share import rpcapi as share_rpcapi
-from manila_lite.share import share_ops
+from manila_lite.share import shares
 from manila_lite.share import snapshots
 from manila_lite.share import unsupported
 from manila_lite.share import usage
@@ -224,16 +224,16 @@ class ShareManager(periodic_task.PeriodicTasks):
 
     @rpc_method()
     def connection_get_info(self, context, share_instance_id):
-        return share_ops.connection_get_info(self, context.elevated(), share_instance_id)
+        return shares.connection_get_info(self, context.elevated(), share_instance_id)
 
     @rpc_method()
     def transfer_accept(self, context, share_id, new_user, new_project,
                         clear_rules=False):
-        return share_ops.transfer_accept(self, context.elevated(), share_id, new_user, new_project, clear_rules=clear_rules)
+        return shares.transfer_accept(self, context.elevated(), share_id, new_user, new_project, clear_rules=clear_rules)
 
     @rpc_method()
     def update_share_from_metadata(self, context, share_id, metadata):
-        share_ops.update_share_from_metadata(self, context.elevated(), share_id, metadata)
+        shares.update_share_from_metadata(self, context.elevated(), share_id, metadata)
 
     # -- snapshots --------------------------------------------------------
     @rpc_method()
