@@ -128,6 +128,9 @@ SERVICE_STATE_STOPPED = 'stopped'
 # Capability report: the scheduler only accepts service_name 'share'.
 CAPABILITIES_SERVICE_NAME = 'share'
 
+# Longest ``progress`` value the share and snapshot instance columns hold.
+PROGRESS_MAX_LENGTH = 32
+
 # share_servers.status default and share groups
 SHARE_GROUP_CONSISTENT_SNAPSHOT_POOL = 'pool'
 SHARE_GROUP_CONSISTENT_SNAPSHOT_HOST = 'host'

@@ -1,4 +1,4 @@
-"""Share instance flows of the share service: create, delete, and the start-up ensure."""
+"""Share instance flows of the share service: create (also from a snapshot), delete, deferred deletion, the start-up ensure and the poll of asynchronous creations and reverts."""
 
 from concurrent import futures
 import hashlib
@@ -18,6 +18,7 @@ from manila_lite.share import export_locations
 from manila_lite.share import guard
 from manila_lite.share import quota
 from manila_lite.share import rows
+from manila_lite.share import snapshots
 from manila_lite.share import states
 from manila_lite.share import views
 
@@ -72,42 +73,64 @@ def create(mgr, context, share_instance_id, snapshot_id=None):
         _fail_create(mgr, context, inst, exc, values=az_values)
         raise exc
     if snapshot_id:
-        # Imported here: snapshots builds on this module's helpers.
-        from manila_lite.share import snapshots
-        snapshots.create_share_from_snapshot(mgr, context, inst, snapshot_id,
-                                             az_values=az_values)
+        create_from_snapshot(mgr, context, inst, snapshot_id,
+                             az_values=az_values)
         return
     try:
         raw = mgr.driver.create_share(context, inst,
                                       share_server=rows.server(inst))
         locations = export_locations.normalize(raw)
     except Exception as exc:
-        detail = getattr(exc, 'detail_data', None)
-        if isinstance(detail, dict):
-            partial = detail.get('export_locations',
-                                 detail.get('export_location'))
-            _store_partial_locations(context, inst['id'], partial)
+        _store_failure_locations(context, inst, exc)
         _fail_create(mgr, context, inst, exc, values=az_values)
         raise guard.driver_error('create_share', exc)
     _store_creation_metadata(mgr, context, inst)
-    values = {'launched_at': timeutils.utcnow(), 'progress': '100%'}
-    values.update(az_values)
-    if inst.get('replication_type'):
-        values['replica_state'] = c.REPLICA_STATE_ACTIVE
     # The locations and the status in one transaction.
     if states.advance(context, states.SHARE_INSTANCE, inst['id'],
-                      'create_succeeded', values,
+                      'create_succeeded',
+                      _created_values(inst, az_values, '100%'),
                       export_locations=locations):
         LOG.info('Share instance %s created.', inst['id'])
 
 
-def _store_partial_locations(context, instance_id, partial):
+def _created_values(inst, az_values, progress):
+    """Columns written with a successful creation (the zone given, the replica state of a replicated share)."""
+    values = dict(az_values or {}, launched_at=timeutils.utcnow(),
+                  progress=progress)
+    if inst.get('replication_type'):
+        values['replica_state'] = c.REPLICA_STATE_ACTIVE
+    return values
+
+
+def _store_locations(context, instance_id, raw):
+    """Write the export locations a driver reported (a failure's partial ones, a poll's); invalid ones are logged."""
+    if not raw:
+        return
     try:
-        locations = export_locations.normalize(partial)
-    except exception.InvalidShareInstance:
+        locations = export_locations.normalize(raw)
+    except exception.InvalidShareInstance as exc:
+        LOG.error('Share instance %(id)s: %(exc)s', {'id': instance_id,
+                                                      'exc': exc})
         return
     if locations:
         db_api.export_locations_update(context, instance_id, locations)
+
+
+def _store_failure_locations(context, inst, exc):
+    """A failed creation keeps the locations the driver's error carries (``detail_data``)."""
+    detail = getattr(exc, 'detail_data', None)
+    if isinstance(detail, dict):
+        _store_locations(context, inst['id'],
+                         detail.get('export_locations',
+                                    detail.get('export_location')))
+
+
+def store_driver_metadata(context, share_id, metadata):
+    """Write the share metadata a driver returned (creation data, ensure updates); anything but a dict is ignored."""
+    if isinstance(metadata, dict) and metadata:
+        db_api.share_metadata_update(context, share_id,
+                                     {str(k): str(v)
+                                      for k, v in metadata.items()})
 
 
 def _store_creation_metadata(mgr, context, inst):
@@ -115,11 +138,70 @@ def _store_creation_metadata(mgr, context, inst):
     if getter is None:
         return
     data = getter(inst, share_server=rows.server(inst)) or {}
-    metadata = data.get('metadata') if isinstance(data, dict) else None
-    if isinstance(metadata, dict) and metadata:
-        db_api.share_metadata_update(context, inst['share_id'],
-                                     {str(k): str(v)
-                                      for k, v in metadata.items()})
+    store_driver_metadata(context, inst['share_id'],
+                          data.get('metadata') if isinstance(data, dict)
+                          else None)
+
+
+# -- shares created from snapshots --------------------------------------------
+
+def _from_snapshot_result(raw):
+    """Return (status, export locations) of a create_share_from_snapshot answer."""
+    if isinstance(raw, list):
+        status, locations = c.STATUS_AVAILABLE, raw
+    elif isinstance(raw, dict):
+        status = raw.get('status')
+        if status is None:
+            raise exception.InvalidShareInstance(
+                reason="driver create_share_from_snapshot didn't provide a "
+                       "share status")
+        locations = raw.get('export_locations')
+    else:
+        raise exception.InvalidShareInstance(
+            reason='driver create_share_from_snapshot returned %s, not a '
+                   'list or dict' % type(raw).__name__)
+    if status not in (c.STATUS_AVAILABLE, c.STATUS_CREATING_FROM_SNAPSHOT):
+        raise exception.InvalidShareInstance(
+            reason='driver create_share_from_snapshot returned an invalid '
+                   'status: %s' % (status,))
+    return status, export_locations.normalize(locations)
+
+
+def create_from_snapshot(mgr, context, inst, snapshot_id, az_values=None):
+    """Provision a ``creating`` instance from a snapshot (states.md 4.1, from-snapshot branch).
+
+    Ends ``available`` (list answer, or dict with that status),
+    ``creating_from_snapshot`` with progress 0% (finished by
+    :func:`periodic_share_status_update`), or ``error`` + message 002.
+    ``az_values`` (the zone given to the instance) are written with the
+    outcome.
+    """
+    try:
+        snapshot, snapinst = rows.snapshot_and_instance(context, snapshot_id)
+        parent = rows.instance(context, snapshot['share'].instance['id'])
+    except exception.NotFound as exc:
+        _fail_create(mgr, context, inst, exc, values=az_values)
+        raise
+    try:
+        raw = mgr.driver.create_share_from_snapshot(
+            context, inst, snapinst, share_server=rows.server(inst),
+            parent_share=views.share_instance_dict(parent))
+        status, locations = _from_snapshot_result(raw)
+        _store_creation_metadata(mgr, context, inst)
+        if locations:
+            db_api.export_locations_update(context, inst['id'], locations)
+    except Exception as exc:
+        _store_failure_locations(context, inst, exc)
+        _fail_create(mgr, context, inst, exc, values=az_values)
+        raise guard.driver_error('create_share_from_snapshot', exc)
+    done = status == c.STATUS_AVAILABLE
+    event = 'create_succeeded' if done else 'create_started_async'
+    if states.advance(context, states.SHARE_INSTANCE, inst['id'], event,
+                      _created_values(inst, az_values,
+                                      '100%' if done else '0%')):
+        LOG.info('Share instance %(id)s created from snapshot %(snap)s '
+                 '(%(status)s).',
+                 {'id': inst['id'], 'snap': snapshot_id, 'status': status})
 
 
 def _fail_delete(mgr, context, inst, exc, action, force, deferred):
@@ -360,11 +442,7 @@ def _apply_one_update(context, inst, update, plain):
                 context, inst['id'], export_locations.normalize(locations))
         except exception.InvalidShareInstance as exc:
             LOG.error('Ensure of share instance %s: %s', inst['id'], exc)
-    metadata = update.get('metadata')
-    if isinstance(metadata, dict) and metadata:
-        db_api.share_metadata_update(context, inst['share_id'],
-                                     {str(k): str(v)
-                                      for k, v in metadata.items()})
+    store_driver_metadata(context, inst['share_id'], update.get('metadata'))
     status = update.get('status')
     if status and status != c.STATUS_AVAILABLE:
         db_api.share_instance_status_update(
@@ -388,3 +466,107 @@ def deferred_deletion(mgr, context):
         except Exception as exc:
             LOG.error('Deferred deletion of share instance %(id)s failed: '
                       '%(exc)s', {'id': inst['id'], 'exc': exc})
+
+
+# -- periodic_share_status_update: asynchronous creations and reverts ---------
+
+# Share instances periodic_share_status_update asks the driver about.
+_POLLED = (c.STATUS_CREATING_FROM_SNAPSHOT, c.STATUS_REVERTING_TO_SNAPSHOT)
+# (current status, status the driver reports) -> share instance event.
+_POLL_EVENTS = {
+    (c.STATUS_CREATING_FROM_SNAPSHOT, c.STATUS_AVAILABLE):
+        'create_finished_async',
+    (c.STATUS_CREATING_FROM_SNAPSHOT, c.STATUS_CREATING_FROM_SNAPSHOT):
+        'create_progressed',
+    (c.STATUS_REVERTING_TO_SNAPSHOT, c.STATUS_AVAILABLE):
+        'revert_finished_async',
+    (c.STATUS_REVERTING_TO_SNAPSHOT, c.STATUS_REVERTING_TO_SNAPSHOT):
+        'revert_progressed',
+}
+
+
+def periodic_share_status_update(mgr, context):
+    """Periodic: ask the driver about this host's ``creating_from_snapshot`` and ``reverting_to_snapshot`` instances."""
+    found = db_api.share_instance_get_all_by_host(
+        context, mgr.host, with_share_data=True, status=list(_POLLED))
+    if not found:
+        return
+    restoring = snapshots.restoring_by_instance(
+        context, [r['id'] for r in found
+                  if r['status'] == c.STATUS_REVERTING_TO_SNAPSHOT])
+    for inst in found:
+        try:
+            _update_share_status(mgr, context, inst,
+                                 restoring.get(inst['id'], []))
+        except Exception:
+            LOG.exception('Status update of share instance %s failed.',
+                          inst['id'])
+
+
+def _poll_driver(mgr, inst):
+    reverting = inst['status'] == c.STATUS_REVERTING_TO_SNAPSHOT
+    inst_dict = views.share_instance_dict(inst)
+    try:
+        return mgr.driver.get_share_status(inst_dict,
+                                           inst_dict['share_server'])
+    except Exception:
+        LOG.exception('Driver get_share_status failed for share instance '
+                      '%(id)s of share %(share)s.',
+                      {'id': inst['id'], 'share': inst['share_id']})
+        return {'status': c.STATUS_REVERTING_ERROR if reverting
+                else c.STATUS_ERROR}
+
+
+def _update_share_status(mgr, context, inst, restoring):
+    data = _poll_driver(mgr, inst)
+    if not isinstance(data, dict):
+        LOG.error('Driver get_share_status returned %(type)s for share '
+                  'instance %(id)s, not a dict; ignored.',
+                  {'type': type(data).__name__, 'id': inst['id']})
+        return
+    status = data.get('status')
+    if isinstance(status, str) and c.STATUS_ERROR in status:
+        _async_failed(mgr, context, inst, status, restoring)
+        return
+    _store_locations(context, inst['id'], data.get('export_locations'))
+    event = _POLL_EVENTS.get((inst['status'], status))
+    if event is None:
+        LOG.warning('Driver get_share_status reported %(status)r for share '
+                    'instance %(id)s (%(current)s); ignored.',
+                    {'status': status, 'id': inst['id'],
+                     'current': inst['status']})
+        return
+    values = {}
+    progress = data.get('progress')
+    if status == c.STATUS_AVAILABLE:
+        values['progress'] = '100%'
+    elif isinstance(progress, str) and len(progress) <= c.PROGRESS_MAX_LENGTH:
+        values['progress'] = progress
+    if event == 'revert_finished_async':
+        snapshots.finish_async_revert(context, inst, restoring)
+    if states.advance(context, states.SHARE_INSTANCE, inst['id'], event, values):
+        LOG.debug('Share instance %(id)s is now %(status)s.',
+                  {'id': inst['id'], 'status': status})
+    if event == 'revert_finished_async':
+        snapshots.restore_snapshots(context, restoring)
+
+
+def _async_failed(mgr, context, inst, status, restoring):
+    reverting = inst['status'] == c.STATUS_REVERTING_TO_SNAPSHOT
+    if reverting and status == c.STATUS_REVERTING_ERROR:
+        event = 'revert_failed'
+    else:
+        event = 'async_failed'
+    LOG.error('Driver reports %(status)s for share instance %(id)s of share '
+              '%(share)s.', {'status': status, 'id': inst['id'],
+                             'share': inst['share_id']})
+    if states.advance(context, states.SHARE_INSTANCE, inst['id'], event, {'progress': None}):
+        detail = (mf.Detail.DRIVER_FAILED_REVERT_TO_SNAPSHOT
+                  if status == c.STATUS_REVERTING_ERROR
+                  else mf.Detail.DRIVER_FAILED_CREATING_FROM_SNAP)
+        mgr.message_api.create(
+            context, mf.Action.UPDATE, inst['project_id'],
+            resource_type=mf.Resource.SHARE, resource_id=inst['share_id'],
+            detail=detail)
+    if reverting:
+        snapshots.restore_snapshots(context, restoring)

@@ -499,7 +499,7 @@ class ShareManager(periodic_task.PeriodicTasks):
     @periodic_task.periodic_task(spacing=60)
     def periodic_share_status_update(self, context):
         if self.driver.initialized:
-            snapshots.periodic_share_status_update(self, context)
+            instances.periodic_share_status_update(self, context)
 
     @periodic_task.periodic_task(spacing=300)
     def update_share_usage_size(self, context):

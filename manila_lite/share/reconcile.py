@@ -27,7 +27,9 @@ from manila_lite.common import constants as c
 from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
+from manila_lite.share import access
 from manila_lite.share import instances
+from manila_lite.share import snapshots
 from manila_lite.share import states
 
 CONF = cfg.CONF
@@ -142,8 +144,6 @@ def reconcile(mgr, context):
 
 def settle_access(mgr, context, inst):
     """Sync one instance's waiting rule changes to the driver again."""
-    # Imported here: access imports this module's neighbours.
-    from manila_lite.share import access
     with mgr.in_flight.track([inst['id'], inst['share_id']]):
         access.resync(mgr, context, inst)
     return 'access rules synced again'
@@ -207,8 +207,6 @@ def find_stranded_snapshots(mgr, context, now=None):
 
 def settle_snapshot(mgr, context, snapinst):
     """Drive one stranded snapshot instance's create or delete again."""
-    # Imported here: snapshots imports this module's neighbours.
-    from manila_lite.share import snapshots
     with mgr.in_flight.track([snapinst['id'], snapinst['snapshot_id']]):
         if snapinst['status'] == c.STATUS_CREATING:
             snapshot = db_api.share_snapshot_get(context,

@@ -1,16 +1,13 @@
-"""Snapshot flows of the share service: create, delete, manage, unmanage, revert, shares from snapshots, and their periodic tasks."""
+"""Snapshot flows of the share service: create, delete, manage, unmanage, revert, and the deferred deletion of snapshots."""
 
 from oslo_log import log as logging
-from oslo_utils import timeutils
 
 from manila_lite.common import constants as c
 from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import access
-from manila_lite.share import export_locations
 from manila_lite.share import guard
-from manila_lite.share import instances
 from manila_lite.share import quota
 from manila_lite.share import rows
 from manila_lite.share import states
@@ -27,22 +24,7 @@ _DRIVER_SNAPSHOT_STATUSES = (c.STATUS_AVAILABLE, c.STATUS_CREATING,
                              c.STATUS_ERROR)
 _MAX_PROVIDER_LOCATION = 255
 _MAX_PATH = 2000
-_MAX_PROGRESS = 32
 MANAGED_AT_KEY = '__managed_at'
-
-# Share instances periodic_share_status_update asks the driver about.
-_POLLED = (c.STATUS_CREATING_FROM_SNAPSHOT, c.STATUS_REVERTING_TO_SNAPSHOT)
-# (current status, status the driver reports) -> share instance event.
-_POLL_EVENTS = {
-    (c.STATUS_CREATING_FROM_SNAPSHOT, c.STATUS_AVAILABLE):
-        'create_finished_async',
-    (c.STATUS_CREATING_FROM_SNAPSHOT, c.STATUS_CREATING_FROM_SNAPSHOT):
-        'create_progressed',
-    (c.STATUS_REVERTING_TO_SNAPSHOT, c.STATUS_AVAILABLE):
-        'revert_finished_async',
-    (c.STATUS_REVERTING_TO_SNAPSHOT, c.STATUS_REVERTING_TO_SNAPSHOT):
-        'revert_progressed',
-}
 
 
 # -- shared helpers -----------------------------------------------------------
@@ -136,7 +118,7 @@ def _snapshot_model_update(update, snapinst):
     if update.get('size') is not None:
         values['size'] = _positive_int(method, 'size', update['size'])
     progress = update.get('progress')
-    if isinstance(progress, str) and len(progress) <= _MAX_PROGRESS:
+    if isinstance(progress, str) and len(progress) <= c.PROGRESS_MAX_LENGTH:
         values['progress'] = progress
     locations = _snapshot_locations(method, update.get('export_locations'),
                                     _mountable(snapinst))
@@ -241,79 +223,6 @@ def deferred_deletion(mgr, context):
             continue
         db_api.share_snapshot_instance_delete(context, snapinst['id'])
         LOG.info('Snapshot instance %s deleted (deferred).', snapinst['id'])
-
-
-# -- shares created from snapshots --------------------------------------------
-
-def _from_snapshot_result(raw):
-    """Return (status, export locations) of a create_share_from_snapshot answer."""
-    if isinstance(raw, list):
-        status, locations = c.STATUS_AVAILABLE, raw
-    elif isinstance(raw, dict):
-        status = raw.get('status')
-        if status is None:
-            raise exception.InvalidShareInstance(
-                reason="driver create_share_from_snapshot didn't provide a "
-                       "share status")
-        locations = raw.get('export_locations')
-    else:
-        raise exception.InvalidShareInstance(
-            reason='driver create_share_from_snapshot returned %s, not a '
-                   'list or dict' % type(raw).__name__)
-    if status not in (c.STATUS_AVAILABLE, c.STATUS_CREATING_FROM_SNAPSHOT):
-        raise exception.InvalidShareInstance(
-            reason='driver create_share_from_snapshot returned an invalid '
-                   'status: %s' % (status,))
-    return status, export_locations.normalize(locations)
-
-
-def _save_failure_locations(context, inst, exc):
-    detail = getattr(exc, 'detail_data', None)
-    if isinstance(detail, dict):
-        instances._store_partial_locations(
-            context, inst['id'],
-            detail.get('export_locations', detail.get('export_location')))
-
-
-def create_share_from_snapshot(mgr, context, share_instance, snapshot_id,
-                               az_values=None):
-    """Provision a ``creating`` instance from a snapshot (states.md 4.1, from-snapshot branch).
-
-    Ends ``available`` (list answer, or dict with that status),
-    ``creating_from_snapshot`` with progress 0% (finished by
-    :func:`periodic_share_status_update`), or ``error`` + message 002.
-    ``az_values`` (the zone given to the instance) are written with the
-    outcome.
-    """
-    inst = share_instance
-    try:
-        snapshot, snapinst = rows.snapshot_and_instance(context, snapshot_id)
-        parent = rows.instance(context, snapshot['share'].instance['id'])
-    except exception.NotFound as exc:
-        instances._fail_create(mgr, context, inst, exc, values=az_values)
-        raise
-    try:
-        raw = mgr.driver.create_share_from_snapshot(
-            context, inst, snapinst, share_server=rows.server(inst),
-            parent_share=views.share_instance_dict(parent))
-        status, locations = _from_snapshot_result(raw)
-        instances._store_creation_metadata(mgr, context, inst)
-        if locations:
-            db_api.export_locations_update(context, inst['id'], locations)
-    except Exception as exc:
-        _save_failure_locations(context, inst, exc)
-        instances._fail_create(mgr, context, inst, exc, values=az_values)
-        raise guard.driver_error('create_share_from_snapshot', exc)
-    done = status == c.STATUS_AVAILABLE
-    values = dict(az_values or {}, launched_at=timeutils.utcnow(),
-                  progress='100%' if done else '0%')
-    if inst.get('replication_type'):
-        values['replica_state'] = c.REPLICA_STATE_ACTIVE
-    event = 'create_succeeded' if done else 'create_started_async'
-    if states.advance(context, SHARE, inst['id'], event, values):
-        LOG.info('Share instance %(id)s created from snapshot %(snap)s '
-                 '(%(status)s).',
-                 {'id': inst['id'], 'snap': snapshot_id, 'status': status})
 
 
 # -- revert -------------------------------------------------------------------
@@ -503,9 +412,9 @@ def unmanage_snapshot(mgr, context, snapshot_id):
     LOG.info('Snapshot %s unmanaged.', snapshot_id)
 
 
-# -- periodic_share_status_update ---------------------------------------------
+# -- the end of an asynchronous revert (polled by instances.py) ---------------
 
-def _restoring_by_instance(context, share_instance_ids):
+def restoring_by_instance(context, share_instance_ids):
     """``{share_instance_id: [restoring snapshot instances]}`` in one query."""
     result = {}
     if not share_instance_ids:
@@ -518,106 +427,7 @@ def _restoring_by_instance(context, share_instance_ids):
     return result
 
 
-def periodic_share_status_update(mgr, context):
-    """Periodic: ask the driver about this host's ``creating_from_snapshot`` and ``reverting_to_snapshot`` instances."""
-    found = db_api.share_instance_get_all_by_host(
-        context, mgr.host, with_share_data=True, status=list(_POLLED))
-    if not found:
-        return
-    restoring = _restoring_by_instance(
-        context, [r['id'] for r in found
-                  if r['status'] == c.STATUS_REVERTING_TO_SNAPSHOT])
-    for inst in found:
-        try:
-            _update_share_status(mgr, context, inst,
-                                 restoring.get(inst['id'], []))
-        except Exception:
-            LOG.exception('Status update of share instance %s failed.',
-                          inst['id'])
-
-
-def _poll_driver(mgr, inst):
-    reverting = inst['status'] == c.STATUS_REVERTING_TO_SNAPSHOT
-    inst_dict = views.share_instance_dict(inst)
-    try:
-        return mgr.driver.get_share_status(inst_dict,
-                                           inst_dict['share_server'])
-    except Exception:
-        LOG.exception('Driver get_share_status failed for share instance '
-                      '%(id)s of share %(share)s.',
-                      {'id': inst['id'], 'share': inst['share_id']})
-        return {'status': c.STATUS_REVERTING_ERROR if reverting
-                else c.STATUS_ERROR}
-
-
-def _update_share_status(mgr, context, inst, restoring):
-    data = _poll_driver(mgr, inst)
-    if not isinstance(data, dict):
-        LOG.error('Driver get_share_status returned %(type)s for share '
-                  'instance %(id)s, not a dict; ignored.',
-                  {'type': type(data).__name__, 'id': inst['id']})
-        return
-    status = data.get('status')
-    if isinstance(status, str) and c.STATUS_ERROR in status:
-        _async_failed(mgr, context, inst, status, restoring)
-        return
-    _store_polled_locations(context, inst, data.get('export_locations'))
-    event = _POLL_EVENTS.get((inst['status'], status))
-    if event is None:
-        LOG.warning('Driver get_share_status reported %(status)r for share '
-                    'instance %(id)s (%(current)s); ignored.',
-                    {'status': status, 'id': inst['id'],
-                     'current': inst['status']})
-        return
-    values = {}
-    progress = data.get('progress')
-    if status == c.STATUS_AVAILABLE:
-        values['progress'] = '100%'
-    elif isinstance(progress, str) and len(progress) <= _MAX_PROGRESS:
-        values['progress'] = progress
-    if event == 'revert_finished_async':
-        _finish_async_revert(context, inst, restoring)
-    if states.advance(context, SHARE, inst['id'], event, values):
-        LOG.debug('Share instance %(id)s is now %(status)s.',
-                  {'id': inst['id'], 'status': status})
-    if event == 'revert_finished_async':
-        _restore_snapshots(context, restoring)
-
-
-def _store_polled_locations(context, inst, raw):
-    if not raw:
-        return
-    try:
-        locations = export_locations.normalize(raw)
-    except exception.InvalidShareInstance as exc:
-        LOG.error('Share instance %(id)s: %(exc)s', {'id': inst['id'],
-                                                      'exc': exc})
-        return
-    db_api.export_locations_update(context, inst['id'], locations)
-
-
-def _async_failed(mgr, context, inst, status, restoring):
-    reverting = inst['status'] == c.STATUS_REVERTING_TO_SNAPSHOT
-    if reverting and status == c.STATUS_REVERTING_ERROR:
-        event = 'revert_failed'
-    else:
-        event = 'async_failed'
-    LOG.error('Driver reports %(status)s for share instance %(id)s of share '
-              '%(share)s.', {'status': status, 'id': inst['id'],
-                             'share': inst['share_id']})
-    if states.advance(context, SHARE, inst['id'], event, {'progress': None}):
-        detail = (mf.Detail.DRIVER_FAILED_REVERT_TO_SNAPSHOT
-                  if status == c.STATUS_REVERTING_ERROR
-                  else mf.Detail.DRIVER_FAILED_CREATING_FROM_SNAP)
-        mgr.message_api.create(
-            context, mf.Action.UPDATE, inst['project_id'],
-            resource_type=mf.Resource.SHARE, resource_id=inst['share_id'],
-            detail=detail)
-    if reverting:
-        _restore_snapshots(context, restoring)
-
-
-def _finish_async_revert(context, inst, restoring):
+def finish_async_revert(context, inst, restoring):
     """Take the size of the snapshot reverted to, committing the quota delta (over quota allowed)."""
     if not restoring:
         LOG.warning('No restoring snapshot found for share %s after its '
@@ -634,6 +444,7 @@ def _finish_async_revert(context, inst, restoring):
               'snap': restoring[0]['snapshot_id']})
 
 
-def _restore_snapshots(context, restoring):
+def restore_snapshots(context, restoring):
+    """The snapshots a share was reverted to (or failed to revert to) are usable again."""
     for snapinst in restoring:
         states.advance(context, SNAP, snapinst['id'], 'restore_finished')
