@@ -1,7 +1,5 @@
 """Distributed locks through tooz (file:// under state_path by default), named as upstream names them."""
 
-import functools
-import inspect
 import threading
 import uuid
 
@@ -53,26 +51,3 @@ class Coordinator:
 
 
 LOCK_COORDINATOR = Coordinator()
-
-
-def synchronized(lock_name, blocking=True, coordinator=None):
-    """Hold a distributed lock around a function; the name is formatted with its arguments.
-
-    Example: ``@synchronized('locked-share-replica-operation-for-share-{share_id}')``.
-    """
-
-    def wrap(func):
-        signature = inspect.signature(func)
-
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            name = lock_name.format(**bound.arguments)
-            lock = (coordinator or LOCK_COORDINATOR).get_lock(name)
-            with lock(blocking):
-                LOG.debug('Lock "%s" acquired by "%s".', name,
-                          func.__qualname__)
-                return func(*args, **kwargs)
-        return wrapper
-    return wrap

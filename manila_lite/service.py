@@ -3,7 +3,7 @@
 import random
 import threading
 
-import manila_lite.cmd  # noqa: F401  (selects the concurrency backend first)
+import manila_lite.concurrency  # noqa: F401  (selects the backend first)
 
 from oslo_config import cfg
 from oslo_log import log as logging

@@ -15,7 +15,7 @@ from oslo_log import log as logging
 from oslo_reports import opts as gmr_opts
 from oslo_service import opts as service_opts
 
-from manila_lite.cmd import backend
+from manila_lite import concurrency
 from manila_lite import exception
 from manila_lite import version
 
@@ -155,7 +155,7 @@ def _start(argv):
     except exception.ConfigError as exc:
         return _fail(str(exc))
     logging.setup(CONF, 'manila')
-    backend.warn_if_eventlet(LOG)
+    concurrency.warn_if_eventlet(LOG)
     _setup_guru_meditation()
     rpc.init(CONF)
     try:
@@ -166,7 +166,7 @@ def _start(argv):
         return _fail('invalid configuration: %s' % exc)
     LOG.info('manila-lite-share %(ver)s serving %(hosts)s (backend: %(be)s).',
              {'ver': version.VERSION, 'hosts': [s.host for s in services],
-              'be': backend.select()})
+              'be': concurrency.select()})
     return services
 
 

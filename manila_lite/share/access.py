@@ -17,7 +17,6 @@ import ipaddress
 import re
 import string
 
-from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 from manila_lite.common import constants as c
@@ -25,15 +24,13 @@ from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import guard
+from manila_lite.share import locks
 from manila_lite.share import rows
 from manila_lite.share import states
 from manila_lite.share import views
 
 LOG = logging.getLogger(__name__)
 
-LOCK_FILE_PREFIX = 'manila-'
-INSTANCE_LOCK = 'locked_access_rules_operation_by_share_instance_%s'
-SNAPSHOT_LOCK = 'update_access_rules_for_snapshot_%s'
 
 _QUEUED = (c.ACCESS_STATE_QUEUED_TO_APPLY, c.ACCESS_STATE_QUEUED_TO_DENY,
            c.ACCESS_STATE_QUEUED_TO_UPDATE)
@@ -48,18 +45,6 @@ _DRIVER_STATE_EVENTS = {c.ACCESS_STATE_ACTIVE: 'driver_reported_active',
 _SNAPSHOT_PENDING = (c.ACCESS_STATE_QUEUED_TO_APPLY, c.ACCESS_STATE_APPLYING,
                      c.ACCESS_STATE_QUEUED_TO_DENY, c.ACCESS_STATE_DENYING)
 _RESET_BATCH = 100
-
-
-def instance_lock(share_instance_id):
-    """Upstream's external lock over one instance's mappings and access_rules_status."""
-    return lockutils.lock(INSTANCE_LOCK % share_instance_id,
-                          lock_file_prefix=LOCK_FILE_PREFIX, external=True)
-
-
-def snapshot_lock(snapshot_id):
-    """Upstream's external lock over the access rules of one snapshot."""
-    return lockutils.lock(SNAPSHOT_LOCK % snapshot_id,
-                          lock_file_prefix=LOCK_FILE_PREFIX, external=True)
 
 
 # -- rule validation (upstream's API rules, re-checked before the driver) ----
@@ -155,7 +140,7 @@ def _finish_status(context, instance_id):
 
 def _begin(context, instance_id, delete_all_rules):
     """Queue the work and claim it; False when another sync runs or nothing is queued."""
-    with instance_lock(instance_id):
+    with locks.access_rules_lock(instance_id):
         if delete_all_rules:
             states.advance_all(context, states.ACCESS_RULE, instance_id,
                                'deny_all_requested')
@@ -173,7 +158,7 @@ def _begin(context, instance_id, delete_all_rules):
 
 def _next_round(context, instance_id):
     """Claim what got queued during the last round, or settle access_rules_status."""
-    with instance_lock(instance_id):
+    with locks.access_rules_lock(instance_id):
         if _start_queued(context, instance_id):
             return True
         _finish_status(context, instance_id)
@@ -200,7 +185,7 @@ def update_access_rules(mgr, context, share_instance_id,
 
 
 def _sync_round(mgr, context, instance_id, share_server):
-    with instance_lock(instance_id):
+    with locks.access_rules_lock(instance_id):
         states.advance_all(context, states.ACCESS_RULES_STATUS, instance_id,
                            'sync_started')
         inst = rows.instance(context, instance_id)
@@ -210,18 +195,18 @@ def _sync_round(mgr, context, instance_id, share_server):
     lists = _driver_lists(mgr, inst, rules)
     try:
         updates = _call_driver(mgr, context, inst, lists, share_server)
-        with instance_lock(instance_id):
+        with locks.access_rules_lock(instance_id):
             _apply_driver_updates(context, instance_id, rules, updates)
             states.advance_all(context, states.ACCESS_RULE, instance_id,
                                'sync_succeeded')
     except Exception as exc:
-        with instance_lock(instance_id):
+        with locks.access_rules_lock(instance_id):
             states.advance_all(context, states.ACCESS_RULE, instance_id,
                                'sync_failed')
             states.advance_all(context, states.ACCESS_RULES_STATUS,
                                instance_id, 'sync_failed')
         raise guard.driver_error('update_access', exc)
-    with instance_lock(instance_id):
+    with locks.access_rules_lock(instance_id):
         _remove_denied(context, instance_id, lists.denied)
 
 
@@ -428,7 +413,7 @@ def reset_for_reapply(mgr, context, instance_ids, reapply=False):
     for batch in _batches(instance_ids):
         with contextlib.ExitStack() as held:
             for instance_id in batch:
-                held.enter_context(instance_lock(instance_id))
+                held.enter_context(locks.access_rules_lock(instance_id))
             states.advance_all(context, states.ACCESS_RULES_STATUS, batch,
                                'reapply_requested')
             for event in events:
@@ -521,7 +506,7 @@ def snapshot_update_access_rules(mgr, context, snapshot_instance,
     driver failure puts the rules it was given in ``error`` and raises.
     """
     snap_id = snapshot_instance['id']
-    with snapshot_lock(snapshot_instance['snapshot_id']):
+    with locks.snapshot_access_lock(snapshot_instance['snapshot_id']):
         while True:
             _snapshot_round(mgr, context, snapshot_instance, delete_all_rules,
                             share_server)

@@ -4,7 +4,6 @@ from concurrent import futures
 import hashlib
 import time
 
-from oslo_concurrency import lockutils
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import timeutils
@@ -16,6 +15,7 @@ from manila_lite import exception
 from manila_lite.share import access
 from manila_lite.share import export_locations
 from manila_lite.share import guard
+from manila_lite.share import locks
 from manila_lite.share import quota
 from manila_lite.share import rows
 from manila_lite.share import snapshots
@@ -26,13 +26,6 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 _DEFERRED = (c.STATUS_DEFERRED_DELETING, c.STATUS_ERROR_DEFERRED_DELETING)
-SIZE_LOCK = 'share_size_and_quota_%s'
-
-
-def size_lock(share_id):
-    """External lock over a share's size and its quota charge (extend's commit vs delete's release)."""
-    return lockutils.lock(SIZE_LOCK % share_id, lock_file_prefix='manila-',
-                          external=True)
 
 
 def _assign_availability_zone(mgr, context, inst):
@@ -284,7 +277,7 @@ def _remove(mgr, context, inst, force, deferred_delete, retry=False):
                 if deferred:
                     return
                 raise guard.driver_error(operation, exc)
-    with size_lock(inst['share_id']):
+    with locks.size_lock(inst['share_id']):
         # The quota goes back in the deletion's transaction, sized by the
         # share row it locks: an extend that finished meanwhile committed
         # its quota and wrote the new size.

@@ -9,7 +9,7 @@ exception for calls, never a silent drop.
 
 import threading
 
-import manila_lite.cmd  # noqa: F401  (selects the concurrency backend first)
+import manila_lite.concurrency  # noqa: F401  (selects the backend first)
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -30,6 +30,7 @@ from manila_lite.share import guard
 from manila_lite.share.guard import rpc_method
 from manila_lite.share import hook
 from manila_lite.share import instances
+from manila_lite.share import locks
 from manila_lite.share import manage_existing
 from manila_lite.share import reconcile
 from manila_lite.share import resize
@@ -43,6 +44,10 @@ from manila_lite.conf import share_driver as driver_opts
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
+
+# Upstream's decorators, importable from here as from upstream's manager.
+add_hooks = hook.add_hooks
+locked_share_replica_operation = locks.locked_share_replica_operation
 
 # Longest wait of a request for the driver set-up attempt under way; then
 # it fails with DriverNotInitialized as it would after a failed attempt.

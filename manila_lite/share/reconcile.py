@@ -18,7 +18,6 @@ again the same way.
 
 import datetime
 
-from oslo_concurrency import lockutils
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import timeutils
@@ -29,6 +28,7 @@ from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import access
 from manila_lite.share import instances
+from manila_lite.share import locks
 from manila_lite.share import snapshots
 from manila_lite.share import states
 
@@ -131,7 +131,7 @@ def reconcile(mgr, context):
     One pass at a time per backend: the start-up pass and the periodic
     one would otherwise drive the same rows at the same time.
     """
-    pass_lock = lockutils.internal_lock('reconcile-%s' % mgr.host)
+    pass_lock = locks.reconcile_pass_lock(mgr.host)
     if not pass_lock.acquire(blocking=False):
         LOG.debug('A reconciliation pass of %s is running; skipped.',
                   mgr.host)

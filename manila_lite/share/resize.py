@@ -6,7 +6,7 @@ from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import guard
-from manila_lite.share import instances
+from manila_lite.share import locks
 from manila_lite.share import quota
 from manila_lite.share import rows
 from manila_lite.share import states
@@ -54,7 +54,7 @@ def extend_share(mgr, context, share_id, new_size, reservations):
         _fail_extend(mgr, context, share, inst, reservations, owner)
         raise exception.ShareExtendingError(reason=str(exc),
                                             share_id=share_id)
-    with instances.size_lock(share_id):
+    with locks.size_lock(share_id):
         # A force-delete may have taken the share over during the driver
         # call: its quota release must see either the old size with this
         # reservation rolled back, or the new size with it committed.

@@ -8,7 +8,7 @@ from manila_lite.db.sqlalchemy.model_base import Base
 from manila_lite.db.sqlalchemy.model_base import IntegerSoftDelete
 from manila_lite.db.sqlalchemy.model_base import StringSoftDelete
 from manila_lite.db.sqlalchemy.models_infra import *  # noqa: F401,F403
-from manila_lite.db.sqlalchemy.models_infra import _rel
+from manila_lite.db.sqlalchemy.models_infra import relation
 from manila_lite.db.sqlalchemy.models_infra import AvailabilityZone
 from manila_lite.db.sqlalchemy.models_infra import ShareNetwork
 from manila_lite.db.sqlalchemy.models_infra import ShareServer
@@ -39,7 +39,7 @@ class Service(Base, IntegerSoftDelete):
     ensuring = Column(Boolean, nullable=False, default=False,
                       server_default=sa.false())
 
-    availability_zone = _rel(AvailabilityZone, lambda: sa.and_(
+    availability_zone = relation(AvailabilityZone, lambda: sa.and_(
         Service.availability_zone_id == AvailabilityZone.id,
         AvailabilityZone.deleted == 'False'))
 
@@ -87,11 +87,11 @@ class Share(Base, StringSoftDelete):
                              server_default=sa.false())
     scheduled_to_be_deleted_at = Column(DateTime)
 
-    instances = _rel('ShareInstance', lambda: sa.and_(
+    instances = relation('ShareInstance', lambda: sa.and_(
         Share.id == ShareInstance.share_id,
         ShareInstance.deleted == 'False'),
         order_by=lambda: (ShareInstance.created_at, ShareInstance.id))
-    share_metadata = _rel('ShareMetadata', lambda: sa.and_(
+    share_metadata = relation('ShareMetadata', lambda: sa.and_(
         Share.id == ShareMetadata.share_id, ShareMetadata.deleted == 0))
 
     @property
@@ -198,26 +198,26 @@ class ShareInstance(Base, StringSoftDelete):
     qos_type_id = Column(String(36), ForeignKey('qos_types.id',
                                                 name='qt_id_fk'))
 
-    share = _rel(Share, lambda: ShareInstance.share_id == Share.id)
-    export_locations = _rel('ShareInstanceExportLocations', lambda: sa.and_(
+    share = relation(Share, lambda: ShareInstance.share_id == Share.id)
+    export_locations = relation('ShareInstanceExportLocations', lambda: sa.and_(
         ShareInstance.id == ShareInstanceExportLocations.share_instance_id,
         ShareInstanceExportLocations.deleted == 0),
         order_by=lambda: (ShareInstanceExportLocations.updated_at,
                           ShareInstanceExportLocations.id))
-    _availability_zone = _rel(AvailabilityZone, lambda: sa.and_(
+    _availability_zone = relation(AvailabilityZone, lambda: sa.and_(
         ShareInstance.availability_zone_id == AvailabilityZone.id,
         AvailabilityZone.deleted == 'False'))
-    share_type = _rel('ShareTypes', lambda: sa.and_(
+    share_type = relation('ShareTypes', lambda: sa.and_(
         ShareInstance.share_type_id == ShareTypes.id,
         ShareTypes.deleted == 'False'))
-    share_instance_metadata = _rel('ShareInstanceMetadata', lambda: sa.and_(
+    share_instance_metadata = relation('ShareInstanceMetadata', lambda: sa.and_(
         ShareInstance.id == ShareInstanceMetadata.share_instance_id,
         ShareInstanceMetadata.deleted == 'False'))
-    share_server = _rel('ShareServer', lambda: (
+    share_server = relation('ShareServer', lambda: (
         ShareInstance.share_server_id == ShareServer.id))
-    share_network = _rel('ShareNetwork', lambda: (
+    share_network = relation('ShareNetwork', lambda: (
         ShareInstance.share_network_id == ShareNetwork.id))
-    snapshot_instances = _rel('ShareSnapshotInstance', lambda: sa.and_(
+    snapshot_instances = relation('ShareSnapshotInstance', lambda: sa.and_(
         ShareInstance.id == ShareSnapshotInstance.share_instance_id,
         ShareSnapshotInstance.deleted == 'False'))
 
@@ -251,12 +251,12 @@ class ShareInstanceExportLocations(Base, IntegerSoftDelete):
     path = Column(String(2000))
     is_admin_only = Column(Boolean, default=False)
 
-    _el_metadata_bare = _rel('ShareInstanceExportLocationsMetadata',
+    _el_metadata_bare = relation('ShareInstanceExportLocationsMetadata',
                              lambda: sa.and_(
         ShareInstanceExportLocations.id ==
         ShareInstanceExportLocationsMetadata.export_location_id,
         ShareInstanceExportLocationsMetadata.deleted == 0))
-    share_instance = _rel(ShareInstance, lambda: (
+    share_instance = relation(ShareInstance, lambda: (
         ShareInstanceExportLocations.share_instance_id == ShareInstance.id))
 
     @property
@@ -302,10 +302,10 @@ class ShareTypes(Base, StringSoftDelete):
     description = Column(String(255))
     is_public = Column(Boolean, default=True)
 
-    extra_specs = _rel('ShareTypeExtraSpecs', lambda: sa.and_(
+    extra_specs = relation('ShareTypeExtraSpecs', lambda: sa.and_(
         ShareTypes.id == ShareTypeExtraSpecs.share_type_id,
         ShareTypeExtraSpecs.deleted == 0))
-    projects = _rel('ShareTypeProjects', lambda: sa.and_(
+    projects = relation('ShareTypeProjects', lambda: sa.and_(
         ShareTypes.id == ShareTypeProjects.share_type_id,
         ShareTypeProjects.deleted == 0))
 
@@ -358,10 +358,10 @@ class ShareAccessMapping(Base, StringSoftDelete):
     access_key = Column(String(255))
     access_level = Column(String(2), default=constants.ACCESS_LEVEL_RW)
 
-    instance_mappings = _rel('ShareInstanceAccessMapping', lambda: sa.and_(
+    instance_mappings = relation('ShareInstanceAccessMapping', lambda: sa.and_(
         ShareAccessMapping.id == ShareInstanceAccessMapping.access_id,
         ShareInstanceAccessMapping.deleted == 'False'))
-    share_access_rules_metadata = _rel('ShareAccessRulesMetadata',
+    share_access_rules_metadata = relation('ShareAccessRulesMetadata',
                                        lambda: sa.and_(
         ShareAccessMapping.id == ShareAccessRulesMetadata.access_id,
         ShareAccessRulesMetadata.deleted == 'False'))
@@ -392,7 +392,7 @@ class ShareInstanceAccessMapping(Base, StringSoftDelete):
                                               name='siam_access_fk'))
     state = Column(String(255), default=constants.ACCESS_STATE_QUEUED_TO_APPLY)
 
-    access = _rel(ShareAccessMapping, lambda: (
+    access = relation(ShareAccessMapping, lambda: (
         ShareInstanceAccessMapping.access_id == ShareAccessMapping.id))
 
     def set_share_access_data(self, rule):
@@ -415,15 +415,15 @@ class ShareSnapshot(Base, StringSoftDelete):
     share_size = Column(Integer)
     share_proto = Column(String(255))
 
-    share = _rel(Share, lambda: sa.and_(
+    share = relation(Share, lambda: sa.and_(
         ShareSnapshot.share_id == Share.id, Share.deleted == 'False'))
-    instances = _rel('ShareSnapshotInstance', lambda: sa.and_(
+    instances = relation('ShareSnapshotInstance', lambda: sa.and_(
         ShareSnapshot.id == ShareSnapshotInstance.snapshot_id,
         ShareSnapshotInstance.deleted == 'False'),
         foreign_keys=lambda: [ShareSnapshotInstance.snapshot_id],
         order_by=lambda: (ShareSnapshotInstance.created_at,
                           ShareSnapshotInstance.id))
-    share_snapshot_metadata = _rel('ShareSnapshotMetadata', lambda: sa.and_(
+    share_snapshot_metadata = relation('ShareSnapshotMetadata', lambda: sa.and_(
         ShareSnapshot.id == ShareSnapshotMetadata.share_snapshot_id,
         ShareSnapshotMetadata.deleted == 'False'))
 
@@ -510,12 +510,12 @@ class ShareSnapshotInstance(Base, StringSoftDelete):
     user_id = Column(String(255))
     project_id = Column(String(255))
 
-    snapshot = _rel(ShareSnapshot, lambda: (
+    snapshot = relation(ShareSnapshot, lambda: (
         ShareSnapshotInstance.snapshot_id == ShareSnapshot.id),
         foreign_keys=lambda: [ShareSnapshotInstance.snapshot_id])
-    share_instance = _rel(ShareInstance, lambda: (
+    share_instance = relation(ShareInstance, lambda: (
         ShareSnapshotInstance.share_instance_id == ShareInstance.id))
-    export_locations = _rel('ShareSnapshotInstanceExportLocation',
+    export_locations = relation('ShareSnapshotInstanceExportLocation',
                             lambda: sa.and_(
         ShareSnapshotInstance.id ==
         ShareSnapshotInstanceExportLocation.share_snapshot_instance_id,
@@ -558,7 +558,7 @@ class ShareSnapshotAccessMapping(Base, StringSoftDelete):
     access_type = Column(String(255))
     access_to = Column(String(255))
 
-    instance_mappings = _rel('ShareSnapshotInstanceAccessMapping',
+    instance_mappings = relation('ShareSnapshotInstanceAccessMapping',
                              lambda: sa.and_(
         ShareSnapshotAccessMapping.id ==
         ShareSnapshotInstanceAccessMapping.access_id,

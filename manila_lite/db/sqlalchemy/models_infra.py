@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-def _rel(target, join, **kw):
+def relation(target, join, **kw):
     """A read-only relationship; ``join`` builds the ON clause (callable or string)."""
     kw.setdefault('viewonly', True)
     kw.setdefault('lazy', 'select')
@@ -59,7 +59,7 @@ class _AZMixin:
 
 
 def _az_rel(owner):
-    return _rel(AvailabilityZone, lambda: sa.and_(
+    return relation(AvailabilityZone, lambda: sa.and_(
         owner().availability_zone_id == AvailabilityZone.id,
         AvailabilityZone.deleted == 'False'))
 
@@ -99,7 +99,7 @@ class ShareNetwork(Base, StringSoftDelete):
     status = Column(String(36), nullable=False, default='active',
                     server_default='active')
 
-    share_network_subnets = _rel('ShareNetworkSubnet', lambda: sa.and_(
+    share_network_subnets = relation('ShareNetworkSubnet', lambda: sa.and_(
         ShareNetwork.id == ShareNetworkSubnet.share_network_id,
         ShareNetworkSubnet.deleted == 'False'))
     security_services = orm.relationship(
@@ -150,10 +150,10 @@ class ShareNetworkSubnet(Base, StringSoftDelete, _AZMixin):
         name='fk_share_network_subnets_availaility_zone_id_'
              'availability_zones'))
 
-    share_network = _rel(ShareNetwork, lambda: (
+    share_network = relation(ShareNetwork, lambda: (
         ShareNetworkSubnet.share_network_id == ShareNetwork.id))
     _availability_zone = _az_rel(lambda: ShareNetworkSubnet)
-    share_network_subnet_metadata = _rel('ShareNetworkSubnetMetadata',
+    share_network_subnet_metadata = relation('ShareNetworkSubnetMetadata',
                                          lambda: sa.and_(
         ShareNetworkSubnet.id ==
         ShareNetworkSubnetMetadata.share_network_subnet_id,
@@ -214,10 +214,10 @@ class ShareServer(Base, StringSoftDelete):
     encryption_key_ref = Column(String(36))
     application_credential_id = Column(String(36))
 
-    _backend_details = _rel('ShareServerBackendDetails', lambda: sa.and_(
+    _backend_details = relation('ShareServerBackendDetails', lambda: sa.and_(
         ShareServer.id == ShareServerBackendDetails.share_server_id,
         ShareServerBackendDetails.deleted == 'False'))
-    _share_network_subnet_ids = _rel(_SubnetMap, lambda: sa.and_(
+    _share_network_subnet_ids = relation(_SubnetMap, lambda: sa.and_(
         ShareServer.id == _SubnetMap.share_server_id,
         _SubnetMap.deleted == 0))
     share_network_subnets = orm.relationship(
@@ -228,14 +228,14 @@ class ShareServer(Base, StringSoftDelete):
         secondaryjoin=lambda: sa.and_(
             ShareNetworkSubnet.id == _SubnetMap.share_network_subnet_id,
             ShareNetworkSubnet.deleted == 'False'))
-    network_allocations = _rel('NetworkAllocation', lambda: sa.and_(
+    network_allocations = relation('NetworkAllocation', lambda: sa.and_(
         ShareServer.id == NetworkAllocation.share_server_id,
         NetworkAllocation.deleted == 'False'))
-    share_instances = _rel(
+    share_instances = relation(
         'ShareInstance',
         "and_(ShareServer.id == ShareInstance.share_server_id, "
         "ShareInstance.deleted == 'False')")
-    share_groups = _rel('ShareGroup', lambda: sa.and_(
+    share_groups = relation('ShareGroup', lambda: sa.and_(
         ShareServer.id == ShareGroup.share_server_id,
         ShareGroup.deleted == 'False'))
 
@@ -316,14 +316,14 @@ class ShareGroupTypes(Base, StringSoftDelete):
     name = Column(String(255))
     is_public = Column(Boolean, default=True)
 
-    group_specs = _rel('ShareGroupTypeSpecs', lambda: sa.and_(
+    group_specs = relation('ShareGroupTypeSpecs', lambda: sa.and_(
         ShareGroupTypes.id == ShareGroupTypeSpecs.share_group_type_id,
         ShareGroupTypeSpecs.deleted == 0))
-    share_types = _rel('ShareGroupTypeShareTypeMapping', lambda: sa.and_(
+    share_types = relation('ShareGroupTypeShareTypeMapping', lambda: sa.and_(
         ShareGroupTypes.id ==
         ShareGroupTypeShareTypeMapping.share_group_type_id,
         ShareGroupTypeShareTypeMapping.deleted == 'False'))
-    projects = _rel('ShareGroupTypeProjects', lambda: sa.and_(
+    projects = relation('ShareGroupTypeProjects', lambda: sa.and_(
         ShareGroupTypes.id == ShareGroupTypeProjects.share_group_type_id,
         ShareGroupTypeProjects.deleted == 0))
 
@@ -378,14 +378,14 @@ class ShareGroup(Base, StringSoftDelete, _AZMixin):
         'pool', 'host', name='consistent_snapshot_support'))
     availability_zone_id = Column(String(36))
 
-    _availability_zone = _rel(AvailabilityZone, lambda: sa.and_(
+    _availability_zone = relation(AvailabilityZone, lambda: sa.and_(
         ShareGroup.availability_zone_id == AvailabilityZone.id,
         AvailabilityZone.deleted == 'False'),
         foreign_keys=lambda: [ShareGroup.availability_zone_id])
-    share_types = _rel('ShareGroupShareTypeMapping', lambda: sa.and_(
+    share_types = relation('ShareGroupShareTypeMapping', lambda: sa.and_(
         ShareGroup.id == ShareGroupShareTypeMapping.share_group_id,
         ShareGroupShareTypeMapping.deleted == 'False'))
-    share_group_type = _rel(ShareGroupTypes, lambda: (
+    share_group_type = relation(ShareGroupTypes, lambda: (
         ShareGroup.share_group_type_id == ShareGroupTypes.id))
 
 
@@ -400,9 +400,9 @@ class ShareGroupSnapshot(Base, StringSoftDelete):
     description = Column(String(255))
     status = Column(String(255))
 
-    share_group = _rel(ShareGroup, lambda: (
+    share_group = relation(ShareGroup, lambda: (
         ShareGroupSnapshot.share_group_id == ShareGroup.id))
-    share_group_snapshot_members = _rel(
+    share_group_snapshot_members = relation(
         'ShareSnapshotInstance',
         "and_(ShareGroupSnapshot.id == "
         "foreign(ShareSnapshotInstance.share_group_snapshot_id), "
@@ -581,7 +581,7 @@ class QosTypes(Base, StringSoftDelete):
     name = Column(String(255))
     description = Column(String(255))
 
-    specs = _rel('QosTypeSpecs', lambda: sa.and_(
+    specs = relation('QosTypeSpecs', lambda: sa.and_(
         QosTypes.id == QosTypeSpecs.qos_type_id,
         QosTypeSpecs.deleted == 'False'))
 

@@ -1,4 +1,12 @@
-"""Selection of oslo.service's concurrency backend (threading by default, eventlet on request)."""
+"""Selection of oslo.service's concurrency backend (threading by default, eventlet on request), made when this module is first imported.
+
+Native threads are the default. Upstream's opt-in switch is honoured: setting
+OS_MANILA_DISABLE_EVENTLET_PATCHING to anything but 1/true/yes (for example
+"0") selects the deprecated eventlet backend with upstream's warning. Every
+module that needs the backend chosen before oslo.service loads (the
+service, the manager, the entry points) imports this one first; it
+imports nothing of manila_lite.
+"""
 
 import importlib.abc
 import os
@@ -73,3 +81,6 @@ def warn_if_eventlet(log):
     """Log upstream's deprecation warning when eventlet was selected."""
     if _selected == 'eventlet':
         log.warning(EVENTLET_WARNING)
+
+
+select()
