@@ -319,9 +319,8 @@ def ensure_resources(mgr, context, skip_backend_info_check=False):
     db_api.service_update(context, mgr.service_id, {'ensuring': True})
     try:
         if CONF.update_shares_status_on_ensure:
-            db_api.share_instance_status_update(
-                context, ids, {'status': c.STATUS_ENSURING},
-                expected_statuses=list(states.ENSURE_SOURCES))
+            states.advance_many(context, states.SHARE_INSTANCE, ids,
+                                'ensure_started')
         updates = _driver_ensure(mgr, context, instances)
         _save_backend_hash(context, mgr.host, backend_hash)
         _apply_ensure_updates(context, instances, updates)
@@ -422,9 +421,8 @@ def _apply_ensure_updates(context, instances, updates):
             update = {}
         _apply_one_update(context, inst, update, plain)
     if plain and CONF.update_shares_status_on_ensure:
-        db_api.share_instance_status_update(
-            context, plain, {'status': c.STATUS_AVAILABLE},
-            expected_statuses=[c.STATUS_ENSURING])
+        states.advance_many(context, states.SHARE_INSTANCE, plain,
+                            'ensure_finished', sources=[c.STATUS_ENSURING])
 
 
 def _apply_one_update(context, inst, update, plain):
@@ -438,9 +436,13 @@ def _apply_one_update(context, inst, update, plain):
     store_driver_metadata(context, inst['share_id'], update.get('metadata'))
     status = update.get('status')
     if status and status != c.STATUS_AVAILABLE:
-        db_api.share_instance_status_update(
-            context, [inst['id']], {'status': status},
-            expected_statuses=list(states.ENSURE_SOURCES))
+        try:
+            states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                           'ensure_reported', reported=status)
+        except ValueError as exc:
+            LOG.error('Ensure of share instance %(id)s: the driver reported '
+                      'an unknown status: %(exc)s', {'id': inst['id'],
+                                                     'exc': exc})
     else:
         plain.append(inst['id'])
 

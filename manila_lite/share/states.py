@@ -18,6 +18,13 @@ LOG = logging.getLogger(__name__)
 
 Transition = collections.namedtuple('Transition', 'event sources target')
 
+# A target that is the status the driver reported (one of the kind's
+# statuses, given to advance() as ``reported``).
+REPORTED = 'status reported by the driver'
+# Sources of a transition allowed from whatever status the row has; the
+# only kind of transition a table without a conditional writer may hold.
+ANY = None
+
 ANY_INSTANCE_STATUS = (
     c.STATUS_CREATING, c.STATUS_CREATING_FROM_SNAPSHOT, c.STATUS_AVAILABLE,
     c.STATUS_ERROR, c.STATUS_ENSURING, c.STATUS_DELETING,
@@ -35,12 +42,27 @@ ANY_INSTANCE_STATUS = (
 )
 
 
+ANY_SNAPSHOT_STATUS = (
+    c.STATUS_CREATING, c.STATUS_AVAILABLE, c.STATUS_ERROR, c.STATUS_DELETING,
+    c.STATUS_ERROR_DELETING, c.STATUS_DEFERRED_DELETING,
+    c.STATUS_ERROR_DEFERRED_DELETING, c.STATUS_MANAGING,
+    c.STATUS_MANAGE_ERROR, c.STATUS_UNMANAGING, c.STATUS_UNMANAGE_ERROR,
+    c.STATUS_RESTORING,
+)
+
+
 class StateTable:
     """Transitions of one resource kind, looked up by event."""
 
-    def __init__(self, kind, transitions):
+    def __init__(self, kind, transitions, statuses=None, conditional=True):
         self.kind = kind
+        self.statuses = statuses
+        self.conditional = conditional
         self.transitions = [Transition(*t) for t in transitions]
+        if not conditional and any(t.sources is not ANY
+                                   for t in self.transitions):
+            raise ValueError('%s table is written without a condition: '
+                             'its transitions must start from ANY' % kind)
         self._by_event = {t.event: t for t in self.transitions}
         if len(self._by_event) != len(self.transitions):
             raise ValueError('duplicate event in %s table' % kind)
@@ -52,8 +74,8 @@ class StateTable:
         return list(self._by_event)
 
     def allows(self, source, target):
-        return any(source in t.sources and t.target == target
-                   for t in self.transitions)
+        return any((t.sources is ANY or source in t.sources) and
+                   t.target == target for t in self.transitions)
 
 
 # Share instances (share_instances.status), states.md section 4.
@@ -87,8 +109,12 @@ SHARE_INSTANCE = StateTable('share_instance', [
     ('backup_create_failed',    (c.STATUS_BACKUP_CREATING,),         c.STATUS_AVAILABLE),
     ('backup_restore_succeeded', (c.STATUS_BACKUP_RESTORING,),       c.STATUS_AVAILABLE),
     ('backup_restore_failed',   (c.STATUS_BACKUP_RESTORING,),        c.STATUS_BACKUP_RESTORING_ERROR),
+    # start-up ensure: the driver's own verdict on an instance
+    ('ensure_reported',         (c.STATUS_AVAILABLE,
+                                 c.STATUS_ENSURING),                 REPORTED),
     # A cast for an operation this service cannot perform yet.
     ('unsupported_failed',      ANY_INSTANCE_STATUS,                 c.STATUS_ERROR),
+    ('unsupported_delete_failed', ANY_INSTANCE_STATUS,               c.STATUS_ERROR_DELETING),
     # Share from snapshot finished by periodic_share_status_update.
     ('create_progressed',       (c.STATUS_CREATING_FROM_SNAPSHOT,),  c.STATUS_CREATING_FROM_SNAPSHOT),
     ('create_finished_async',   (c.STATUS_CREATING_FROM_SNAPSHOT,),  c.STATUS_AVAILABLE),
@@ -101,7 +127,7 @@ SHARE_INSTANCE = StateTable('share_instance', [
     ('revert_finished_async',   (c.STATUS_REVERTING_TO_SNAPSHOT,),   c.STATUS_AVAILABLE),
     ('revert_failed',           (c.STATUS_REVERTING,
                                  c.STATUS_REVERTING_TO_SNAPSHOT),    c.STATUS_REVERTING_ERROR),
-])
+], statuses=ANY_INSTANCE_STATUS)
 
 # Snapshot instances (share_snapshot_instances.status), states.md 4.8-4.11.
 SNAPSHOT_INSTANCE = StateTable('share_snapshot_instance', [
@@ -117,7 +143,10 @@ SNAPSHOT_INSTANCE = StateTable('share_snapshot_instance', [
     ('unmanage_failed',         (c.STATUS_UNMANAGING,),              c.STATUS_UNMANAGE_ERROR),
     # The share was reverted to it (or the revert failed): usable again.
     ('restore_finished',        (c.STATUS_RESTORING,),               c.STATUS_AVAILABLE),
-])
+    # A cast for an operation this service cannot perform yet.
+    ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
+    ('unsupported_delete_failed', ANY,                               c.STATUS_ERROR_DELETING),
+], statuses=ANY_SNAPSHOT_STATUS)
 
 # Statuses from which the share service starts each operation (the API set them).
 CREATE_SOURCES = (c.STATUS_CREATING,)
@@ -138,9 +167,32 @@ SHARE_BACKUP = StateTable('share_backup', [
     ('restore_poll_failed',     (c.STATUS_RESTORING,),               c.STATUS_AVAILABLE),
 ])
 
-TABLES = {SHARE_INSTANCE.kind: SHARE_INSTANCE,
-          SNAPSHOT_INSTANCE.kind: SNAPSHOT_INSTANCE,
-          SHARE_BACKUP.kind: SHARE_BACKUP}
+# Rows of features this service does not implement yet: only the refusal
+# of their casts writes them (share/unsupported.py), from any status, with
+# plain updates. A feature that lands gives its table real transitions and
+# a conditional writer.
+SHARE_SERVER = StateTable('share_server', [
+    ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
+    ('unsupported_manage_failed', ANY,                               c.STATUS_MANAGE_ERROR),
+    ('unsupported_unmanage_failed', ANY,                             c.STATUS_UNMANAGE_ERROR),
+], conditional=False)
+# share_servers.task_state and shares.task_state (migrations)
+SHARE_SERVER_TASK = StateTable('share_server_task', [
+    ('unsupported_failed',      ANY,                                 c.TASK_STATE_MIGRATION_ERROR),
+], conditional=False)
+SHARE_TASK = StateTable('share_task', [
+    ('unsupported_failed',      ANY,                                 c.TASK_STATE_MIGRATION_ERROR),
+], conditional=False)
+SHARE_GROUP = StateTable('share_group', [
+    ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
+], conditional=False)
+SHARE_GROUP_SNAPSHOT = StateTable('share_group_snapshot', [
+    ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
+], conditional=False)
+
+TABLES = {table.kind: table for table in (
+    SHARE_INSTANCE, SNAPSHOT_INSTANCE, SHARE_BACKUP, SHARE_SERVER,
+    SHARE_SERVER_TASK, SHARE_TASK, SHARE_GROUP, SHARE_GROUP_SNAPSHOT)}
 
 _WRITERS = {
     'share_instance': lambda: db_api.share_instance_conditional_update,
@@ -150,29 +202,86 @@ _WRITERS = {
 }
 
 
+def _plain_writer(facade_name, column='status'):
+    """A writer for tables without a conditional update (sources ANY): returns the updated row."""
+    def write(context, resource_id, allowed, updates):
+        values = dict(updates)
+        values[column] = values.pop('status')
+        return getattr(db_api, facade_name)(context, resource_id, values)
+    return write
+
+
+_WRITERS.update({
+    'share_server': lambda: _plain_writer('share_server_update'),
+    'share_server_task': lambda: _plain_writer('share_server_update',
+                                               'task_state'),
+    'share_task': lambda: _plain_writer('share_update', 'task_state'),
+    'share_group': lambda: _plain_writer('share_group_update'),
+    'share_group_snapshot': lambda: _plain_writer(
+        'share_group_snapshot_update'),
+})
+
+
+def _target(table, transition, reported):
+    if transition.target is not REPORTED:
+        return transition.target
+    if reported not in (table.statuses or ()):
+        raise ValueError('%r is not a %s status' % (reported, table.kind))
+    return reported
+
+
+def _sources(table, transition):
+    if transition.sources is ANY:
+        return table.statuses if table.conditional else ANY
+    return tuple(transition.sources)
+
+
 def advance(context, table, resource_id, event, values=None, sources=None,
-            **write_options):
-    """Apply ``event`` to one row; return True if the row was in a source status and moved.
+            reported=None, **write_options):
+    """Apply ``event`` to one row; return True (the writer's answer) if the row was in a source status and moved.
 
     ``values`` are written in the same UPDATE (export paths excluded: those
     have their own table). ``sources`` narrows the table's sources further.
-    ``write_options`` go to the table's writer (share instances:
-    ``export_locations`` written in the same transaction).
+    ``reported`` is the target of a REPORTED transition (ValueError if it
+    is no status of the kind). ``write_options`` go to the table's writer
+    (share instances: ``export_locations`` written in the same
+    transaction).
     """
     transition = table[event]
-    allowed = tuple(transition.sources)
-    if sources is not None:
+    allowed = _sources(table, transition)
+    if sources is not None and allowed is not ANY:
         allowed = tuple(s for s in allowed if s in sources)
     updates = dict(values or {})
-    updates['status'] = transition.target
+    updates['status'] = _target(table, transition, reported)
     writer = _WRITERS[table.kind]()
     moved = writer(context, resource_id, allowed, updates, **write_options)
     if not moved:
         LOG.warning('%(kind)s %(id)s was not in %(allowed)s; %(event)s '
                     'left it unchanged.',
                     {'kind': table.kind, 'id': resource_id,
-                     'allowed': list(allowed), 'event': event})
+                     'allowed': list(allowed or ()), 'event': event})
     return moved
+
+
+def advance_many(context, table, resource_ids, event, sources=None):
+    """Apply ``event`` to many rows in one UPDATE; rows not in a source status are left alone. Returns how many moved.
+
+    ``sources`` narrows the table's sources further.
+    """
+    transition = table[event]
+    if not resource_ids:
+        return 0
+    allowed = _sources(table, transition)
+    if sources is not None:
+        allowed = tuple(s for s in allowed if s in sources)
+    return _BULK_WRITERS[table.kind]()(
+        context, list(resource_ids), {'status': transition.target},
+        expected_statuses=list(allowed))
+
+
+_BULK_WRITERS = {
+    'share_instance': lambda: db_api.share_instance_status_update,
+}
 
 
 # -- Access rules: mappings and access_rules_status move in bulk -------------

@@ -2,39 +2,40 @@
 
 from oslo_log import log as logging
 
-from manila_lite.common import constants as c
 from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.message import api as message_api
+from manila_lite.share import states
 
 LOG = logging.getLogger(__name__)
 
-# method -> (resource kind, id argument, status written on refusal,
-#            user message action, user message resource type)
-# A ``None`` status means the method has no row whose status fits; only a
+# method -> (resource kind, id argument, event of the kind's state table
+#            (share/states.py) written on refusal, user message action,
+#            user message resource type)
+# A ``None`` event means the method has no row whose status fits; only a
 # user message is written. Calls (not listed) just raise.
 CASTS = {
-    'create_replicated_snapshot': ('snapshot', 'snapshot_id', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE_SNAPSHOT),
-    'delete_replicated_snapshot': ('snapshot', 'snapshot_id', c.STATUS_ERROR_DELETING, mf.Action.DELETE, mf.Resource.SHARE_SNAPSHOT),
-    'create_share_replica': ('instance', 'share_replica_id', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE_REPLICA),
-    'delete_share_replica': ('instance', 'share_replica_id', c.STATUS_ERROR_DELETING, mf.Action.DELETE, mf.Resource.SHARE_REPLICA),
+    'create_replicated_snapshot': ('snapshot', 'snapshot_id', 'unsupported_failed', mf.Action.CREATE, mf.Resource.SHARE_SNAPSHOT),
+    'delete_replicated_snapshot': ('snapshot', 'snapshot_id', 'unsupported_delete_failed', mf.Action.DELETE, mf.Resource.SHARE_SNAPSHOT),
+    'create_share_replica': ('instance', 'share_replica_id', 'unsupported_failed', mf.Action.CREATE, mf.Resource.SHARE_REPLICA),
+    'delete_share_replica': ('instance', 'share_replica_id', 'unsupported_delete_failed', mf.Action.DELETE, mf.Resource.SHARE_REPLICA),
     'promote_share_replica': ('none', 'share_replica_id', None, mf.Action.PROMOTE, mf.Resource.SHARE_REPLICA),
     'update_share_replica': ('none', 'share_replica_id', None, mf.Action.UPDATE, mf.Resource.SHARE_REPLICA),
-    'delete_share_server': ('server', 'share_server', c.STATUS_ERROR, mf.Action.DELETE, None),
-    'create_share_server': ('server', 'share_server_id', c.STATUS_ERROR, mf.Action.CREATE, None),
-    'manage_share_server': ('server', 'share_server_id', c.STATUS_MANAGE_ERROR, mf.Action.CREATE, None),
-    'unmanage_share_server': ('server', 'share_server_id', c.STATUS_UNMANAGE_ERROR, mf.Action.DELETE, None),
-    'share_server_migration_start': ('server_task', 'share_server_id', c.TASK_STATE_MIGRATION_ERROR, mf.Action.UPDATE, None),
-    'share_server_migration_complete': ('server_task', 'src_share_server_id', c.TASK_STATE_MIGRATION_ERROR, mf.Action.UPDATE, None),
-    'share_server_migration_cancel': ('server_task', 'src_share_server_id', c.TASK_STATE_MIGRATION_ERROR, mf.Action.UPDATE, None),
-    'migration_start': ('share_task', 'share_id', c.TASK_STATE_MIGRATION_ERROR, mf.Action.UPDATE, mf.Resource.SHARE),
-    'migration_complete': ('instance_share_task', 'src_instance_id', c.TASK_STATE_MIGRATION_ERROR, mf.Action.UPDATE, mf.Resource.SHARE),
-    'migration_cancel': ('instance_share_task', 'src_instance_id', c.TASK_STATE_MIGRATION_ERROR, mf.Action.UPDATE, mf.Resource.SHARE),
-    'create_share_group': ('group', 'share_group_id', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE_GROUP),
-    'delete_share_group': ('group', 'share_group_id', c.STATUS_ERROR, mf.Action.DELETE, mf.Resource.SHARE_GROUP),
-    'create_share_group_snapshot': ('group_snapshot', 'share_group_snapshot_id', c.STATUS_ERROR, mf.Action.CREATE, mf.Resource.SHARE_GROUP),
-    'delete_share_group_snapshot': ('group_snapshot', 'share_group_snapshot_id', c.STATUS_ERROR, mf.Action.DELETE, mf.Resource.SHARE_GROUP),
+    'delete_share_server': ('server', 'share_server', 'unsupported_failed', mf.Action.DELETE, None),
+    'create_share_server': ('server', 'share_server_id', 'unsupported_failed', mf.Action.CREATE, None),
+    'manage_share_server': ('server', 'share_server_id', 'unsupported_manage_failed', mf.Action.CREATE, None),
+    'unmanage_share_server': ('server', 'share_server_id', 'unsupported_unmanage_failed', mf.Action.DELETE, None),
+    'share_server_migration_start': ('server_task', 'share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
+    'share_server_migration_complete': ('server_task', 'src_share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
+    'share_server_migration_cancel': ('server_task', 'src_share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
+    'migration_start': ('share_task', 'share_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
+    'migration_complete': ('instance_share_task', 'src_instance_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
+    'migration_cancel': ('instance_share_task', 'src_instance_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
+    'create_share_group': ('group', 'share_group_id', 'unsupported_failed', mf.Action.CREATE, mf.Resource.SHARE_GROUP),
+    'delete_share_group': ('group', 'share_group_id', 'unsupported_failed', mf.Action.DELETE, mf.Resource.SHARE_GROUP),
+    'create_share_group_snapshot': ('group_snapshot', 'share_group_snapshot_id', 'unsupported_failed', mf.Action.CREATE, mf.Resource.SHARE_GROUP),
+    'delete_share_group_snapshot': ('group_snapshot', 'share_group_snapshot_id', 'unsupported_failed', mf.Action.DELETE, mf.Resource.SHARE_GROUP),
     'update_share_network_security_service': ('none', 'share_network_id', None, mf.Action.ADD_UPDATE_SECURITY_SERVICE, mf.Resource.SECURITY_SERVICE),
     'check_update_share_network_security_service': ('none', 'share_network_id', None, mf.Action.ADD_UPDATE_SECURITY_SERVICE, mf.Resource.SECURITY_SERVICE),
     'check_update_share_server_network_allocations': ('none', 'share_network_id', None, mf.Action.UPDATE, mf.Resource.SHARE_NETWORK_SUBNET),
@@ -51,37 +52,33 @@ def _resource_id(value):
     return value
 
 
-def _mark(context, kind, rid, status):
-    """Write the refusal status on the named row; returns the project id if known."""
+def _mark(context, kind, rid, event):
+    """Move the named row through its refusal event; returns the project id if known."""
     if kind == 'instance':
-        inst = db_api.share_instance_update(context, rid, {'status': status},
-                                            with_share_data=True)
+        inst = db_api.share_instance_get(context, rid, with_share_data=True)
+        states.advance(context, states.SHARE_INSTANCE, rid, event)
         return inst['project_id']
     if kind == 'snapshot':
-        snapshot = db_api.share_snapshot_update(context, rid,
-                                                {'status': status})
+        snapshot = db_api.share_snapshot_get(context, rid)
+        if snapshot.instance is not None:
+            states.advance(context, states.SNAPSHOT_INSTANCE,
+                           snapshot.instance['id'], event)
         return snapshot['project_id']
-    if kind == 'server':
-        db_api.share_server_update(context, rid, {'status': status})
-        return None
-    if kind == 'server_task':
-        db_api.share_server_update(context, rid, {'task_state': status})
-        return None
-    if kind == 'share_task':
-        share = db_api.share_update(context, rid, {'task_state': status})
-        return share['project_id']
     if kind == 'instance_share_task':
         inst = db_api.share_instance_get(context, rid, with_share_data=True)
-        db_api.share_update(context, inst['share_id'], {'task_state': status})
+        states.advance(context, states.SHARE_TASK, inst['share_id'], event)
         return inst['project_id']
-    if kind == 'group':
-        group = db_api.share_group_update(context, rid, {'status': status})
-        return group['project_id']
-    if kind == 'group_snapshot':
-        snap = db_api.share_group_snapshot_update(context, rid,
-                                                  {'status': status})
-        return snap['project_id']
-    return None
+    row = states.advance(context, _TABLES[kind], rid, event)
+    return row['project_id'] if kind in _OWNED else None
+
+
+# kind -> the state table of the rows refusals write through a plain update
+_TABLES = {'server': states.SHARE_SERVER,
+           'server_task': states.SHARE_SERVER_TASK,
+           'share_task': states.SHARE_TASK,
+           'group': states.SHARE_GROUP,
+           'group_snapshot': states.SHARE_GROUP_SNAPSHOT}
+_OWNED = ('share_task', 'group', 'group_snapshot')
 
 
 def refuse(context, method, kwargs, host):
@@ -94,12 +91,12 @@ def refuse(context, method, kwargs, host):
     error = exception.NotSupportedYet(method=method)
     spec = CASTS.get(method)
     if spec is not None:
-        kind, arg, status, action, resource_type = spec
+        kind, arg, event, action, resource_type = spec
         rid = _resource_id(kwargs.get(arg))
         project_id = getattr(context, 'project_id', None)
         try:
-            if status is not None and rid:
-                project_id = _mark(context, kind, rid, status) or project_id
+            if event is not None and rid:
+                project_id = _mark(context, kind, rid, event) or project_id
         except exception.NotFound:
             LOG.debug('%(method)s: %(arg)s %(rid)s does not exist.',
                       {'method': method, 'arg': arg, 'rid': rid})
