@@ -134,10 +134,10 @@ class Environment:
     def configure_facade(self):
         """Point this process's manila_lite.db.api and rpc at the servers."""
         import manila_lite.cmd  # noqa: F401
-        from oslo_config import cfg
         from manila_lite import conf  # noqa: F401
         from manila_lite.db import api as db_api
         from manila_lite import rpc
+        from oslo_config import cfg
         cfg.CONF.set_override('connection', self.db_url, group='database')
         cfg.CONF.set_override('host', self.host)
         db_api.dispose_engine()

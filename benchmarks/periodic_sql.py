@@ -18,11 +18,11 @@ import common  # noqa: F401  (puts the repository on sys.path)
 
 def _setup(db_url):
     import manila_lite.cmd  # noqa: F401
-    from oslo_config import cfg
     from manila_lite import conf  # noqa: F401
     from manila_lite.db import api as db_api
     from manila_lite.db import migration
     from manila_lite import rpc
+    from oslo_config import cfg
     cfg.CONF([], project='manila-lite-bench')
     cfg.CONF.set_override('connection', db_url, group='database')
     cfg.CONF.set_override('enable_gathering_share_usage_size', True)
@@ -33,10 +33,10 @@ def _setup(db_url):
 
 
 def _manager(tmp):
-    from oslo_config import cfg
     from manila_lite import context
     from manila_lite.db import api as db_api
     from manila_lite.share import manager as share_manager
+    from oslo_config import cfg
     from tests.unit.conftest import configure_backend
     cfg.CONF.set_override('lock_path', tmp, group='oslo_concurrency')
     configure_backend('bench')
@@ -59,8 +59,8 @@ def _add_shares(db_api, ctx, n):
 
 
 def _count_one_run(mgr, ctx):
-    import sqlalchemy
     from manila_lite.db import api as db_api
+    import sqlalchemy
     statements = []
 
     def record(conn, cursor, statement, *args):

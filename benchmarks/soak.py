@@ -377,7 +377,7 @@ def run(args):
         threads = [threading.Thread(
             target=_worker, args=(work, stats, deadline,
                                   args.shares_per_worker, broken))
-            for _ in range(args.concurrency)]
+                   for _ in range(args.concurrency)]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -20,10 +20,10 @@ import common
 
 
 def _bulk_rows(n, host):
-    import sqlalchemy as sa
-    from oslo_utils import timeutils
     from manila_lite.db import api as db_api
     from manila_lite.db.sqlalchemy import models
+    from oslo_utils import timeutils
+    import sqlalchemy as sa
     now = timeutils.utcnow()
     type_id = str(uuid.uuid4())
     shares, instances = [], []
@@ -170,7 +170,7 @@ def run(n):
         for stamp, phase in sorted((t, p) for p, t in found.items()
                                    if not p.startswith('ensure')):
             print('start -> %-30s %6.2f s' % (phase + ':',
-                                               stamp - wall_start))
+                                              stamp - wall_start))
         print('start -> %-30s %6.2f s (daemon CPU by then: %.2f s)' % (
             'first call answered:', answered - started, cpu))
         for phase in ('ensure done', 'ensure FAILED'):

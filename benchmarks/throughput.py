@@ -92,8 +92,8 @@ def _cast_all(ids, concurrency, send):
 
 
 def _wait(env, sql, expected, timeout=600):
-    import sqlalchemy
     from manila_lite.db import api as db_api
+    import sqlalchemy
     engine = db_api.get_engine()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -105,8 +105,8 @@ def _wait(env, sql, expected, timeout=600):
 
 
 def _latencies(sent, sql):
-    import sqlalchemy
     from manila_lite.db import api as db_api
+    import sqlalchemy
     with db_api.get_engine().connect() as conn:
         rows = conn.execute(sqlalchemy.text(sql)).fetchall()
     return [(done - sent[iid]).total_seconds() * 1000.0

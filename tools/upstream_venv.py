@@ -68,7 +68,7 @@ def ensure_upstream_venv(path=None, recreate=False, python=None, log=None):
         with open(os.path.join(path, MARKER), 'w') as f:
             f.write('\n'.join(REQUIREMENTS) + '\n')
         log('upstream venv %s built in %.0f s' % (path,
-                                                 time.monotonic() - began))
+                                                  time.monotonic() - began))
     return _python(path)
 
 

@@ -64,7 +64,7 @@ def _setup_guru_meditation():
     for, not at start-up; a watched file needs it at once.
     """
     if CONF.oslo_reports.file_event_handler or not hasattr(signal,
-                                                          'SIGUSR2'):
+                                                           'SIGUSR2'):
         from oslo_reports import guru_meditation_report as gmr
         gmr.TextGuruMeditation.setup_autorun(version, conf=CONF)
         return

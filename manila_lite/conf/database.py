@@ -7,5 +7,3 @@ DEFAULT_CONNECTION = 'sqlite:///$state_path/manila_lite.sqlite'
 
 def register_opts(conf):
     db_options.set_defaults(conf, connection=DEFAULT_CONNECTION)
-
-

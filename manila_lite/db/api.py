@@ -603,8 +603,10 @@ def share_snapshot_instance_get(context, snapshot_instance_id,
 
 def share_snapshot_instance_get_all_with_filters(context, filters,
                                                  with_share_data=False):
-    """Live snapshot instances by instance_ids, snapshot_ids,
-    share_instance_ids, statuses, share_group_snapshot_id or host.
+    """Live snapshot instances matching ``filters``.
+
+    Filters: instance_ids, snapshot_ids, share_instance_ids, statuses,
+    share_group_snapshot_id, host.
     """
     return _snapshots.share_snapshot_instance_get_all_with_filters(
         context, filters, with_share_data=with_share_data)

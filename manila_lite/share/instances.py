@@ -1,4 +1,8 @@
-"""Share instance flows of the share service: create (also from a snapshot), delete, deferred deletion, the start-up ensure and the poll of asynchronous creations and reverts."""
+"""Share instance flows of the share service.
+
+Create (also from a snapshot), delete, deferred deletion, the start-up ensure
+and the poll of asynchronous creations and reverts.
+"""
 
 from concurrent import futures
 import hashlib
@@ -103,7 +107,7 @@ def _store_locations(context, instance_id, raw):
         locations = export_locations.normalize(raw)
     except exception.InvalidShareInstance as exc:
         LOG.error('Share instance %(id)s: %(exc)s', {'id': instance_id,
-                                                      'exc': exc})
+                                                     'exc': exc})
         return
     if locations:
         db_api.export_locations_update(context, instance_id, locations)
@@ -259,7 +263,7 @@ def _remove(mgr, context, inst, force, deferred_delete, retry=False):
     steps = (('update_access', mf.Action.DELETE_ACCESS_RULES, _deny_all),
              ('delete_share', mf.Action.DELETE,
               lambda m, ctx, i: m.driver.delete_share(
-                 ctx, i, share_server=rows.server(i))))
+                  ctx, i, share_server=rows.server(i))))
     for operation, action, step in steps:
         try:
             step(mgr, context, inst)

@@ -17,6 +17,8 @@ import oslo_messaging as messaging
 from oslo_service import periodic_task
 from oslo_utils import timeutils
 
+from manila_lite.conf import manager as manager_opts
+from manila_lite.conf import share_driver as driver_opts
 from manila_lite import context as ml_context
 from manila_lite.db import api as db_api
 from manila_lite.message import api as message_api
@@ -39,8 +41,6 @@ from manila_lite.share import shares
 from manila_lite.share import snapshots
 from manila_lite.share import unsupported
 from manila_lite.share import usage
-from manila_lite.conf import manager as manager_opts
-from manila_lite.conf import share_driver as driver_opts
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)

@@ -1,4 +1,7 @@
-"""Loading the rows a flow works on, one way each: an instance with its share and share server, a share with its current instance, a snapshot with its instance.
+"""Loading the rows a flow works on, one way each.
+
+An instance with its share and share server, a share with its current instance,
+a snapshot with its instance.
 
 Every share instance a flow hands a driver comes from :func:`instance` or
 from a batch read with share data (``share_instance_get_all_by_host``,

@@ -175,9 +175,9 @@ def pg_facade(fresh_db):
     rules) through it, and read results back, while the daemon under test
     uses the same database.
     """
-    from oslo_config import cfg
     from manila_lite.db import api as db_api
     from manila_lite.db import migration
+    from oslo_config import cfg
     conf = cfg.CONF
     conf.set_override('connection', fresh_db, group='database')
     db_api.dispose_engine()

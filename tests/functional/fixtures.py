@@ -438,4 +438,3 @@ def share_client(transport_url):
         yield client
     finally:
         transport.cleanup()
-

@@ -1,4 +1,8 @@
-"""A hook driver for the functional tests: appends every call to a JSON-lines file in the daemon's state_path and raises where a control file there says so."""
+"""A hook driver for the functional tests.
+
+Appends every call to a JSON-lines file in the daemon's state_path and raises
+where a control file there says so.
+"""
 
 import json
 import os

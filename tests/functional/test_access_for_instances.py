@@ -1,4 +1,7 @@
-"""update_access_for_instances (RPC 1.21 cast) through the real daemon, RabbitMQ and PostgreSQL: several instances synced in one cast, and the driver failure."""
+"""update_access_for_instances (RPC 1.21 cast) through the real daemon, RabbitMQ and PostgreSQL.
+
+Several instances synced in one cast, and the driver failure.
+"""
 
 import pytest
 
@@ -95,6 +98,7 @@ def test_several_instances_in_one_cast(daemon_factory, fresh_db, pg_facade,
     # A was not in the second cast and is untouched.
     assert [_rule_state(daemon, ia, a) for a in (a1, a2)] == ['active'] * 2
     # The unknown id is reported once the others are done.
+
     def reported():
         return [line for line in daemon.log_text().splitlines()
                 if 'update_access_for_instances failed' in line]

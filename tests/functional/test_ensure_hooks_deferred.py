@@ -1,4 +1,7 @@
-"""The ensure RPC and start-up ensure, hook drivers, and deferred deletion through the real daemon, RabbitMQ and PostgreSQL, each with its failure path."""
+"""update_access_for_instances (RPC 1.21 cast) through the real daemon, RabbitMQ and PostgreSQL.
+
+Several instances synced in one cast, and the driver failure.
+"""
 
 import os
 

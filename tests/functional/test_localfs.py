@@ -1,4 +1,7 @@
-"""The localfs driver behind the real daemon (RabbitMQ + PostgreSQL): real directories, files, snapshots, reverts, clones, access files, manage and path escapes.
+"""The localfs driver behind the real daemon (RabbitMQ + PostgreSQL).
+
+Real directories, files, snapshots, reverts, clones, access files, manage and
+path escapes.
 
 Tests that need a manager flow another issue is building (snapshots,
 access, manage, shares from snapshots) are skipped while that flow is

@@ -1,4 +1,7 @@
-"""The daemon's timers through real RabbitMQ and PostgreSQL: status polls, usage gathering, heartbeat and capability fanout, and stranded-state reconciliation, each with its failure path.
+"""The daemon's timers through real RabbitMQ and PostgreSQL.
+
+Status polls, usage gathering, heartbeat and capability fanout, and stranded-
+state reconciliation, each with its failure path.
 
 Each test runs a healthy daemon and, on the same database, one whose dummy
 driver fails the method under test (``dummy_driver_fail_methods``); all
@@ -9,8 +12,8 @@ import datetime
 import threading
 import uuid
 
-import oslo_messaging as messaging
 from oslo_config import cfg
+import oslo_messaging as messaging
 import pytest
 
 from tests.functional import share_rows
@@ -67,7 +70,7 @@ class _Recorder:
                 lambda: len([i for i in self.items if predicate(i)]) >= count,
                 timeout=timeout)
         assert ok, 'fewer than %d matching messages in %r' % (count,
-                                                             self.items)
+                                                              self.items)
         return self.matching(predicate)
 
 
@@ -142,7 +145,7 @@ def test_share_status_update_and_usage_size(daemon_factory, fresh_db,
     good, bad = _pair(daemon_factory, fresh_db,
                       'get_share_status,update_share_usage_size', options)
     used = {d.host: share_rows.available_share(pg_facade, d, share_rpc,
-                                                charge=False)
+                                               charge=False)
             for d in (good, bad)}
     polled = {d.host: share_rows.share(pg_facade, d, 'creating_from_snapshot',
                                        charge=False, progress='0%')

@@ -1,7 +1,7 @@
 """Unit-test fixtures: a migrated SQLite database per test and a ShareManager on the dummy driver."""
 
-import pytest
 from oslo_config import cfg
+import pytest
 
 from manila_lite import conf as ml_conf  # noqa: F401
 from manila_lite import context as ml_context

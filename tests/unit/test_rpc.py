@@ -48,8 +48,10 @@ UPSTREAM_CONTEXT = {
 
 @pytest.fixture(scope='module')
 def transport():
-    """One fake transport (and server below) for the module: stopping a
-    server costs a second."""
+    """One fake transport (and server below) for the module.
+
+    Stopping a server costs a second.
+    """
     rpc.cleanup()
     rpc.init(CONF, url='fake://')
     yield rpc.get_transport()
@@ -300,8 +302,11 @@ def _wire_failure(exc):
      False),
 ])
 def test_failures_as_an_amqp_caller_sees_them(exc, ours_rebuilt):
-    """On RabbitMQ a failure travels as class/module/message: only allowed
-    modules are rebuilt; upstream callers (manila.exception) get RemoteError."""
+    """On RabbitMQ a failure travels as class/module/message.
+
+    Only allowed modules are rebuilt; upstream callers (manila.exception)
+    get RemoteError.
+    """
     from oslo_messaging._drivers import common
     data = _wire_failure(exc)
     ours = common.deserialize_remote_exception(data,

@@ -1,4 +1,8 @@
-"""Service start-up: RPC is consumed before the driver set-up ends; requests wait for that attempt; a failed one stops consuming until a retry passes."""
+"""Service start-up.
+
+RPC is consumed before the driver set-up ends; requests wait for that attempt;
+a failed one stops consuming until a retry passes.
+"""
 
 import threading
 import time

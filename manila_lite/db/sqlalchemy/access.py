@@ -166,9 +166,9 @@ def share_instance_access_conditional_update(context, share_instance_ids,
     """One UPDATE of the live mappings of the instances (optionally of some rules) in ``expected_states``."""
     stmt = (sa.update(Mapping)
             .where(Mapping.share_instance_id.in_(
-                       utils.as_list(share_instance_ids)),
-                   model_base.live(Mapping),
-                   Mapping.state.in_(utils.as_list(expected_states))))
+                utils.as_list(share_instance_ids)),
+        model_base.live(Mapping),
+        Mapping.state.in_(utils.as_list(expected_states))))
     if access_ids is not None:
         stmt = stmt.where(Mapping.access_id.in_(utils.as_list(access_ids)))
     stmt = (stmt.values(**dict(values, updated_at=model_base.utcnow()))
@@ -290,9 +290,9 @@ def share_snapshot_instance_access_conditional_update(
     """One UPDATE of live snapshot mappings in ``expected_states``; returns the count."""
     stmt = (sa.update(SnapMapping)
             .where(SnapMapping.share_snapshot_instance_id.in_(
-                       utils.as_list(snapshot_instance_ids)),
-                   model_base.live(SnapMapping),
-                   SnapMapping.state.in_(utils.as_list(expected_states))))
+                utils.as_list(snapshot_instance_ids)),
+        model_base.live(SnapMapping),
+        SnapMapping.state.in_(utils.as_list(expected_states))))
     if access_ids is not None:
         stmt = stmt.where(SnapMapping.access_id.in_(
             utils.as_list(access_ids)))

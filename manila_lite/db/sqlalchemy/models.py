@@ -8,8 +8,8 @@ from manila_lite.db.sqlalchemy.model_base import Base
 from manila_lite.db.sqlalchemy.model_base import IntegerSoftDelete
 from manila_lite.db.sqlalchemy.model_base import StringSoftDelete
 from manila_lite.db.sqlalchemy.models_infra import *  # noqa: F401,F403
-from manila_lite.db.sqlalchemy.models_infra import relation
 from manila_lite.db.sqlalchemy.models_infra import AvailabilityZone
+from manila_lite.db.sqlalchemy.models_infra import relation
 from manila_lite.db.sqlalchemy.models_infra import ShareNetwork
 from manila_lite.db.sqlalchemy.models_infra import ShareServer
 
@@ -251,11 +251,11 @@ class ShareInstanceExportLocations(Base, IntegerSoftDelete):
     path = Column(String(2000))
     is_admin_only = Column(Boolean, default=False)
 
-    _el_metadata_bare = relation('ShareInstanceExportLocationsMetadata',
-                             lambda: sa.and_(
-        ShareInstanceExportLocations.id ==
-        ShareInstanceExportLocationsMetadata.export_location_id,
-        ShareInstanceExportLocationsMetadata.deleted == 0))
+    _el_metadata_bare = relation(
+        'ShareInstanceExportLocationsMetadata', lambda: sa.and_(
+            ShareInstanceExportLocations.id ==
+            ShareInstanceExportLocationsMetadata.export_location_id,
+            ShareInstanceExportLocationsMetadata.deleted == 0))
     share_instance = relation(ShareInstance, lambda: (
         ShareInstanceExportLocations.share_instance_id == ShareInstance.id))
 
@@ -361,10 +361,10 @@ class ShareAccessMapping(Base, StringSoftDelete):
     instance_mappings = relation('ShareInstanceAccessMapping', lambda: sa.and_(
         ShareAccessMapping.id == ShareInstanceAccessMapping.access_id,
         ShareInstanceAccessMapping.deleted == 'False'))
-    share_access_rules_metadata = relation('ShareAccessRulesMetadata',
-                                       lambda: sa.and_(
-        ShareAccessMapping.id == ShareAccessRulesMetadata.access_id,
-        ShareAccessRulesMetadata.deleted == 'False'))
+    share_access_rules_metadata = relation(
+        'ShareAccessRulesMetadata', lambda: sa.and_(
+            ShareAccessMapping.id == ShareAccessRulesMetadata.access_id,
+            ShareAccessRulesMetadata.deleted == 'False'))
 
     @property
     def state(self):
@@ -515,11 +515,11 @@ class ShareSnapshotInstance(Base, StringSoftDelete):
         foreign_keys=lambda: [ShareSnapshotInstance.snapshot_id])
     share_instance = relation(ShareInstance, lambda: (
         ShareSnapshotInstance.share_instance_id == ShareInstance.id))
-    export_locations = relation('ShareSnapshotInstanceExportLocation',
-                            lambda: sa.and_(
-        ShareSnapshotInstance.id ==
-        ShareSnapshotInstanceExportLocation.share_snapshot_instance_id,
-        ShareSnapshotInstanceExportLocation.deleted == 'False'))
+    export_locations = relation(
+        'ShareSnapshotInstanceExportLocation', lambda: sa.and_(
+            ShareSnapshotInstance.id ==
+            ShareSnapshotInstanceExportLocation.share_snapshot_instance_id,
+            ShareSnapshotInstanceExportLocation.deleted == 'False'))
 
     @property
     def name(self):
@@ -558,11 +558,11 @@ class ShareSnapshotAccessMapping(Base, StringSoftDelete):
     access_type = Column(String(255))
     access_to = Column(String(255))
 
-    instance_mappings = relation('ShareSnapshotInstanceAccessMapping',
-                             lambda: sa.and_(
-        ShareSnapshotAccessMapping.id ==
-        ShareSnapshotInstanceAccessMapping.access_id,
-        ShareSnapshotInstanceAccessMapping.deleted == 'False'))
+    instance_mappings = relation(
+        'ShareSnapshotInstanceAccessMapping', lambda: sa.and_(
+            ShareSnapshotAccessMapping.id ==
+            ShareSnapshotInstanceAccessMapping.access_id,
+            ShareSnapshotInstanceAccessMapping.deleted == 'False'))
 
     @property
     def state(self):

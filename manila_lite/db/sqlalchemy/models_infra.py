@@ -153,11 +153,11 @@ class ShareNetworkSubnet(Base, StringSoftDelete, _AZMixin):
     share_network = relation(ShareNetwork, lambda: (
         ShareNetworkSubnet.share_network_id == ShareNetwork.id))
     _availability_zone = _az_rel(lambda: ShareNetworkSubnet)
-    share_network_subnet_metadata = relation('ShareNetworkSubnetMetadata',
-                                         lambda: sa.and_(
-        ShareNetworkSubnet.id ==
-        ShareNetworkSubnetMetadata.share_network_subnet_id,
-        ShareNetworkSubnetMetadata.deleted == 'False'))
+    share_network_subnet_metadata = relation(
+        'ShareNetworkSubnetMetadata', lambda: sa.and_(
+            ShareNetworkSubnet.id ==
+            ShareNetworkSubnetMetadata.share_network_subnet_id,
+            ShareNetworkSubnetMetadata.deleted == 'False'))
     share_servers = orm.relationship(
         'ShareServer', viewonly=True, secondary=_SubnetMap.__table__,
         primaryjoin=lambda: sa.and_(

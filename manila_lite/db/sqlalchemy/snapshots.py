@@ -49,10 +49,10 @@ def share_snapshot_get(context, snapshot_id):
     stmt = (utils.model_query(context, Snapshot, project_only=True)
             .where(Snapshot.id == snapshot_id)
             .options(orm.selectinload(Snapshot.share).options(
-                         *instances.share_options()),
-                     orm.selectinload(Snapshot.share_snapshot_metadata),
-                     orm.selectinload(Snapshot.instances).options(
-                         *_snapshot_instance_options())))
+                *instances.share_options()),
+        orm.selectinload(Snapshot.share_snapshot_metadata),
+        orm.selectinload(Snapshot.instances).options(
+                *_snapshot_instance_options())))
     with engine.reader(context) as session:
         result = session.scalars(stmt).first()
         if result is None:
@@ -306,4 +306,3 @@ def share_snapshot_metadata_update(context, share_snapshot_id, metadata,
         _upsert_metadata(session, share_snapshot_id, dict(metadata),
                          bool(delete))
     return metadata
-

@@ -498,7 +498,7 @@ class DummyDriver(driver.ShareDriver):
         updates = {}
         for rule in rules:
             key = self.private_storage.get(rule['access_id'], 'access_key',
-                                            None)
+                                           None)
             if not key:
                 key = secrets.token_urlsafe(24)
                 self.private_storage.update(rule['access_id'],
@@ -948,7 +948,7 @@ class DummyDriver(driver.ShareDriver):
             self, context, share_server, dest_host, old_share_network,
             new_share_network, shares_request_spec):
         compatible = _is_dummy_backend(hosts.extract_host(dest_host,
-                                                     'backend_name'))
+                                                          'backend_name'))
         return {'compatible': compatible, 'writable': compatible,
                 'preserve_snapshots': compatible, 'nondisruptive': False,
                 'share_network_id': new_share_network['id'],

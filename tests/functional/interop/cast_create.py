@@ -1,4 +1,7 @@
-"""Create a share the way upstream's API does (upstream DB API) and cast create_share_instance to a share host with upstream's ShareAPI; print the ids as JSON (runs inside the upstream venv)."""
+"""Create a share the way upstream's API does (upstream DB API) and cast create_share_instance to a share host with upstream's ShareAPI.
+
+Print the ids as JSON (runs inside the upstream venv).
+"""
 
 import types
 import uuid

@@ -1,4 +1,7 @@
-"""Mark a share instance deleting the way upstream's API does and cast delete_share_instance with upstream's ShareAPI; print the id as JSON (runs inside the upstream venv)."""
+"""Mark a share instance deleting the way upstream's API does and cast delete_share_instance with upstream's ShareAPI.
+
+Print the id as JSON (runs inside the upstream venv).
+"""
 
 from oslo_utils import timeutils
 

@@ -1,4 +1,8 @@
-"""One step of a share's DHSS=False lifecycle done by upstream manila's own API code (rows + cast), then a wait for the share service and what upstream's DB API reads back, as JSON (runs inside the upstream venv)."""
+"""One step of a share's DHSS=False lifecycle done by upstream manila's own API code.
+
+(rows + cast), then a wait for the share service and what upstream's DB API
+reads back, as JSON (runs inside the upstream venv).
+"""
 
 import sys
 import time

@@ -1,4 +1,7 @@
-"""Upstream manila 23.0.1's own API code drives a share through its DHSS=False lifecycle on the manila-lite-share daemon, on a schema made by upstream's ``manila-manage db sync``; every outcome is read back with upstream's DB API.
+"""Upstream manila 23.0.1's own API code drives a share through its DHSS=False lifecycle on the manila-lite-share daemon.
+
+The schema is made by upstream's ``manila-manage db sync``; every outcome
+is read back with upstream's DB API.
 
 One daemon serves the module with three dummy backends: ``alpha`` healthy,
 ``beta`` and ``gamma`` failing the driver methods in FAILS.

@@ -1,4 +1,7 @@
-"""Broker restart under load: RabbitMQ stops with 200 create and delete casts in flight and starts again; the daemon serves again and no row stays transitional.
+"""Broker restart under load.
+
+RabbitMQ stops with 200 create and delete casts in flight and starts again; the
+daemon serves again and no row stays transitional.
 
 The broker is stopped hard (SIGKILL) right after the burst and started
 again. The daemon works

@@ -1,4 +1,7 @@
-"""Concurrency through the real daemon, RabbitMQ and PostgreSQL: access rule changes, an extend, a snapshot and a force-delete racing on one share and over 100 shares.
+"""Concurrency through the real daemon, RabbitMQ and PostgreSQL.
+
+Access rule changes, an extend, a snapshot and a force-delete racing on one
+share and over 100 shares.
 
 The test plays upstream's API: for every operation it checks the share's
 status, writes the rows manila-api writes (access rules ``queued_to_apply``
@@ -320,10 +323,10 @@ def _check_all(daemon, pg, shares, type_id):
 
 def _check_answers_call(daemon):
     """The daemon still answers a ``call`` (an error for an unknown instance)."""
-    import oslo_messaging as messaging
-    from oslo_config import cfg
     from manila_lite import rpc
     from manila_lite.share import rpcapi
+    from oslo_config import cfg
+    import oslo_messaging as messaging
     transport = messaging.get_rpc_transport(
         cfg.CONF, url=daemon.options['DEFAULT']['transport_url'],
         allowed_remote_exmods=rpc.get_allowed_exmods())

@@ -1,4 +1,8 @@
-"""Crash and restart: the daemon is SIGKILLed in the middle of creates, deletes, extends, snapshots and access changes on the localfs driver, started again, and the database must agree with the real directories and exports file.
+"""Crash and restart.
+
+The daemon is SIGKILLed in the middle of creates, deletes, extends, snapshots
+and access changes on the localfs driver, started again, and the database must
+agree with the real directories and exports file.
 
 What settles the interrupted work at the second start: casts that were
 delivered but not acknowledged come back from the broker; rows whose cast

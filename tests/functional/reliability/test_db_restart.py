@@ -1,4 +1,7 @@
-"""Database restart under load: PostgreSQL stops while the daemon works through a burst of creations and deletions and starts again; nothing is half-written and nothing is lost.
+"""Database restart under load.
+
+PostgreSQL stops while the daemon works through a burst of creations and
+deletions and starts again; nothing is half-written and nothing is lost.
 
 The daemon retries database work that lost its connection ([database]
 ``db_max_retries``, ``db_retry_interval``, ``db_max_retry_interval``, kept

@@ -1,4 +1,8 @@
-"""Graceful stop: SIGTERM while hundreds of creates wait; the daemon finishes the ones it began, exits 0, leaves the rest on the broker, and the next start serves them (none lost, none half done).
+"""Graceful stop.
+
+SIGTERM while hundreds of creates wait; the daemon finishes the ones it began,
+exits 0, leaves the rest on the broker, and the next start serves them (none
+lost, none half done).
 
 The dummy driver takes one second per create, so with the default 64
 workers a 300-share backlog needs several waves. The RPC server takes a

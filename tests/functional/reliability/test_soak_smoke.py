@@ -1,4 +1,8 @@
-"""benchmarks/soak.py runs a short mixed workload end to end: every kind of operation happens, no errors, and no row is left in a transitional state."""
+"""benchmarks/soak.py runs a short mixed workload end to end.
+
+Every kind of operation happens, no errors, and no row is left in a
+transitional state.
+"""
 
 import os
 import re
@@ -22,7 +26,7 @@ def test_short_soak_leaves_nothing_transitional():
     out = res.stdout
     assert res.returncode == 0, out + res.stderr
     done = dict((k, int(n)) for k, n in re.findall(r'^  (\w+)\s+(\d+)$',
-                                                    out, re.M))
+                                                   out, re.M))
     for kind in ('create', 'allow', 'snapshot', 'extend'):
         assert done.get(kind, 0) > 0, out
     assert re.search(r'^errors: 0$', out, re.M), out

@@ -1,4 +1,8 @@
-"""SIGTERM handling of manila-lite-share's serve loop: a clean stop exits 0; a stop that hangs past graceful_shutdown_timeout exits 1 with one log line."""
+"""SIGTERM handling of manila-lite-share's serve loop.
+
+A clean stop exits 0; a stop that hangs past graceful_shutdown_timeout exits 1
+with one log line.
+"""
 
 import os
 import signal

@@ -105,7 +105,7 @@ def test_db_sync_uses_the_configured_database(db_url):
 
 
 def test_pooled_connections_are_pinged_only_after_idling(synced_db,
-                                                          monkeypatch):
+                                                         monkeypatch):
     eng = db.get_engine()
     assert eng.pool._pre_ping is False
     pings = []

@@ -105,7 +105,7 @@ def test_get_all_for_share_and_missing_instance(ctxt, make_share):
     db.export_locations_update(ctxt, share.instance['id'], [
         '/user', {'path': '/admin', 'is_admin_only': True}])
     assert db.export_location_get_all(ctxt, share['id']) == ['/user',
-                                                              '/admin']
+                                                             '/admin']
     user_ctxt = ctxt.elevated()
     user_ctxt.is_admin = False
     assert db.export_location_get_all(user_ctxt, share['id']) == ['/user']

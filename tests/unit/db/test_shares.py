@@ -27,7 +27,7 @@ def test_create_puts_instance_keys_on_the_instance(ctxt):
     assert inst['cast_rules_to_readonly'] is True
     assert share['size'] == 2 and share['status'] == 'creating'
     assert db.share_metadata_get(ctxt, share['id']) == {'k': 'v',
-                                                         'flag': 'True'}
+                                                        'flag': 'True'}
     cols = helpers.raw_rows('SELECT * FROM shares')[0]
     assert 'status' not in cols and 'host' not in cols
 

@@ -1,7 +1,13 @@
-"""Rows written the way upstream's API and scheduler write them before casting to the share service."""
+"""Shared helpers of the share tests.
+
+Rows written the way upstream's API and scheduler write them, a user context,
+user messages, errors the RPC guard wrapped.
+"""
 
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
+
+from manila_lite import context as ml_context
 
 
 def make_share(db_api, ctx, host='hostA@alpha#fake_pool_for_alpha',
@@ -30,3 +36,23 @@ def _share_type(db_api, ctx):
         return db_api.share_type_create(ctx, {
             'id': uuidutils.generate_uuid(), 'name': 'default',
             'extra_specs': {'driver_handles_share_servers': 'False'}})
+
+
+def user_ctx(project='p1', user='u1'):
+    """A member's request context, as upstream's API casts with."""
+    return ml_context.RequestContext(user_id=user, project_id=project,
+                                     roles=['member'])
+
+
+def unwrap(excinfo):
+    """The error the RPC guard handed to oslo.messaging as ExpectedException."""
+    return excinfo.value.exc_info[1]
+
+
+def messages(db_api, ctx, resource_id, *fields):
+    """The user messages about ``resource_id``: rows, or tuples of ``fields``."""
+    rows = [m for m in db_api.message_get_all(ctx)
+            if m['resource_id'] == resource_id]
+    if not fields:
+        return rows
+    return [tuple(m[f] for f in fields) for m in rows]

@@ -1,4 +1,8 @@
-"""Access rules through the ShareManager on SQLite and the dummy driver: state walks, driver answers and failures, fallback, start-up re-apply, validation, locking."""
+"""Access rules through the ShareManager on SQLite and the dummy driver.
+
+State walks, driver answers and failures, fallback, start-up re-apply,
+validation, locking.
+"""
 
 import os
 import subprocess
@@ -6,12 +10,11 @@ import sys
 import threading
 import time
 
+from oslo_config import cfg
 import oslo_messaging as messaging
 import pytest
-from oslo_config import cfg
 
 from manila_lite.common import constants as c
-from manila_lite import context as ml_context
 from manila_lite import exception
 from manila_lite.share import access
 from manila_lite.share import states
@@ -22,23 +25,13 @@ from tests.unit.share import helpers
 CONF = cfg.CONF
 
 
-def _user_ctx():
-    return ml_context.RequestContext(user_id='u1', project_id='p1',
-                                     roles=['member'])
-
-
-def _unwrap(excinfo):
-    return excinfo.value.exc_info[1]
-
-
 def _messages(db, ctx, resource_id):
-    return [(m['action_id'], m['detail_id'], m['resource_type'])
-            for m in db.message_get_all(ctx) if m['resource_id'] == resource_id]
+    return helpers.messages(db, ctx, resource_id, 'action_id', 'detail_id', 'resource_type')
 
 
 def _available(mgr, db, ctx, **kwargs):
     share, inst = helpers.make_share(db, ctx, **kwargs)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     assert db.share_instance_get(ctx, inst['id'])['status'] == 'available'
     return share, inst
 
@@ -177,7 +170,7 @@ def test_allow_walk(manager_factory, db, admin_ctx):
         _state(db, admin_ctx, inst, access_id),
         _rules_status(db, admin_ctx, inst)))
 
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
 
     [call] = spy.calls
     assert call['seen'] == ('applying', 'syncing')
@@ -206,12 +199,12 @@ def test_deny_walk_soft_deletes_mapping_and_rule(manager_factory, db,
     share, inst = _available(mgr, db, admin_ctx)
     keep = _allow(db, admin_ctx, share, inst, to='10.0.0.1')
     gone = _allow(db, admin_ctx, share, inst, to='10.0.0.2')
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     _queue(db, admin_ctx, inst, gone, 'queued_to_deny')
     spy = Spy(mgr.driver, 'update_access',
               observe=lambda: _state(db, admin_ctx, inst, gone))
 
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
 
     [call] = spy.calls
     assert call['seen'] == 'denying'
@@ -234,13 +227,13 @@ def test_update_level_walk(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     share, inst = _available(mgr, db, admin_ctx)
     access_id = _allow(db, admin_ctx, share, inst)
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     _queue(db, admin_ctx, inst, access_id, 'queued_to_update',
            access_level='ro')
     spy = Spy(mgr.driver, 'update_access',
               observe=lambda: _state(db, admin_ctx, inst, access_id))
 
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
 
     [call] = spy.calls
     assert call['seen'] == 'updating'
@@ -263,7 +256,7 @@ def test_changes_queued_during_the_driver_call_get_a_second_round(
             late.append(_allow(db, admin_ctx, share, inst, to='10.0.0.2'))
 
     spy = Spy(mgr.driver, 'update_access', observe=queue_another)
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     assert len(spy.calls) == 2
     assert _ids(spy.calls[0]['kwargs']['add_rules']) == [first]
     assert _ids(spy.calls[1]['kwargs']['add_rules']) == late
@@ -280,7 +273,7 @@ def test_sync_in_progress_leaves_the_work_to_it(manager_factory, db,
     _queue(db, admin_ctx, inst, busy, 'applying')
     queued = _allow(db, admin_ctx, share, inst, to='10.0.0.2')
     spy = Spy(mgr.driver, 'update_access')
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     assert spy.calls == []
     assert _state(db, admin_ctx, inst, queued) == 'queued_to_apply'
     assert _rules_status(db, admin_ctx, inst) == 'syncing'
@@ -293,7 +286,7 @@ def test_nothing_queued_settles_a_stale_syncing_status(manager_factory, db,
     db.share_instance_update(admin_ctx, inst['id'],
                              {'access_rules_status': 'syncing'})
     spy = Spy(mgr.driver, 'update_access')
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     assert spy.calls == []
     assert _rules_status(db, admin_ctx, inst) == 'active'
 
@@ -308,7 +301,7 @@ def test_update_access_for_instances_syncs_each(manager_factory, db,
         rules.append(_allow(db, admin_ctx, share, inst, to='10.0.1.%d' % n))
         insts.append(inst)
     mgr.update_access_for_instances(
-        _user_ctx(), share_instance_ids=[i['id'] for i in insts],
+        helpers.user_ctx(), share_instance_ids=[i['id'] for i in insts],
         share_server_id=None)
     assert [_state(db, admin_ctx, i, r) for i, r in zip(insts, rules)] == [
         'active', 'active']
@@ -321,9 +314,9 @@ def test_update_access_for_instances_reports_unknown_ids(manager_factory, db,
     rule = _allow(db, admin_ctx, share, inst)
     with pytest.raises(messaging.ExpectedException) as excinfo:
         mgr.update_access_for_instances(
-            _user_ctx(), share_instance_ids=['no-such-instance', inst['id']],
+            helpers.user_ctx(), share_instance_ids=['no-such-instance', inst['id']],
             share_server_id=None)
-    assert isinstance(_unwrap(excinfo), exception.ShareInstanceNotFound)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareInstanceNotFound)
     assert _state(db, admin_ctx, inst, rule) == 'active'
 
 
@@ -338,7 +331,7 @@ def test_driver_access_key_is_stored_on_the_rule(manager_factory, db,
         r['access_id']: {'access_key': 'key-of-%s' % r['access_to'],
                          'state': 'active'}
         for r in kw['add_rules']})
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     assert db.share_access_get(admin_ctx, access_id)['access_key'] == (
         'key-of-10.0.0.0/24')
     [mapping] = db.share_instance_access_get_all(admin_ctx, inst['id'])
@@ -355,7 +348,7 @@ def test_driver_per_rule_error(manager_factory, db, admin_ctx):
         result=lambda *a, **kw: {bad: {'state': 'error'},
                                  'not-a-rule': {'state': 'active'},
                                  good: 'not a dict'})
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     assert _state(db, admin_ctx, inst, bad) == 'error'
     assert _state(db, admin_ctx, inst, good) == 'active'
     assert _rules_status(db, admin_ctx, inst) == 'error'
@@ -364,20 +357,20 @@ def test_driver_per_rule_error(manager_factory, db, admin_ctx):
     del mgr.driver.update_access
     spy = Spy(mgr.driver, 'update_access')
     _queue(db, admin_ctx, inst, bad, 'queued_to_deny')
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     assert _ids(spy.calls[0]['kwargs']['delete_rules']) == [bad]
     assert _rules_status(db, admin_ctx, inst) == 'active'
 
 
 def test_ignored_driver_answers_never_log_their_keys(manager_factory, db,
-                                                    admin_ctx, caplog):
+                                                     admin_ctx, caplog):
     mgr = manager_factory()
     share, inst = _available(mgr, db, admin_ctx)
     access_id = _allow(db, admin_ctx, share, inst)
     Spy(mgr.driver, 'update_access', result=lambda *a, **kw: {
         'not-a-rule': {'access_key': 'Sekrit-of-stranger', 'state': 'active'},
         access_id: 'Sekrit-as-a-string'})
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     ignored = [r.getMessage() for r in caplog.records
                if 'Ignoring the driver' in r.getMessage()]
     assert len(ignored) == 2
@@ -390,7 +383,7 @@ def test_invalid_rule_errors_alone(manager_factory, db, admin_ctx):
     bad = _allow(db, admin_ctx, share, inst, to='10.0.0.300')
     good = _allow(db, admin_ctx, share, inst, to='10.0.0.2')
     spy = Spy(mgr.driver, 'update_access')
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     [call] = spy.calls
     assert _ids(call['kwargs']['add_rules']) == [good]
     assert _ids(call['args'][2]) == [good]
@@ -405,13 +398,13 @@ def test_driver_failure_sets_error_and_message(manager_factory, db,
     mgr = manager_factory(dummy_driver_fail_methods=[])
     share, inst = _available(mgr, db, admin_ctx)
     old = _allow(db, admin_ctx, share, inst, to='10.0.0.1')
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     new = _allow(db, admin_ctx, share, inst, to='10.0.0.2')
     CONF.set_override('dummy_driver_fail_methods', ['update_access'],
                       group='alpha')
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
-    assert isinstance(_unwrap(excinfo), exception.ShareBackendException)
+        mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareBackendException)
     assert _state(db, admin_ctx, inst, new) == 'error'
     assert _state(db, admin_ctx, inst, old) == 'active'
     assert _rules_status(db, admin_ctx, inst) == 'error'
@@ -424,7 +417,7 @@ def test_driver_garbage_answer_is_a_failure(manager_factory, db, admin_ctx):
     access_id = _allow(db, admin_ctx, share, inst)
     Spy(mgr.driver, 'update_access', result=lambda *a, **kw: ['garbage'])
     with pytest.raises(messaging.ExpectedException):
-        mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+        mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     assert _state(db, admin_ctx, inst, access_id) == 'error'
     assert _rules_status(db, admin_ctx, inst) == 'error'
 
@@ -437,12 +430,12 @@ def test_fallback_to_allow_and_deny(manager_factory, db, admin_ctx):
     deny = Spy(mgr.driver, 'deny_access', result=lambda *a, **kw: None)
     allow.original = deny.original = lambda *a, **kw: None
     access_id = _allow(db, admin_ctx, share, inst)
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     assert [c_['args'][2]['access_id'] for c_ in allow.calls] == [access_id]
     assert allow.calls[0]['kwargs'] == {'share_server': None}
     assert _state(db, admin_ctx, inst, access_id) == 'active'
     _queue(db, admin_ctx, inst, access_id, 'queued_to_deny')
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     assert [c_['args'][2]['access_id'] for c_ in deny.calls] == [access_id]
     assert _state(db, admin_ctx, inst, access_id) is None
     assert _rules_status(db, admin_ctx, inst) == 'active'
@@ -453,13 +446,13 @@ def test_cast_rules_to_readonly(manager_factory, db, admin_ctx):
     share, inst = _available(mgr, db, admin_ctx)
     kept = _allow(db, admin_ctx, share, inst, to='10.0.0.1')
     denied = _allow(db, admin_ctx, share, inst, to='10.0.0.2')
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     db.share_instance_update(admin_ctx, inst['id'],
                              {'cast_rules_to_readonly': True})
     _queue(db, admin_ctx, inst, denied, 'queued_to_deny')
     added = _allow(db, admin_ctx, share, inst, to='10.0.0.3')
     spy = Spy(mgr.driver, 'update_access')
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     [call] = spy.calls
     assert _ids(call['args'][2]) == sorted([kept, added])
     assert {r['access_level'] for r in call['args'][2]} == {'ro'}
@@ -481,7 +474,7 @@ def test_ipv6_rules_and_drivers_without_ipv6(manager_factory, db, admin_ctx,
     v4 = _allow(db, admin_ctx, share, inst, to='10.0.0.1')
     v6 = _allow(db, admin_ctx, share, inst, to='2001:db8::/64')
     spy = Spy(mgr.driver, 'update_access')
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     sent = _ids(spy.calls[0]['kwargs']['add_rules'])
     assert sent == (sorted([v4, v6]) if ipv6_implemented else [v4])
     # Upstream filters them out of what the driver sees; they end active.
@@ -533,12 +526,12 @@ def test_delete_denies_every_rule_first(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     share, inst = _available(mgr, db, admin_ctx)
     active = _allow(db, admin_ctx, share, inst, to='10.0.0.1')
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     errored = _allow(db, admin_ctx, share, inst, to='10.0.0.2')
     _queue(db, admin_ctx, inst, errored, 'error')
     spy = Spy(mgr.driver, 'update_access')
     db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
-    mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.delete_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     [call] = spy.calls
     assert _ids(call['kwargs']['delete_rules']) == sorted([active, errored])
     assert call['args'][2] == []
@@ -552,7 +545,7 @@ def test_delete_with_failing_deny(manager_factory, db, admin_ctx):
     access_id = _allow(db, admin_ctx, share, inst)
     db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
     with pytest.raises(messaging.ExpectedException):
-        mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'])
+        mgr.delete_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     got = db.share_instance_get(admin_ctx, inst['id'])
     assert got['status'] == 'error_deleting'
     assert got['access_rules_status'] == 'error'
@@ -567,10 +560,10 @@ def test_rules_left_applying_are_resent_at_start_up(manager_factory, db,
     mgr = manager_factory()
     share, inst = _available(mgr, db, admin_ctx)
     ok = _allow(db, admin_ctx, share, inst, to='10.0.0.1')
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     crashed = _allow(db, admin_ctx, share, inst, to='10.0.0.2')
     leaving = _allow(db, admin_ctx, share, inst, to='10.0.0.3')
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     # A crash in the middle of a driver call leaves this behind:
     _queue(db, admin_ctx, inst, crashed, 'applying')
     _queue(db, admin_ctx, inst, leaving, 'denying')
@@ -592,7 +585,7 @@ def test_in_sync_instances_are_left_alone_at_start_up(manager_factory, db,
     mgr = manager_factory()
     share, inst = _available(mgr, db, admin_ctx)
     _allow(db, admin_ctx, share, inst)
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     spy = Spy(mgr.driver, 'update_access')
     mgr.init_host(service_id=mgr.service_id)
     assert spy.calls == []
@@ -602,7 +595,7 @@ def test_driver_asks_to_reapply_at_start_up(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     share, inst = _available(mgr, db, admin_ctx)
     access_id = _allow(db, admin_ctx, share, inst)
-    mgr.update_access(_user_ctx(), share_instance_id=inst['id'])
+    mgr.update_access(helpers.user_ctx(), share_instance_id=inst['id'])
     mgr.driver.ensure_shares = lambda ctx, shares: {
         s['id']: {'reapply_access_rules': True} for s in shares}
     spy = Spy(mgr.driver, 'update_access')
@@ -676,8 +669,8 @@ def test_reset_without_reapply_keeps_active_rules(manager_factory, db,
 # -- locking ---------------------------------------------------------------------
 
 _HOLDER = r'''
-import sys
 from oslo_concurrency import lockutils
+import sys
 with lockutils.external_lock(sys.argv[1], lock_file_prefix='manila-',
                              lock_path=sys.argv[2]):
     print('held', flush=True)
@@ -699,7 +692,7 @@ def test_mapping_writes_wait_for_the_external_lock(manager_factory, db,
     try:
         assert holder.stdout.readline().strip() == 'held'
         worker = threading.Thread(target=mgr.update_access,
-                                  args=(_user_ctx(),),
+                                  args=(helpers.user_ctx(),),
                                   kwargs={'share_instance_id': inst['id']})
         worker.start()
         time.sleep(1.0)
@@ -741,7 +734,7 @@ def test_snapshot_allow_and_deny(manager_factory, db, admin_ctx):
         'access_to': '10.0.0.1'})
     spy = Spy(mgr.driver, 'snapshot_update_access', observe=lambda: (
         _snap_state(db, admin_ctx, snap_inst, rule['id'])))
-    mgr.snapshot_update_access(_user_ctx(),
+    mgr.snapshot_update_access(helpers.user_ctx(),
                                snapshot_instance_id=snap_inst['id'])
     [call] = spy.calls
     assert call['seen'] == 'applying'
@@ -753,7 +746,7 @@ def test_snapshot_allow_and_deny(manager_factory, db, admin_ctx):
 
     db.share_snapshot_instance_access_update(
         admin_ctx, rule['id'], snap_inst['id'], {'state': 'queued_to_deny'})
-    mgr.snapshot_update_access(_user_ctx(),
+    mgr.snapshot_update_access(helpers.user_ctx(),
                                snapshot_instance_id=snap_inst['id'])
     assert _ids(spy.calls[1]['kwargs']['delete_rules']) == [rule['id']]
     assert spy.calls[1]['args'][2] == []
@@ -772,9 +765,9 @@ def test_snapshot_driver_failure(manager_factory, db, admin_ctx):
         'share_snapshot_id': snapshot['id'], 'access_type': 'ip',
         'access_to': '10.0.0.1'})
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.snapshot_update_access(_user_ctx(),
+        mgr.snapshot_update_access(helpers.user_ctx(),
                                    snapshot_instance_id=snap_inst['id'])
-    assert isinstance(_unwrap(excinfo), exception.ShareBackendException)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareBackendException)
     assert _snap_state(db, admin_ctx, snap_inst, rule['id']) == 'error'
     assert _messages(db, admin_ctx, snapshot['id']) == [
         ('010', '001', 'SHARE_SNAPSHOT')]

@@ -5,7 +5,6 @@ import pytest
 import sqlalchemy
 
 from manila_lite.common import constants as c
-from manila_lite import context as ml_context
 from manila_lite import exception
 from manila_lite.share import states
 from tests.unit.share import helpers
@@ -13,19 +12,8 @@ from tests.unit.share import helpers
 HOST = 'hostA@alpha'
 
 
-def _user_ctx():
-    return ml_context.RequestContext(user_id='u1', project_id='p1',
-                                     roles=['member'])
-
-
-def _unwrap(excinfo):
-    return excinfo.value.exc_info[1]
-
-
 def _messages(db, ctx, resource_id):
-    return [(m['action_id'], m['detail_id'], m['resource_type'])
-            for m in db.message_get_all(ctx)
-            if m['resource_id'] == resource_id]
+    return helpers.messages(db, ctx, resource_id, 'action_id', 'detail_id', 'resource_type')
 
 
 def _backup(db, ctx, share, status, size=1, **extra):
@@ -60,7 +48,7 @@ def _backup_quota(db, ctx):
 
 def _available_share(mgr, db, ctx, status):
     share, inst = helpers.make_share(db, ctx)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     db.share_instance_update(ctx, inst['id'], {'status': status})
     return db.share_get(ctx, share['id'])
 
@@ -71,7 +59,7 @@ def test_create_backup_then_poll_finishes(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     share = _available_share(mgr, db, admin_ctx, c.STATUS_BACKUP_CREATING)
     backup = _backup(db, admin_ctx, share, c.STATUS_CREATING)
-    mgr.create_backup(_user_ctx(), backup=_wire(backup))
+    mgr.create_backup(helpers.user_ctx(), backup=_wire(backup))
     assert _backup_row(db, admin_ctx, backup)['status'] == c.STATUS_CREATING
     assert _share_status(db, admin_ctx, share) == c.STATUS_BACKUP_CREATING
     mgr.create_backup_continue(admin_ctx)
@@ -85,8 +73,8 @@ def test_create_backup_driver_failure(manager_factory, db, admin_ctx):
     share = _available_share(mgr, db, admin_ctx, c.STATUS_BACKUP_CREATING)
     backup = _backup(db, admin_ctx, share, c.STATUS_CREATING)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.create_backup(_user_ctx(), backup=_wire(backup))
-    assert isinstance(_unwrap(excinfo), exception.ShareBackendException)
+        mgr.create_backup(helpers.user_ctx(), backup=_wire(backup))
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareBackendException)
     row = _backup_row(db, admin_ctx, backup)
     assert row['status'] == c.STATUS_ERROR
     assert 'injected failure of create_backup' in row['fail_reason']
@@ -168,8 +156,8 @@ def test_create_backup_bad_input(manager_factory, db, admin_ctx):
                        ({'id': 'nope'}, exception.ShareBackupNotFound),
                        ('a-string', exception.InvalidInput)):
         with pytest.raises(messaging.ExpectedException) as excinfo:
-            mgr.create_backup(_user_ctx(), backup=bad)
-        assert isinstance(_unwrap(excinfo), error), bad
+            mgr.create_backup(helpers.user_ctx(), backup=bad)
+        assert isinstance(helpers.unwrap(excinfo), error), bad
     assert _share_status(db, admin_ctx, share) == c.STATUS_BACKUP_CREATING
 
 
@@ -178,7 +166,7 @@ def test_create_backup_ignores_backup_not_creating(manager_factory, db,
     mgr = manager_factory(dummy_driver_fail_methods=['create_backup'])
     share = _available_share(mgr, db, admin_ctx, c.STATUS_AVAILABLE)
     backup = _backup(db, admin_ctx, share, c.STATUS_AVAILABLE)
-    mgr.create_backup(_user_ctx(), backup=_wire(backup))
+    mgr.create_backup(helpers.user_ctx(), backup=_wire(backup))
     assert _backup_row(db, admin_ctx, backup)['status'] == c.STATUS_AVAILABLE
 
 
@@ -197,7 +185,7 @@ def test_delete_backup_gives_quota_back(manager_factory, db, admin_ctx):
     _charge_backup(db, admin_ctx, 3)
     assert _backup_quota(db, admin_ctx) == {'backups': 1,
                                             'backup_gigabytes': 3}
-    mgr.delete_backup(_user_ctx(), backup=_wire(backup))
+    mgr.delete_backup(helpers.user_ctx(), backup=_wire(backup))
     with pytest.raises(exception.ShareBackupNotFound):
         _backup_row(db, admin_ctx, backup)
     assert _backup_quota(db, admin_ctx) == {'backups': 0,
@@ -210,7 +198,7 @@ def test_delete_backup_driver_failure(manager_factory, db, admin_ctx):
     backup = _backup(db, admin_ctx, share, c.STATUS_DELETING, size=3)
     _charge_backup(db, admin_ctx, 3)
     with pytest.raises(messaging.ExpectedException):
-        mgr.delete_backup(_user_ctx(), backup=_wire(backup))
+        mgr.delete_backup(helpers.user_ctx(), backup=_wire(backup))
     assert _backup_row(db, admin_ctx, backup)['status'] == \
         c.STATUS_ERROR_DELETING
     assert _backup_quota(db, admin_ctx) == {'backups': 1,
@@ -229,7 +217,7 @@ def _restoring(mgr, db, ctx, backup_share=None):
 def test_restore_backup_then_poll_finishes(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     share, backup = _restoring(mgr, db, admin_ctx)
-    mgr.restore_backup(_user_ctx(), backup=_wire(backup),
+    mgr.restore_backup(helpers.user_ctx(), backup=_wire(backup),
                        share_id=share['id'])
     assert _share_status(db, admin_ctx, share) == c.STATUS_BACKUP_RESTORING
     mgr.restore_backup_continue(admin_ctx)
@@ -243,7 +231,7 @@ def test_restore_backup_driver_failure(manager_factory, db, admin_ctx):
     mgr = manager_factory(dummy_driver_fail_methods=['restore_backup'])
     share, backup = _restoring(mgr, db, admin_ctx)
     with pytest.raises(messaging.ExpectedException):
-        mgr.restore_backup(_user_ctx(), backup=_wire(backup),
+        mgr.restore_backup(helpers.user_ctx(), backup=_wire(backup),
                            share_id=share['id'])
     assert _share_status(db, admin_ctx, share) == \
         c.STATUS_BACKUP_RESTORING_ERROR
@@ -255,9 +243,9 @@ def test_restore_to_other_share_unsupported(manager_factory, db, admin_ctx):
     source = _available_share(mgr, db, admin_ctx, c.STATUS_AVAILABLE)
     target, backup = _restoring(mgr, db, admin_ctx, backup_share=source)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.restore_backup(_user_ctx(), backup=_wire(backup),
+        mgr.restore_backup(helpers.user_ctx(), backup=_wire(backup),
                            share_id=target['id'])
-    assert isinstance(_unwrap(excinfo), exception.BackupException)
+    assert isinstance(helpers.unwrap(excinfo), exception.BackupException)
     assert _messages(db, admin_ctx, target['id']) == [
         ('028', '032', 'SHARE')]
     assert _share_status(db, admin_ctx, target) == \
@@ -271,7 +259,7 @@ def test_restore_to_other_share_when_driver_supports_it(manager_factory, db,
     mgr.driver.restore_to_target_support = True
     source = _available_share(mgr, db, admin_ctx, c.STATUS_AVAILABLE)
     target, backup = _restoring(mgr, db, admin_ctx, backup_share=source)
-    mgr.restore_backup(_user_ctx(), backup=_wire(backup),
+    mgr.restore_backup(helpers.user_ctx(), backup=_wire(backup),
                        share_id=target['id'])
     mgr.restore_backup_continue(admin_ctx)
     assert _share_status(db, admin_ctx, target) == c.STATUS_AVAILABLE

@@ -2,9 +2,9 @@
 
 import copy
 
-import pytest
 from oslo_config import cfg
 from oslo_utils import uuidutils
+import pytest
 
 from manila_lite.share import configuration
 

@@ -2,10 +2,10 @@
 
 from unittest import mock
 
-import pytest
 from oslo_concurrency import processutils
 from oslo_config import cfg
 from oslo_utils import uuidutils
+import pytest
 
 from manila_lite.conf import share_driver as share_driver_opts
 from manila_lite import exception

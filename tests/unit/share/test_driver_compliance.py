@@ -5,9 +5,9 @@ import inspect
 import os
 import re
 
-import pytest
 from oslo_config import cfg
 from oslo_utils import uuidutils
+import pytest
 
 from manila_lite.conf import share_driver as share_driver_opts
 from manila_lite import context as ml_context

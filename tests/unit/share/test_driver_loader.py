@@ -1,8 +1,8 @@
 """Tests of share_driver resolution: entry-point aliases, legacy upstream paths, dotted paths and errors."""
 
-import pytest
 from oslo_config import cfg
 from oslo_utils import uuidutils
+import pytest
 
 from manila_lite.conf import share_driver as share_driver_opts
 from manila_lite import exception

@@ -4,8 +4,8 @@ import sys
 import threading
 import types
 
-import pytest
 from oslo_utils import uuidutils
+import pytest
 
 from manila_lite.share import drivers_private_data as pd
 

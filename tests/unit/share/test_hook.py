@@ -4,7 +4,6 @@ import oslo_messaging as messaging
 import pytest
 
 from manila_lite.common import constants as c
-from manila_lite import context as ml_context
 from manila_lite import exception
 from manila_lite.share import hook
 from tests.unit.share import helpers
@@ -49,11 +48,6 @@ def _reset():
     CALLS.clear()
 
 
-def _user_ctx():
-    return ml_context.RequestContext(user_id='u1', project_id='p1',
-                                     roles=['member'])
-
-
 def _hooked(manager_factory, **flags):
     options = {'hook_drivers': [PATH], 'enable_pre_hooks': True,
                'enable_post_hooks': True, 'enable_periodic_hooks': True}
@@ -65,7 +59,7 @@ def test_hooks_run_around_rpc_methods(manager_factory, db, admin_ctx):
     mgr = _hooked(manager_factory)
     assert [type(h) for h in mgr.hooks] == [RecordingHook]
     _share, inst = helpers.make_share(db, admin_ctx)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     assert CALLS == [
         ('pre', 'create_share_instance', {'share_instance_id': inst['id']}),
         ('post', 'create_share_instance', 'pre-data-create_share_instance',
@@ -97,7 +91,7 @@ def test_disabled_hooks_do_nothing(manager_factory, db, admin_ctx):
     mgr = _hooked(manager_factory, enable_pre_hooks=False,
                   enable_post_hooks=False, enable_periodic_hooks=False)
     _share, inst = helpers.make_share(db, admin_ctx)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     mgr._execute_periodic_hook(admin_ctx)
     assert CALLS == []
 
@@ -107,7 +101,7 @@ def test_failing_pre_hook_fails_the_action(manager_factory, db, admin_ctx):
     RecordingHook.fail_pre = True
     _share, inst = helpers.make_share(db, admin_ctx)
     with pytest.raises(RuntimeError):
-        mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+        mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
         c.STATUS_CREATING
     assert [call[0] for call in CALLS] == ['pre']
@@ -119,7 +113,7 @@ def test_suppressed_hook_errors_let_the_action_through(manager_factory, db,
                   suppress_post_hooks_errors=True)
     RecordingHook.fail_pre = RecordingHook.fail_post = True
     _share, inst = helpers.make_share(db, admin_ctx)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
         c.STATUS_AVAILABLE
     post = [call for call in CALLS if call[0] == 'post']
@@ -129,11 +123,11 @@ def test_suppressed_hook_errors_let_the_action_through(manager_factory, db,
 def test_post_hook_gets_the_method_result(manager_factory, db, admin_ctx):
     mgr = _hooked(manager_factory)
     _share, inst = helpers.make_share(db, admin_ctx)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     CALLS.clear()
-    info = mgr.connection_get_info(_user_ctx(), share_instance_id=inst['id'])
+    info = mgr.connection_get_info(helpers.user_ctx(), share_instance_id=inst['id'])
     assert CALLS == []  # upstream does not hook connection_get_info
-    mgr.publish_service_capabilities(_user_ctx())
+    mgr.publish_service_capabilities(helpers.user_ctx())
     names = [call[1] for call in CALLS]
     assert 'publish_service_capabilities' in names
     assert info['access_mapping']
@@ -177,4 +171,4 @@ def test_no_hooks_by_default(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     assert mgr.hooks == []
     with pytest.raises(messaging.ExpectedException):
-        mgr.create_share_instance(_user_ctx(), share_instance_id='nope')
+        mgr.create_share_instance(helpers.user_ctx(), share_instance_id='nope')

@@ -3,15 +3,9 @@
 import pytest
 
 from manila_lite.common import constants as c
-from manila_lite import context as ml_context
 from manila_lite import exception
 from tests.unit.db import helpers as db_helpers
 from tests.unit.share import helpers
-
-
-def _user_ctx():
-    return ml_context.RequestContext(user_id='u1', project_id='p1',
-                                     roles=['member'])
 
 
 class _Calls:
@@ -29,7 +23,7 @@ class _Calls:
 
 def _created(mgr, db, admin_ctx):
     share, inst = helpers.make_share(db, admin_ctx)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
     return share, inst
 
@@ -41,7 +35,7 @@ def test_delete_without_rules_skips_the_access_sync(manager_factory, db,
     db.share_instance_update(admin_ctx, inst['id'],
                              {'access_rules_status': c.STATUS_ERROR})
     update_access = _Calls(mgr.driver, 'update_access')
-    mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.delete_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     # As upstream: nothing to deny, so no driver call and no status write.
     assert update_access.count == 0
     with pytest.raises(exception.ShareInstanceNotFound):
@@ -59,7 +53,7 @@ def test_delete_with_a_rule_still_denies_it(manager_factory, db, admin_ctx):
                                        'access_to': '10.0.0.1',
                                        'access_level': 'rw'})
     update_access = _Calls(mgr.driver, 'update_access')
-    mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.delete_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     assert update_access.count == 1
     with pytest.raises(exception.ShareInstanceNotFound):
         db.share_instance_get(admin_ctx, inst['id'])
@@ -74,7 +68,7 @@ def test_create_and_delete_statement_budget(manager_factory, db, admin_ctx):
             admin_ctx, {'shares': 1, 'gigabytes': 1}, 'p1', 'u1',
             share_type_id=inst['share_type_id']))
         with db_helpers.StatementCounter(db.get_engine()) as counter:
-            mgr.create_share_instance(_user_ctx(),
+            mgr.create_share_instance(helpers.user_ctx(),
                                       share_instance_id=inst['id'])
     create = [s for s in counter.statements if not s.startswith('BEGIN')]
     create_transactions = len(counter.statements) - len(create)
@@ -82,7 +76,7 @@ def test_create_and_delete_statement_budget(manager_factory, db, admin_ctx):
         c.STATUS_AVAILABLE
     db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
     with db_helpers.StatementCounter(db.get_engine()) as counter:
-        mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'])
+        mgr.delete_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     delete = [s for s in counter.statements if not s.startswith('BEGIN')]
     delete_transactions = len(counter.statements) - len(delete)
     with pytest.raises(exception.ShareInstanceNotFound):
@@ -111,12 +105,12 @@ def test_deleting_a_replicated_share_gives_back_all_its_quota(
                'replica_gigabytes': 3}
     db.reservation_commit(admin_ctx, db.quota_reserve(  # as the API
         admin_ctx, charged, 'p1', 'u1', share_type_id=inst['share_type_id']))
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     created = db.share_instance_get(admin_ctx, inst['id'])
     assert created['replica_state'] == c.REPLICA_STATE_ACTIVE
     status = 'deferred_deleting' if deferred else 'deleting'
     db.share_instance_update(admin_ctx, inst['id'], {'status': status})
-    mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'],
+    mgr.delete_share_instance(helpers.user_ctx(), share_instance_id=inst['id'],
                               deferred_delete=deferred)
     with pytest.raises(exception.ShareInstanceNotFound):
         db.share_instance_get(admin_ctx, inst['id'])

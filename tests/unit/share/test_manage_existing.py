@@ -1,22 +1,12 @@
 """Manage and unmanage through the ShareManager on SQLite with the dummy driver: statuses, rows, quota."""
 
 import oslo_messaging as messaging
-import pytest
 from oslo_utils import uuidutils
+import pytest
 
 from manila_lite.common import constants as c
-from manila_lite import context as ml_context
 from manila_lite import exception
 from tests.unit.share import helpers
-
-
-def _user_ctx():
-    return ml_context.RequestContext(user_id='u1', project_id='p1',
-                                     roles=['member'])
-
-
-def _unwrap(excinfo):
-    return excinfo.value.exc_info[1]
 
 
 def _usage(db, ctx, type_id):
@@ -37,11 +27,11 @@ def _paths(db, ctx, inst_id):
 def _backend_share(mgr, db, ctx):
     """A share created on the dummy backend, then unmanaged: returns its export path."""
     share, inst = helpers.make_share(db, ctx)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     path = db.share_instance_get(ctx, inst['id'])['export_location']
     db.share_instance_update(ctx, inst['id'],
                              {'status': c.STATUS_UNMANAGING})
-    mgr.unmanage_share(_user_ctx(), share_id=share['id'])
+    mgr.unmanage_share(helpers.user_ctx(), share_id=share['id'])
     return path
 
 
@@ -57,7 +47,7 @@ def test_manage_success(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     path = _backend_share(mgr, db, admin_ctx)
     share, inst = _managing_share(db, admin_ctx, path)
-    mgr.manage_share(_user_ctx(), share_id=share['id'], driver_options={})
+    mgr.manage_share(helpers.user_ctx(), share_id=share['id'], driver_options={})
     got = db.share_instance_get(admin_ctx, inst['id'], with_share_data=True)
     assert got['status'] == c.STATUS_AVAILABLE
     assert got['size'] == 1
@@ -80,9 +70,9 @@ def test_manage_unknown_export_fails(manager_factory, db, admin_ctx):
         uuidutils.generate_uuid().replace('-', '_'))
     share, inst = _managing_share(db, admin_ctx, bogus)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.manage_share(_user_ctx(), share_id=share['id'],
+        mgr.manage_share(helpers.user_ctx(), share_id=share['id'],
                          driver_options={})
-    assert isinstance(_unwrap(excinfo), exception.ShareBackendException)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareBackendException)
     got = db.share_instance_get(admin_ctx, inst['id'], with_share_data=True)
     assert got['status'] == c.STATUS_MANAGE_ERROR
     assert got['size'] == 0
@@ -99,7 +89,7 @@ def test_manage_driver_failure_or_garbage(manager_factory, db, admin_ctx,
     mgr = manager_factory(**fault)
     share, inst = _managing_share(db, admin_ctx, '10.0.0.10:/x/share_y')
     with pytest.raises(messaging.ExpectedException):
-        mgr.manage_share(_user_ctx(), share_id=share['id'],
+        mgr.manage_share(helpers.user_ctx(), share_id=share['id'],
                          driver_options={})
     got = db.share_instance_get(admin_ctx, inst['id'], with_share_data=True)
     assert got['status'] == c.STATUS_MANAGE_ERROR and got['size'] == 0
@@ -118,9 +108,9 @@ def test_manage_rejects_bad_driver_answers(manager_factory, db, admin_ctx,
                         lambda share, options: answer)
     share, inst = _managing_share(db, admin_ctx, '10.0.0.10:/x/share_y')
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.manage_share(_user_ctx(), share_id=share['id'],
+        mgr.manage_share(helpers.user_ctx(), share_id=share['id'],
                          driver_options={})
-    assert isinstance(_unwrap(excinfo), exception.Invalid)
+    assert isinstance(helpers.unwrap(excinfo), exception.Invalid)
     got = db.share_instance_get(admin_ctx, inst['id'], with_share_data=True)
     assert got['status'] == c.STATUS_MANAGE_ERROR and got['size'] == 0
     assert _usage(db, admin_ctx, inst['share_type_id']) == [{}, {}]
@@ -134,7 +124,7 @@ def test_manage_takes_int_like_size_and_driver_columns(manager_factory, db,
         'size': '4', 'export_locations': ['10.0.0.10:/adopted'],
         'display_description': 'adopted', 'no_such_column': 1})
     share, inst = _managing_share(db, admin_ctx, '10.0.0.10:/x/share_y')
-    mgr.manage_share(_user_ctx(), share_id=share['id'], driver_options={})
+    mgr.manage_share(helpers.user_ctx(), share_id=share['id'], driver_options={})
     got = db.share_instance_get(admin_ctx, inst['id'], with_share_data=True)
     assert (got['status'], got['size'], got['display_description']) == (
         c.STATUS_AVAILABLE, 4, 'adopted')
@@ -152,9 +142,9 @@ def test_manage_refuses_share_type_of_other_driver_mode(manager_factory, db,
     share, inst = _managing_share(db, admin_ctx, '10.0.0.10:/x/share_y',
                                   share_type_id=dhss['id'])
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.manage_share(_user_ctx(), share_id=share['id'],
+        mgr.manage_share(helpers.user_ctx(), share_id=share['id'],
                          driver_options={})
-    assert isinstance(_unwrap(excinfo), exception.InvalidShare)
+    assert isinstance(helpers.unwrap(excinfo), exception.InvalidShare)
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
         c.STATUS_MANAGE_ERROR
 
@@ -163,7 +153,7 @@ def test_manage_ignores_share_not_manage_starting(manager_factory, db,
                                                   admin_ctx):
     mgr = manager_factory()
     share, inst = helpers.make_share(db, admin_ctx, status='available')
-    mgr.manage_share(_user_ctx(), share_id=share['id'], driver_options={})
+    mgr.manage_share(helpers.user_ctx(), share_id=share['id'], driver_options={})
     got = db.share_instance_get(admin_ctx, inst['id'], with_share_data=True)
     assert got['status'] == 'available' and got['size'] == 1
 
@@ -172,7 +162,7 @@ def test_manage_ignores_share_not_manage_starting(manager_factory, db,
 
 def _charged_available_share(mgr, db, ctx, size=1):
     share, inst = helpers.make_share(db, ctx, size=size)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     res = db.quota_reserve(ctx, {'shares': 1, 'gigabytes': size}, 'p1', 'u1',
                            share_type_id=inst['share_type_id'])
     db.reservation_commit(ctx, res)
@@ -184,7 +174,7 @@ def test_unmanage_success(manager_factory, db, admin_ctx):
     share, inst = _charged_available_share(mgr, db, admin_ctx, size=2)
     db.share_instance_update(admin_ctx, inst['id'],
                              {'status': c.STATUS_UNMANAGING})
-    mgr.unmanage_share(_user_ctx(), share_id=share['id'])
+    mgr.unmanage_share(helpers.user_ctx(), share_id=share['id'])
     with pytest.raises(exception.ShareNotFound):
         db.share_get(admin_ctx, share['id'])
     with pytest.raises(exception.ShareInstanceNotFound):
@@ -202,7 +192,7 @@ def test_unmanage_after_failed_manage_keeps_quota(manager_factory, db,
     share, inst = _charged_available_share(mgr, db, admin_ctx)
     db.share_instance_update(admin_ctx, inst['id'],
                              {'status': c.STATUS_MANAGE_ERROR_UNMANAGING})
-    mgr.unmanage_share(_user_ctx(), share_id=share['id'])
+    mgr.unmanage_share(helpers.user_ctx(), share_id=share['id'])
     with pytest.raises(exception.ShareNotFound):
         db.share_get(admin_ctx, share['id'])
     # upstream still asks the driver, but gives no quota back
@@ -222,7 +212,7 @@ def test_unmanage_refused_by_driver(manager_factory, db, admin_ctx,
     share, inst = _charged_available_share(mgr, db, admin_ctx)
     db.share_instance_update(admin_ctx, inst['id'],
                              {'status': c.STATUS_UNMANAGING})
-    mgr.unmanage_share(_user_ctx(), share_id=share['id'])  # no raise
+    mgr.unmanage_share(helpers.user_ctx(), share_id=share['id'])  # no raise
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
         c.STATUS_UNMANAGE_ERROR
     assert len(_paths(db, admin_ctx, inst['id'])) == 3
@@ -237,8 +227,8 @@ def test_unmanage_driver_failure_leaves_status(manager_factory, db,
     db.share_instance_update(admin_ctx, inst['id'],
                              {'status': c.STATUS_UNMANAGING})
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.unmanage_share(_user_ctx(), share_id=share['id'])
-    assert isinstance(_unwrap(excinfo), exception.ShareBackendException)
+        mgr.unmanage_share(helpers.user_ctx(), share_id=share['id'])
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareBackendException)
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
         c.STATUS_UNMANAGING
     assert _usage(db, admin_ctx, inst['share_type_id'])[0] == {
@@ -259,7 +249,7 @@ def test_unmanage_removes_access_rules_when_configured(manager_factory, db,
     rule = _add_rule(db, admin_ctx, share, inst)
     db.share_instance_update(admin_ctx, inst['id'],
                              {'status': c.STATUS_UNMANAGING})
-    mgr.unmanage_share(_user_ctx(), share_id=share['id'])
+    mgr.unmanage_share(helpers.user_ctx(), share_id=share['id'])
     with pytest.raises(exception.AccessRuleNotFound):
         db.share_access_get(admin_ctx, rule['id'])
     with pytest.raises(exception.ShareNotFound):
@@ -273,7 +263,7 @@ def test_unmanage_rule_removal_failure(manager_factory, db, admin_ctx):
     _add_rule(db, admin_ctx, share, inst)
     db.share_instance_update(admin_ctx, inst['id'],
                              {'status': c.STATUS_UNMANAGING})
-    mgr.unmanage_share(_user_ctx(), share_id=share['id'])
+    mgr.unmanage_share(helpers.user_ctx(), share_id=share['id'])
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
         c.STATUS_UNMANAGE_ERROR
     # upstream gives the quota back before it denies the rules
@@ -284,7 +274,7 @@ def test_unmanage_ignores_share_not_unmanaging(manager_factory, db,
                                                admin_ctx):
     mgr = manager_factory(dummy_driver_fail_methods=['unmanage'])
     share, inst = _charged_available_share(mgr, db, admin_ctx)
-    mgr.unmanage_share(_user_ctx(), share_id=share['id'])
+    mgr.unmanage_share(helpers.user_ctx(), share_id=share['id'])
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
         c.STATUS_AVAILABLE
 
@@ -292,5 +282,5 @@ def test_unmanage_ignores_share_not_unmanaging(manager_factory, db,
 def test_unmanage_unknown_share(manager_factory):
     mgr = manager_factory()
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.unmanage_share(_user_ctx(), share_id='nope')
-    assert isinstance(_unwrap(excinfo), exception.ShareNotFound)
+        mgr.unmanage_share(helpers.user_ctx(), share_id='nope')
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareNotFound)

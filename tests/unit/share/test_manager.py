@@ -4,25 +4,13 @@ import oslo_messaging as messaging
 import pytest
 
 from manila_lite.common import constants as c
-from manila_lite import context as ml_context
 from manila_lite import exception
 from manila_lite.share import rpcapi
 from tests.unit.share import helpers
 
 
-def _user_ctx():
-    return ml_context.RequestContext(user_id='u1', project_id='p1',
-                                     roles=['member'])
-
-
-def _unwrap(excinfo):
-    """The guard hands errors to oslo.messaging as ExpectedException."""
-    return excinfo.value.exc_info[1]
-
-
 def _messages(db, ctx, resource_id):
-    return [m for m in db.message_get_all(ctx)
-            if m['resource_id'] == resource_id]
+    return helpers.messages(db, ctx, resource_id)
 
 
 def test_rpc_version_has_one_home(manager_factory):
@@ -34,7 +22,7 @@ def test_rpc_version_has_one_home(manager_factory):
 def test_create_share_instance_success(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     share, inst = helpers.make_share(db, admin_ctx)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'],
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'],
                               request_spec={}, filter_properties={},
                               snapshot_id=None)
     got = db.share_instance_get(admin_ctx, inst['id'], with_share_data=True)
@@ -53,8 +41,8 @@ def test_create_share_instance_driver_failure(manager_factory, db, admin_ctx):
     mgr = manager_factory(dummy_driver_fail_methods=['create_share'])
     share, inst = helpers.make_share(db, admin_ctx)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
-    assert isinstance(_unwrap(excinfo), exception.ManilaException)
+        mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
+    assert isinstance(helpers.unwrap(excinfo), exception.ManilaException)
     got = db.share_instance_get(admin_ctx, inst['id'])
     assert got['status'] == c.STATUS_ERROR
     msgs = _messages(db, admin_ctx, share['id'])
@@ -68,7 +56,7 @@ def test_create_share_instance_garbage_from_driver(manager_factory, db,
     mgr = manager_factory(dummy_driver_invalid_return_methods=['create_share'])
     share, inst = helpers.make_share(db, admin_ctx)
     with pytest.raises(messaging.ExpectedException):
-        mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+        mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == 'error'
     assert _messages(db, admin_ctx, share['id'])
 
@@ -76,10 +64,10 @@ def test_create_share_instance_garbage_from_driver(manager_factory, db,
 def test_create_ignores_instance_not_creating(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     share, inst = helpers.make_share(db, admin_ctx, status='available')
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == 'available'
     assert not db.export_location_get_all_by_share_instance_id(admin_ctx,
-                                                              inst['id'])
+                                                               inst['id'])
 
 
 @pytest.mark.parametrize('bad_id, error', [
@@ -94,20 +82,20 @@ def test_create_bad_input_changes_nothing(manager_factory, db, admin_ctx,
     mgr = manager_factory()
     share, inst = helpers.make_share(db, admin_ctx)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.create_share_instance(_user_ctx(), share_instance_id=bad_id)
-    assert isinstance(_unwrap(excinfo), error)
+        mgr.create_share_instance(helpers.user_ctx(), share_instance_id=bad_id)
+    assert isinstance(helpers.unwrap(excinfo), error)
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == 'creating'
 
 
 def test_missing_argument_is_invalid_input(manager_factory):
     mgr = manager_factory()
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.create_share_instance(_user_ctx())
-    assert isinstance(_unwrap(excinfo), exception.InvalidInput)
+        mgr.create_share_instance(helpers.user_ctx())
+    assert isinstance(helpers.unwrap(excinfo), exception.InvalidInput)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.delete_share_instance(_user_ctx(), share_instance_id='a',
+        mgr.delete_share_instance(helpers.user_ctx(), share_instance_id='a',
                                   force='yes')
-    assert 'force' in str(_unwrap(excinfo))
+    assert 'force' in str(helpers.unwrap(excinfo))
 
 
 def _live_rows(db, table, instance_id):
@@ -121,7 +109,7 @@ def _live_rows(db, table, instance_id):
 
 def _available_share(mgr, db, admin_ctx, **kwargs):
     share, inst = helpers.make_share(db, admin_ctx, **kwargs)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     return share, inst
 
 
@@ -139,7 +127,7 @@ def test_delete_share_instance_success(manager_factory, db, admin_ctx):
                                        'access_to': '10.0.0.0/24',
                                        'access_level': 'rw'})
     db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
-    mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'],
+    mgr.delete_share_instance(helpers.user_ctx(), share_instance_id=inst['id'],
                               force=False, deferred_delete=False)
     with pytest.raises(exception.ShareInstanceNotFound):
         db.share_instance_get(admin_ctx, inst['id'])
@@ -166,7 +154,7 @@ def test_delete_share_instance_driver_failure(manager_factory, db, admin_ctx):
     share, inst = _available_share(mgr, db, admin_ctx)
     db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
     with pytest.raises(messaging.ExpectedException):
-        mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'])
+        mgr.delete_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     got = db.share_instance_get(admin_ctx, inst['id'])
     assert got['status'] == c.STATUS_ERROR_DELETING
     assert [(m['action_id'], m['detail_id'])
@@ -179,7 +167,7 @@ def test_force_delete_survives_driver_failure(manager_factory, db, admin_ctx):
     mgr = manager_factory(dummy_driver_fail_methods=['delete_share'])
     share, inst = _available_share(mgr, db, admin_ctx)
     db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
-    mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'],
+    mgr.delete_share_instance(helpers.user_ctx(), share_instance_id=inst['id'],
                               force=True)
     with pytest.raises(exception.ShareInstanceNotFound):
         db.share_instance_get(admin_ctx, inst['id'])
@@ -192,9 +180,9 @@ def test_unsupported_cast_sets_error_and_message(manager_factory, db,
     share, inst = _available_share(mgr, db, admin_ctx)
     db.share_instance_update(admin_ctx, inst['id'], {'status': 'creating'})
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.create_share_replica(_user_ctx(), share_replica_id=inst['id'])
-    assert isinstance(_unwrap(excinfo), exception.NotSupportedYet)
-    assert 'not supported by this service yet' in str(_unwrap(excinfo))
+        mgr.create_share_replica(helpers.user_ctx(), share_replica_id=inst['id'])
+    assert isinstance(helpers.unwrap(excinfo), exception.NotSupportedYet)
+    assert 'not supported by this service yet' in str(helpers.unwrap(excinfo))
     got = db.share_instance_get(admin_ctx, inst['id'])
     assert got['status'] == c.STATUS_ERROR
     assert [m['action_id'] for m in _messages(db, admin_ctx, inst['id'])] \
@@ -205,9 +193,9 @@ def test_unsupported_call_raises(manager_factory):
     mgr = manager_factory()
     with pytest.raises(messaging.ExpectedException) as excinfo:
         mgr.share_server_migration_get_progress(
-            _user_ctx(), src_share_server_id='abc',
+            helpers.user_ctx(), src_share_server_id='abc',
             dest_share_server_id='def')
-    assert isinstance(_unwrap(excinfo), exception.NotSupportedYet)
+    assert isinstance(helpers.unwrap(excinfo), exception.NotSupportedYet)
 
 
 def test_driver_not_initialized_touches_nothing(manager_factory, db,
@@ -215,8 +203,8 @@ def test_driver_not_initialized_touches_nothing(manager_factory, db,
     mgr = manager_factory(init=False)
     share, inst = helpers.make_share(db, admin_ctx)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
-    assert isinstance(_unwrap(excinfo), exception.DriverNotInitialized)
+        mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
+    assert isinstance(helpers.unwrap(excinfo), exception.DriverNotInitialized)
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == 'creating'
 
 
@@ -252,7 +240,7 @@ def test_ensure_statement_count_does_not_grow(manager_factory, db, admin_ctx):
             statements.append(args[2])
         sqlalchemy.event.listen(engine, 'before_cursor_execute', record)
         try:
-            mgr.ensure_driver_resources(_user_ctx(),
+            mgr.ensure_driver_resources(helpers.user_ctx(),
                                         skip_backend_info_check=True)
         finally:
             sqlalchemy.event.remove(engine, 'before_cursor_execute', record)

@@ -2,9 +2,9 @@
 
 import datetime
 
-import pytest
 from oslo_config import cfg
 from oslo_utils import timeutils
+import pytest
 
 from manila_lite.common import constants as c
 from manila_lite import exception

@@ -4,26 +4,14 @@ import oslo_messaging as messaging
 import pytest
 
 from manila_lite.common import constants as c
-from manila_lite import context as ml_context
 from manila_lite import exception
 from manila_lite import rpc
 from tests.unit.share import helpers
 
 
-def _user_ctx():
-    return ml_context.RequestContext(user_id='u1', project_id='p1',
-                                     roles=['member'])
-
-
-def _unwrap(excinfo):
-    return excinfo.value.exc_info[1]
-
-
 def _messages(db, ctx, resource_id):
-    return [(m['action_id'], m['detail_id'], m['resource_type'],
-             m['project_id'])
-            for m in db.message_get_all(ctx)
-            if m['resource_id'] == resource_id]
+    return helpers.messages(db, ctx, resource_id, 'action_id', 'detail_id', 'resource_type',
+                            'project_id')
 
 
 def _gigabytes(db, ctx, inst):
@@ -71,7 +59,7 @@ def test_extend_success_commits_quota(manager_factory, db, admin_ctx,
     res = db.quota_reserve(admin_ctx, {'gigabytes': 2}, 'p1', 'u1',
                            share_type_id=inst['share_type_id'])
     assert _gigabytes(db, admin_ctx, inst) == [(1, 2), (1, 2)]
-    mgr.extend_share(_user_ctx(), share_id=share['id'], new_size=3,
+    mgr.extend_share(helpers.user_ctx(), share_id=share['id'], new_size=3,
                      reservations=res)
     assert _status(db, admin_ctx, inst) == c.STATUS_AVAILABLE
     assert db.share_get(admin_ctx, share['id'])['size'] == 3
@@ -89,9 +77,9 @@ def test_extend_driver_failure(manager_factory, db, admin_ctx):
     res = db.quota_reserve(admin_ctx, {'gigabytes': 1}, 'p1', 'u1',
                            share_type_id=inst['share_type_id'])
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.extend_share(_user_ctx(), share_id=share['id'], new_size=2,
+        mgr.extend_share(helpers.user_ctx(), share_id=share['id'], new_size=2,
                          reservations=res)
-    assert isinstance(_unwrap(excinfo), exception.ShareExtendingError)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareExtendingError)
     assert _status(db, admin_ctx, inst) == c.STATUS_EXTENDING_ERROR
     assert db.share_get(admin_ctx, share['id'])['size'] == 1
     assert _gigabytes(db, admin_ctx, inst) == [(1, 0), (1, 0)]
@@ -104,7 +92,7 @@ def test_extend_ignores_share_not_extending(manager_factory, db, admin_ctx):
     share, inst = _charged_share(db, admin_ctx, 1, c.STATUS_AVAILABLE)
     res = db.quota_reserve(admin_ctx, {'gigabytes': 1}, 'p1', 'u1',
                            share_type_id=inst['share_type_id'])
-    mgr.extend_share(_user_ctx(), share_id=share['id'], new_size=2,
+    mgr.extend_share(helpers.user_ctx(), share_id=share['id'], new_size=2,
                      reservations=res)
     assert _status(db, admin_ctx, inst) == c.STATUS_AVAILABLE
     assert db.share_get(admin_ctx, share['id'])['size'] == 1
@@ -117,9 +105,9 @@ def test_extend_rejects_malformed_size(manager_factory, db, admin_ctx,
     mgr = manager_factory()
     share, inst = _charged_share(db, admin_ctx, 1, c.STATUS_EXTENDING)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.extend_share(_user_ctx(), share_id=share['id'],
+        mgr.extend_share(helpers.user_ctx(), share_id=share['id'],
                          new_size=new_size, reservations=[])
-    assert isinstance(_unwrap(excinfo), exception.InvalidInput)
+    assert isinstance(helpers.unwrap(excinfo), exception.InvalidInput)
     assert _status(db, admin_ctx, inst) == c.STATUS_EXTENDING
 
 
@@ -130,9 +118,9 @@ def test_extend_to_smaller_size_fails_and_rolls_back(manager_factory, db,
     res = db.quota_reserve(admin_ctx, {'gigabytes': 1}, 'p1', 'u1',
                            share_type_id=inst['share_type_id'])
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.extend_share(_user_ctx(), share_id=share['id'], new_size=2,
+        mgr.extend_share(helpers.user_ctx(), share_id=share['id'], new_size=2,
                          reservations=res)
-    assert isinstance(_unwrap(excinfo), exception.InvalidInput)
+    assert isinstance(helpers.unwrap(excinfo), exception.InvalidInput)
     assert _status(db, admin_ctx, inst) == c.STATUS_EXTENDING_ERROR
     assert _gigabytes(db, admin_ctx, inst) == [(2, 0), (2, 0)]
     assert db.share_get(admin_ctx, share['id'])['size'] == 2
@@ -141,9 +129,9 @@ def test_extend_to_smaller_size_fails_and_rolls_back(manager_factory, db,
 def test_extend_unknown_share(manager_factory):
     mgr = manager_factory()
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.extend_share(_user_ctx(), share_id='no-such-share', new_size=2,
+        mgr.extend_share(helpers.user_ctx(), share_id='no-such-share', new_size=2,
                          reservations=[])
-    assert isinstance(_unwrap(excinfo), exception.ShareNotFound)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareNotFound)
 
 
 def test_extend_of_share_deleted_meanwhile_rolls_back(manager_factory, db,
@@ -157,9 +145,9 @@ def test_extend_of_share_deleted_meanwhile_rolls_back(manager_factory, db,
     db.share_instance_delete(admin_ctx, inst['id'],
                              need_to_update_usages=True)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.extend_share(_user_ctx(), share_id=share['id'], new_size=2,
+        mgr.extend_share(helpers.user_ctx(), share_id=share['id'], new_size=2,
                          reservations=res)
-    assert isinstance(_unwrap(excinfo), exception.ShareNotFound)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareNotFound)
     assert _gigabytes(db, admin_ctx, inst) == [(0, 0), (0, 0)]
 
 
@@ -169,7 +157,7 @@ def test_shrink_success_gives_quota_back(manager_factory, db, admin_ctx,
                                          notifications):
     mgr = manager_factory(dummy_driver_share_used_size=1)
     share, inst = _charged_share(db, admin_ctx, 5, c.STATUS_SHRINKING)
-    mgr.shrink_share(_user_ctx(), share_id=share['id'], new_size=2)
+    mgr.shrink_share(helpers.user_ctx(), share_id=share['id'], new_size=2)
     assert _status(db, admin_ctx, inst) == c.STATUS_AVAILABLE
     assert db.share_get(admin_ctx, share['id'])['size'] == 2
     assert _gigabytes(db, admin_ctx, inst) == [(2, 0), (2, 0)]
@@ -183,8 +171,8 @@ def test_shrink_refused_for_possible_data_loss(manager_factory, db,
     mgr = manager_factory(dummy_driver_share_used_size=3)
     share, inst = _charged_share(db, admin_ctx, 5, c.STATUS_SHRINKING)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.shrink_share(_user_ctx(), share_id=share['id'], new_size=2)
-    assert isinstance(_unwrap(excinfo), exception.ShareShrinkingError)
+        mgr.shrink_share(helpers.user_ctx(), share_id=share['id'], new_size=2)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareShrinkingError)
     assert _status(db, admin_ctx, inst) == c.STATUS_AVAILABLE
     assert db.share_get(admin_ctx, share['id'])['size'] == 5
     assert _gigabytes(db, admin_ctx, inst) == [(5, 0), (5, 0)]
@@ -201,8 +189,8 @@ def test_shrink_not_supported_by_driver(manager_factory, db, admin_ctx,
     monkeypatch.setattr(mgr.driver, 'shrink_share', not_implemented)
     share, inst = _charged_share(db, admin_ctx, 5, c.STATUS_SHRINKING)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.shrink_share(_user_ctx(), share_id=share['id'], new_size=2)
-    assert isinstance(_unwrap(excinfo), exception.ShareShrinkingError)
+        mgr.shrink_share(helpers.user_ctx(), share_id=share['id'], new_size=2)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareShrinkingError)
     assert _status(db, admin_ctx, inst) == c.STATUS_AVAILABLE
     assert _gigabytes(db, admin_ctx, inst) == [(5, 0), (5, 0)]
     assert _messages(db, admin_ctx, share['id']) == [
@@ -213,8 +201,8 @@ def test_shrink_driver_failure(manager_factory, db, admin_ctx):
     mgr = manager_factory(dummy_driver_fail_methods=['shrink_share'])
     share, inst = _charged_share(db, admin_ctx, 5, c.STATUS_SHRINKING)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.shrink_share(_user_ctx(), share_id=share['id'], new_size=2)
-    assert isinstance(_unwrap(excinfo), exception.ShareShrinkingError)
+        mgr.shrink_share(helpers.user_ctx(), share_id=share['id'], new_size=2)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareShrinkingError)
     assert _status(db, admin_ctx, inst) == c.STATUS_SHRINKING_ERROR
     assert db.share_get(admin_ctx, share['id'])['size'] == 5
     assert _gigabytes(db, admin_ctx, inst) == [(5, 0), (5, 0)]
@@ -231,8 +219,8 @@ def test_shrink_quota_failure(manager_factory, db, admin_ctx, monkeypatch):
         raise RuntimeError('quota tables unavailable')
     monkeypatch.setattr(db_api, 'quota_reserve', broken)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.shrink_share(_user_ctx(), share_id=share['id'], new_size=2)
-    assert isinstance(_unwrap(excinfo), exception.ShareShrinkingError)
+        mgr.shrink_share(helpers.user_ctx(), share_id=share['id'], new_size=2)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareShrinkingError)
     assert _status(db, admin_ctx, inst) == c.STATUS_SHRINKING_ERROR
     assert db.share_get(admin_ctx, share['id'])['size'] == 5
 
@@ -241,8 +229,8 @@ def test_shrink_to_larger_size_is_rejected(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     share, inst = _charged_share(db, admin_ctx, 2, c.STATUS_SHRINKING)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.shrink_share(_user_ctx(), share_id=share['id'], new_size=3)
-    assert isinstance(_unwrap(excinfo), exception.InvalidInput)
+        mgr.shrink_share(helpers.user_ctx(), share_id=share['id'], new_size=3)
+    assert isinstance(helpers.unwrap(excinfo), exception.InvalidInput)
     assert _status(db, admin_ctx, inst) == c.STATUS_SHRINKING_ERROR
     assert _gigabytes(db, admin_ctx, inst) == [(2, 0), (2, 0)]
     assert db.share_get(admin_ctx, share['id'])['size'] == 2
@@ -251,6 +239,6 @@ def test_shrink_to_larger_size_is_rejected(manager_factory, db, admin_ctx):
 def test_shrink_ignores_share_not_shrinking(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     share, inst = _charged_share(db, admin_ctx, 5, c.STATUS_AVAILABLE)
-    mgr.shrink_share(_user_ctx(), share_id=share['id'], new_size=2)
+    mgr.shrink_share(helpers.user_ctx(), share_id=share['id'], new_size=2)
     assert db.share_get(admin_ctx, share['id'])['size'] == 5
     assert _gigabytes(db, admin_ctx, inst) == [(5, 0), (5, 0)]

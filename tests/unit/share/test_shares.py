@@ -1,36 +1,24 @@
 """transfer_accept, update_share_from_metadata and connection_get_info through the ShareManager on SQLite."""
 
-import oslo_messaging as messaging
 from oslo_config import cfg
+import oslo_messaging as messaging
 import pytest
 
 from manila_lite.common import constants as c
-from manila_lite import context as ml_context
 from manila_lite import exception
 from tests.unit.share import helpers
 
 CONF = cfg.CONF
 
 
-def _user_ctx(project='p1', user='u1'):
-    return ml_context.RequestContext(user_id=user, project_id=project,
-                                     roles=['member'])
-
-
-def _unwrap(excinfo):
-    return excinfo.value.exc_info[1]
-
-
 def _messages(db, ctx, resource_id):
-    return [(m['action_id'], m['detail_id'], m['resource_type'],
-             m['project_id'])
-            for m in db.message_get_all(ctx)
-            if m['resource_id'] == resource_id]
+    return helpers.messages(db, ctx, resource_id, 'action_id', 'detail_id', 'resource_type',
+                            'project_id')
 
 
 def _available_share(mgr, db, ctx):
     share, inst = helpers.make_share(db, ctx)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     return share, db.share_instance_get(ctx, inst['id'], with_share_data=True)
 
 
@@ -57,7 +45,7 @@ def _active_rule(db, ctx, share, access_to='10.1.1.1'):
 def test_connection_get_info(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     _share, inst = _available_share(mgr, db, admin_ctx)
-    info = mgr.connection_get_info(_user_ctx(), share_instance_id=inst['id'])
+    info = mgr.connection_get_info(helpers.user_ctx(), share_instance_id=inst['id'])
     assert info['access_mapping'] == {'ip': ['nfs']}
     assert info['unmount'] == 'umount -v %(path)s'
     admin_path = [el['path'] for el in inst['export_locations']
@@ -75,8 +63,8 @@ def test_connection_get_info_driver_failure(manager_factory, db, admin_ctx,
     mgr = manager_factory(**fault)
     _share, inst = _available_share(mgr, db, admin_ctx)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.connection_get_info(_user_ctx(), share_instance_id=inst['id'])
-    assert isinstance(_unwrap(excinfo), exception.ShareBackendException)
+        mgr.connection_get_info(helpers.user_ctx(), share_instance_id=inst['id'])
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareBackendException)
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
         c.STATUS_AVAILABLE
 
@@ -84,11 +72,11 @@ def test_connection_get_info_driver_failure(manager_factory, db, admin_ctx,
 def test_connection_get_info_bad_input(manager_factory):
     mgr = manager_factory()
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.connection_get_info(_user_ctx(), share_instance_id='nope')
-    assert isinstance(_unwrap(excinfo), exception.ShareInstanceNotFound)
+        mgr.connection_get_info(helpers.user_ctx(), share_instance_id='nope')
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareInstanceNotFound)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.connection_get_info(_user_ctx(), share_instance_id=7)
-    assert isinstance(_unwrap(excinfo), exception.InvalidInput)
+        mgr.connection_get_info(helpers.user_ctx(), share_instance_id=7)
+    assert isinstance(helpers.unwrap(excinfo), exception.InvalidInput)
 
 
 # -- transfer_accept --------------------------------------------------------
@@ -99,7 +87,7 @@ def test_transfer_accept_passes_rules(manager_factory, db, admin_ctx,
     share, inst = _available_share(mgr, db, admin_ctx)
     rule = _active_rule(db, admin_ctx, share)
     calls = _spy(monkeypatch, mgr.driver, 'transfer_accept')
-    mgr.transfer_accept(_user_ctx('p2', 'u2'), share_id=share['id'],
+    mgr.transfer_accept(helpers.user_ctx('p2', 'u2'), share_id=share['id'],
                         new_user='u2', new_project='p2', clear_rules=False)
     (args, kwargs), = calls
     assert args[1]['id'] == inst['id'] and args[2:] == ('u2', 'p2')
@@ -118,7 +106,7 @@ def test_transfer_accept_clears_rules(manager_factory, db, admin_ctx,
     share, _inst = _available_share(mgr, db, admin_ctx)
     rule = _active_rule(db, admin_ctx, share)
     calls = _spy(monkeypatch, mgr.driver, 'transfer_accept')
-    mgr.transfer_accept(_user_ctx('p2', 'u2'), share_id=share['id'],
+    mgr.transfer_accept(helpers.user_ctx('p2', 'u2'), share_id=share['id'],
                         new_user='u2', new_project='p2', clear_rules=True)
     assert calls[0][1]['access_rules'] == []
     with pytest.raises(exception.AccessRuleNotFound):
@@ -135,9 +123,9 @@ def test_transfer_accept_driver_refuses_rules(manager_factory, db, admin_ctx,
         raise exception.DriverCannotTransferShareWithRules()
     monkeypatch.setattr(mgr.driver, 'transfer_accept', refuse)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.transfer_accept(_user_ctx('p2', 'u2'), share_id=share['id'],
+        mgr.transfer_accept(helpers.user_ctx('p2', 'u2'), share_id=share['id'],
                             new_user='u2', new_project='p2')
-    assert isinstance(_unwrap(excinfo),
+    assert isinstance(helpers.unwrap(excinfo),
                       exception.DriverCannotTransferShareWithRules)
     assert _messages(db, admin_ctx, share['id']) == [
         ('026', '026', 'SHARE', 'p2')]
@@ -147,9 +135,9 @@ def test_transfer_accept_driver_failure(manager_factory, db, admin_ctx):
     mgr = manager_factory(dummy_driver_fail_methods=['transfer_accept'])
     share, _inst = _available_share(mgr, db, admin_ctx)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.transfer_accept(_user_ctx('p2', 'u2'), share_id=share['id'],
+        mgr.transfer_accept(helpers.user_ctx('p2', 'u2'), share_id=share['id'],
                             new_user='u2', new_project='p2')
-    assert isinstance(_unwrap(excinfo), exception.ShareBackendException)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareBackendException)
     assert _messages(db, admin_ctx, share['id']) == []
 
 
@@ -160,7 +148,7 @@ def test_transfer_accept_rule_removal_failure(manager_factory, db, admin_ctx,
     _active_rule(db, admin_ctx, share)
     calls = _spy(monkeypatch, mgr.driver, 'transfer_accept')
     with pytest.raises(messaging.ExpectedException):
-        mgr.transfer_accept(_user_ctx('p2', 'u2'), share_id=share['id'],
+        mgr.transfer_accept(helpers.user_ctx('p2', 'u2'), share_id=share['id'],
                             new_user='u2', new_project='p2',
                             clear_rules=True)
     assert calls == []
@@ -170,13 +158,13 @@ def test_transfer_accept_bad_input(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     share, _inst = _available_share(mgr, db, admin_ctx)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.transfer_accept(_user_ctx(), share_id=share['id'],
+        mgr.transfer_accept(helpers.user_ctx(), share_id=share['id'],
                             new_user=None, new_project='p2')
-    assert isinstance(_unwrap(excinfo), exception.InvalidInput)
+    assert isinstance(helpers.unwrap(excinfo), exception.InvalidInput)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.transfer_accept(_user_ctx(), share_id='nope', new_user='u2',
+        mgr.transfer_accept(helpers.user_ctx(), share_id='nope', new_user='u2',
                             new_project='p2')
-    assert isinstance(_unwrap(excinfo), exception.ShareNotFound)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareNotFound)
 
 
 # -- update_share_from_metadata ---------------------------------------------
@@ -194,7 +182,7 @@ def test_update_share_from_metadata(manager_factory, db, admin_ctx,
     share, inst = _available_share(mgr, db, admin_ctx)
     calls = _spy(monkeypatch, mgr.driver, 'update_share_from_metadata')
     mgr.update_share_from_metadata(
-        _user_ctx(), share_id=share['id'],
+        helpers.user_ctx(), share_id=share['id'],
         metadata={'snapdir': 'visible', 'color': 'blue'})
     (args, _kwargs), = calls
     assert args[1]['id'] == inst['id']
@@ -209,7 +197,7 @@ def test_update_share_from_metadata_driver_failure(manager_factory, db,
     mgr = manager_factory(
         dummy_driver_fail_methods=['update_share_from_metadata'])
     share, inst = _available_share(mgr, db, admin_ctx)
-    mgr.update_share_from_metadata(_user_ctx(), share_id=share['id'],
+    mgr.update_share_from_metadata(helpers.user_ctx(), share_id=share['id'],
                                    metadata={'qos': 'gold'})  # no raise
     assert _messages(db, admin_ctx, share['id']) == [
         ('027', '030', 'SHARE', 'p1')]
@@ -223,7 +211,7 @@ def test_update_share_from_metadata_nothing_updatable(manager_factory, db,
     mgr = manager_factory()
     share, _inst = _available_share(mgr, db, admin_ctx)
     calls = _spy(monkeypatch, mgr.driver, 'update_share_from_metadata')
-    mgr.update_share_from_metadata(_user_ctx(), share_id=share['id'],
+    mgr.update_share_from_metadata(helpers.user_ctx(), share_id=share['id'],
                                    metadata={'color': 'blue'})
     assert calls == []
     assert _messages(db, admin_ctx, share['id']) == []
@@ -234,7 +222,7 @@ def test_update_share_from_metadata_bad_input(manager_factory, db,
     mgr = manager_factory()
     share, _inst = _available_share(mgr, db, admin_ctx)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.update_share_from_metadata(_user_ctx(), share_id=share['id'],
+        mgr.update_share_from_metadata(helpers.user_ctx(), share_id=share['id'],
                                        metadata=['snapdir'])
-    assert isinstance(_unwrap(excinfo), exception.InvalidInput)
+    assert isinstance(helpers.unwrap(excinfo), exception.InvalidInput)
     assert _messages(db, admin_ctx, share['id']) == []

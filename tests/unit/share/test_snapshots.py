@@ -1,7 +1,7 @@
 """Snapshot flows against SQLite and the dummy driver: create, delete, shares from snapshots, revert, manage, periodic tasks."""
 
-import oslo_messaging as messaging
 from oslo_config import cfg
+import oslo_messaging as messaging
 import pytest
 import sqlalchemy
 
@@ -16,25 +16,14 @@ ALL_STATUSES = {v for k, v in vars(c).items()
                 if k.startswith('STATUS_') and isinstance(v, str)}
 
 
-def _user_ctx():
-    return ml_context.RequestContext(user_id='u1', project_id='p1',
-                                     roles=['member'])
-
-
 def _cloud_admin():
     return ml_context.RequestContext(user_id='admin1', project_id='adminp',
                                      is_admin=True, roles=['admin'])
 
 
-def _unwrap(excinfo):
-    return excinfo.value.exc_info[1]
-
-
 def _messages(db, ctx, resource_id):
-    return [(m['action_id'], m['detail_id'], m['resource_type'],
-             m['project_id'])
-            for m in db.message_get_all(ctx)
-            if m['resource_id'] == resource_id]
+    return helpers.messages(db, ctx, resource_id, 'action_id', 'detail_id', 'resource_type',
+                            'project_id')
 
 
 def _rows(db, sql, **params):
@@ -45,7 +34,7 @@ def _rows(db, sql, **params):
 
 def _available_share(mgr, db, ctx, **kwargs):
     share, inst = helpers.make_share(db, ctx, **kwargs)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     return share, db.share_instance_get(ctx, inst['id'], with_share_data=True)
 
 
@@ -112,7 +101,7 @@ def snap_env(manager_factory, db, admin_ctx):
 
 
 def _take(mgr, share, snapshot):
-    mgr.create_snapshot(_user_ctx(), share_id=share['id'],
+    mgr.create_snapshot(helpers.user_ctx(), share_id=share['id'],
                         snapshot_id=snapshot['id'])
 
 
@@ -120,7 +109,7 @@ def _take(mgr, share, snapshot):
 
 def test_snapshot_table_uses_only_upstream_statuses():
     for t in states.SNAPSHOT_INSTANCE.transitions:
-        assert set(t.sources) <= set(c.SHARE_SNAPSHOT_STATUSES) | {
+        assert set(t.sources or ()) <= set(c.SHARE_SNAPSHOT_STATUSES) | {
             c.STATUS_DEFERRED_DELETING, c.STATUS_ERROR_DEFERRED_DELETING}, t
         assert t.target in c.SHARE_SNAPSHOT_STATUSES + (
             c.STATUS_ERROR_DEFERRED_DELETING,), t
@@ -130,13 +119,14 @@ def test_snapshot_table_uses_only_upstream_statuses():
 def test_each_snapshot_transition_moves_from_sources_only(db, admin_ctx,
                                                           event):
     transition = states.SNAPSHOT_INSTANCE[event]
+    sources = transition.sources or states.SNAPSHOT_INSTANCE.statuses
     share, _inst = helpers.make_share(db, admin_ctx, status='available')
     for status in sorted(ALL_STATUSES - {c.STATUS_DELETED}):
         _snap, snapinst = _snapshot(db, admin_ctx, share, status=status)
         moved = states.advance(admin_ctx, states.SNAPSHOT_INSTANCE,
                                snapinst['id'], event, {'progress': '7%'})
         now = db.share_snapshot_instance_get(admin_ctx, snapinst['id'])
-        if status in transition.sources:
+        if status in sources:
             assert moved and now['status'] == transition.target, (event,
                                                                   status)
             assert now['progress'] == '7%'
@@ -183,7 +173,7 @@ def test_create_snapshot_driver_failure(snap_env, db, admin_ctx):
         dummy_driver_fail_methods=['create_snapshot'])
     with pytest.raises(messaging.ExpectedException) as excinfo:
         _take(mgr, share, snapshot)
-    assert isinstance(_unwrap(excinfo), exception.ShareBackendException)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareBackendException)
     got = db.share_snapshot_instance_get(admin_ctx, snapinst['id'])
     assert got['status'] == c.STATUS_ERROR
     assert got['export_locations'] == []
@@ -197,7 +187,7 @@ def test_create_snapshot_garbage_from_driver(snap_env, db, admin_ctx):
         dummy_driver_invalid_return_methods=['create_snapshot'])
     with pytest.raises(messaging.ExpectedException) as excinfo:
         _take(mgr, share, snapshot)
-    assert isinstance(_unwrap(excinfo), exception.InvalidShareSnapshot)
+    assert isinstance(helpers.unwrap(excinfo), exception.InvalidShareSnapshot)
     got = db.share_snapshot_instance_get(admin_ctx, snapinst['id'])
     assert got['status'] == c.STATUS_ERROR
     assert got['export_locations'] == []
@@ -223,14 +213,14 @@ def test_create_snapshot_ignores_snapshot_not_creating(snap_env, db,
 def test_snapshot_bad_input_changes_nothing(snap_env, db, admin_ctx, bad_id,
                                             error):
     mgr, share, inst, snapshot, snapinst = snap_env()
-    for call in (lambda: mgr.create_snapshot(_user_ctx(), share_id=share['id'],
+    for call in (lambda: mgr.create_snapshot(helpers.user_ctx(), share_id=share['id'],
                                              snapshot_id=bad_id),
-                 lambda: mgr.delete_snapshot(_user_ctx(), snapshot_id=bad_id),
-                 lambda: mgr.revert_to_snapshot(_user_ctx(),
+                 lambda: mgr.delete_snapshot(helpers.user_ctx(), snapshot_id=bad_id),
+                 lambda: mgr.revert_to_snapshot(helpers.user_ctx(),
                                                 snapshot_id=bad_id)):
         with pytest.raises(messaging.ExpectedException) as excinfo:
             call()
-        assert isinstance(_unwrap(excinfo), error)
+        assert isinstance(helpers.unwrap(excinfo), error)
     assert db.share_snapshot_instance_get(admin_ctx, snapinst['id'])[
         'status'] == 'creating'
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
@@ -278,7 +268,7 @@ def test_delete_snapshot_success(snap_env, db, admin_ctx):
     rule = db.share_snapshot_access_create(admin_ctx, {
         'share_snapshot_id': snapshot['id'], 'access_type': 'ip',
         'access_to': '10.0.0.1'})
-    mgr.delete_snapshot(_user_ctx(), snapshot_id=snapshot['id'],
+    mgr.delete_snapshot(helpers.user_ctx(), snapshot_id=snapshot['id'],
                         force=False, deferred_delete=False)
     _assert_gone(db, admin_ctx, snapshot, snapinst)
     assert _rows(db, "SELECT state, deleted FROM "
@@ -299,8 +289,8 @@ def test_delete_snapshot_driver_failure(snap_env, db, admin_ctx):
     mgr, share, inst, snapshot, snapinst = _deletable(
         snap_env, db, admin_ctx, dummy_driver_fail_methods=['delete_snapshot'])
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.delete_snapshot(_user_ctx(), snapshot_id=snapshot['id'])
-    assert isinstance(_unwrap(excinfo), exception.ShareBackendException)
+        mgr.delete_snapshot(helpers.user_ctx(), snapshot_id=snapshot['id'])
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareBackendException)
     got = db.share_snapshot_instance_get(admin_ctx, snapinst['id'])
     assert got['status'] == c.STATUS_ERROR_DELETING
     assert len(got['export_locations']) == 3
@@ -313,7 +303,7 @@ def test_force_delete_snapshot_survives_driver_failure(snap_env, db,
                                                        admin_ctx):
     mgr, share, inst, snapshot, snapinst = _deletable(
         snap_env, db, admin_ctx, dummy_driver_fail_methods=['delete_snapshot'])
-    mgr.delete_snapshot(_user_ctx(), snapshot_id=snapshot['id'], force=True)
+    mgr.delete_snapshot(helpers.user_ctx(), snapshot_id=snapshot['id'], force=True)
     _assert_gone(db, admin_ctx, snapshot, snapinst)
     assert _messages(db, admin_ctx, snapinst['id']) == [
         ('007', '001', 'SHARE_SNAPSHOT', 'p1')]
@@ -324,7 +314,7 @@ def test_deferred_delete_success_releases_quota_once(snap_env, db,
                                                      admin_ctx):
     mgr, share, inst, snapshot, snapinst = _deletable(
         snap_env, db, admin_ctx, status='deferred_deleting')
-    mgr.delete_snapshot(_user_ctx(), snapshot_id=snapshot['id'],
+    mgr.delete_snapshot(helpers.user_ctx(), snapshot_id=snapshot['id'],
                         deferred_delete=True)
     _assert_gone(db, admin_ctx, snapshot, snapinst)
     _assert_snapshot_quota(db, admin_ctx, inst, 1, 2)
@@ -335,7 +325,7 @@ def test_deferred_delete_failure_is_retried_periodically(snap_env, db,
     mgr, share, inst, snapshot, snapinst = _deletable(
         snap_env, db, admin_ctx, status='deferred_deleting',
         dummy_driver_fail_methods=['delete_snapshot'])
-    mgr.delete_snapshot(_user_ctx(), snapshot_id=snapshot['id'],
+    mgr.delete_snapshot(helpers.user_ctx(), snapshot_id=snapshot['id'],
                         deferred_delete=True)
     got = db.share_snapshot_instance_get(admin_ctx, snapinst['id'])
     assert got['status'] == c.STATUS_ERROR_DEFERRED_DELETING
@@ -360,11 +350,11 @@ def test_deferred_share_deletion_waits_for_snapshots(snap_env, db,
     mgr, share, inst, snapshot, snapinst = _deletable(
         snap_env, db, admin_ctx, status='deferred_deleting',
         dummy_driver_fail_methods=['delete_snapshot'])
-    mgr.delete_snapshot(_user_ctx(), snapshot_id=snapshot['id'],
+    mgr.delete_snapshot(helpers.user_ctx(), snapshot_id=snapshot['id'],
                         deferred_delete=True)
     db.share_instance_update(admin_ctx, inst['id'],
                              {'status': 'deferred_deleting'})
-    mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'],
+    mgr.delete_share_instance(helpers.user_ctx(), share_instance_id=inst['id'],
                               deferred_delete=True)
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
         c.STATUS_ERROR_DEFERRED_DELETING
@@ -376,14 +366,14 @@ def test_deferred_share_deletion_waits_for_snapshots(snap_env, db,
 
 
 def test_deferred_share_deletion_retries_write_one_message(manager_factory,
-                                                          db, admin_ctx):
+                                                           db, admin_ctx):
     """The periodic retry of a failed deferred deletion only logs, as upstream."""
     mgr = manager_factory()
     share, inst = _available_share(mgr, db, admin_ctx)
     _fail('dummy_driver_fail_methods', ['delete_share'])
     db.share_instance_update(admin_ctx, inst['id'],
                              {'status': 'deferred_deleting'})
-    mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'],
+    mgr.delete_share_instance(helpers.user_ctx(), share_instance_id=inst['id'],
                               deferred_delete=True)
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
         c.STATUS_ERROR_DEFERRED_DELETING
@@ -409,7 +399,7 @@ def _child(db, ctx, share, snapshot, **extra):
 
 
 def _from_snapshot(mgr, inst, snapshot):
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'],
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'],
                               request_spec={}, filter_properties={},
                               snapshot_id=snapshot['id'])
 
@@ -444,7 +434,7 @@ def test_share_from_snapshot_driver_failure(snap_env, db, admin_ctx):
     child, inst = _child(db, admin_ctx, share, snapshot)
     with pytest.raises(messaging.ExpectedException) as excinfo:
         _from_snapshot(mgr, inst, snapshot)
-    assert isinstance(_unwrap(excinfo), exception.ShareBackendException)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareBackendException)
     got = db.share_instance_get(admin_ctx, inst['id'])
     assert got['status'] == c.STATUS_ERROR
     assert got['export_locations'] == []
@@ -462,8 +452,8 @@ def test_share_from_snapshot_garbage_from_driver(snap_env, db, admin_ctx):
     child, inst = _child(db, admin_ctx, share, snapshot)
     with pytest.raises(messaging.ExpectedException) as excinfo:
         _from_snapshot(mgr, inst, snapshot)
-    assert isinstance(_unwrap(excinfo), exception.InvalidShareInstance)
-    assert 'invalid status' in str(_unwrap(excinfo))
+    assert isinstance(helpers.unwrap(excinfo), exception.InvalidShareInstance)
+    assert 'invalid status' in str(helpers.unwrap(excinfo))
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == 'error'
     assert _messages(db, admin_ctx, child['id']) == [
         ('002', '001', 'SHARE', 'p1')]
@@ -474,9 +464,9 @@ def test_share_from_missing_snapshot_fails_the_instance(manager_factory, db,
     mgr = manager_factory()
     child, inst = helpers.make_share(db, admin_ctx, snapshot_id='gone')
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'],
+        mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'],
                                   snapshot_id='gone')
-    assert isinstance(_unwrap(excinfo), exception.ShareSnapshotNotFound)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareSnapshotNotFound)
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == 'error'
     assert _messages(db, admin_ctx, child['id']) == [
         ('002', '001', 'SHARE', 'p1')]
@@ -590,7 +580,7 @@ def _reverting(snap_env, db, admin_ctx, share_size, snap_size, **options):
 
 
 def _revert(mgr, snapshot, reservations):
-    mgr.revert_to_snapshot(_user_ctx(), snapshot_id=snapshot['id'],
+    mgr.revert_to_snapshot(helpers.user_ctx(), snapshot_id=snapshot['id'],
                            reservations=reservations)
 
 
@@ -628,7 +618,7 @@ def test_revert_driver_failure_rolls_back(snap_env, db, admin_ctx):
         dummy_driver_fail_methods=['revert_to_snapshot'])
     with pytest.raises(messaging.ExpectedException) as excinfo:
         _revert(mgr, snapshot, res)
-    assert isinstance(_unwrap(excinfo), exception.ShareBackendException)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareBackendException)
     _assert_after_revert(db, admin_ctx, share, inst, snapinst,
                          c.STATUS_REVERTING_ERROR, 2)
     assert _usage(db, admin_ctx)['gigabytes'] == {'in_use': 2, 'reserved': 0}
@@ -767,7 +757,7 @@ def test_manage_snapshot_driver_failure(snap_env, db, admin_ctx):
     with pytest.raises(messaging.ExpectedException) as excinfo:
         mgr.manage_snapshot(_cloud_admin(), snapshot_id=snapshot['id'],
                             driver_options={})
-    assert isinstance(_unwrap(excinfo), exception.ShareBackendException)
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareBackendException)
     got = db.share_snapshot_get(admin_ctx, snapshot['id'])
     assert (got['status'], got['size']) == (c.STATUS_MANAGE_ERROR, 1)
     assert _usage(db, admin_ctx, user_id='admin1')['snapshots']['in_use'] == 0
@@ -781,6 +771,6 @@ def test_manage_snapshot_garbage_from_driver(snap_env, db, admin_ctx):
     with pytest.raises(messaging.ExpectedException) as excinfo:
         mgr.manage_snapshot(_cloud_admin(), snapshot_id=snapshot['id'],
                             driver_options={})
-    assert isinstance(_unwrap(excinfo), exception.InvalidShareSnapshot)
+    assert isinstance(helpers.unwrap(excinfo), exception.InvalidShareSnapshot)
     got = db.share_snapshot_get(admin_ctx, snapshot['id'])
     assert (got['status'], got['size']) == (c.STATUS_MANAGE_ERROR, 1)

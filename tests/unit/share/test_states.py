@@ -135,6 +135,8 @@ FACTORIES = {
 }
 BULK = ('share_instance_access', 'share_instance_access_rules_status',
         'share_snapshot_instance_access')
+
+
 def _tried(table, statuses):
     """The statuses a table names (sources and targets) and two it does not: enough to see every branch."""
     named = set(table.statuses or ())

@@ -343,7 +343,7 @@ def remove_tree(path, trash_dir):
         return True
     ensure_dir(trash_dir, 0o700)
     doomed = os.path.join(trash_dir, '%s-%s' % (os.path.basename(path),
-                                               uuid.uuid4().hex[:8]))
+                                                uuid.uuid4().hex[:8]))
     os.rename(path, doomed)
     shutil.rmtree(doomed)
     return True

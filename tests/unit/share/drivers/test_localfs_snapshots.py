@@ -12,13 +12,12 @@ from manila_lite import context as ml_context
 from manila_lite import exception
 from manila_lite.share.drivers.localfs import exports
 from manila_lite.share.drivers.localfs import fsops
-from tests.unit.share.localfs_helpers import localfs_factory  # noqa: F401
-from tests.unit.share.localfs_helpers import make_share
-from tests.unit.share.localfs_helpers import make_snapshot
-from tests.unit.share.localfs_helpers import path_of
-from tests.unit.share.localfs_helpers import populate
-from tests.unit.share.localfs_helpers import rule
-from tests.unit.share.localfs_helpers import tree
+from tests.unit.share.drivers.localfs_helpers import make_share
+from tests.unit.share.drivers.localfs_helpers import make_snapshot
+from tests.unit.share.drivers.localfs_helpers import path_of
+from tests.unit.share.drivers.localfs_helpers import populate
+from tests.unit.share.drivers.localfs_helpers import rule
+from tests.unit.share.drivers.localfs_helpers import tree
 
 CTX = ml_context.get_admin_context()
 

@@ -8,12 +8,11 @@ import pytest
 from manila_lite import context as ml_context
 from manila_lite import exception
 from manila_lite.share.drivers.localfs import paths
-from tests.unit.share.localfs_helpers import localfs_factory  # noqa: F401
-from tests.unit.share.localfs_helpers import make_share
-from tests.unit.share.localfs_helpers import make_snapshot
-from tests.unit.share.localfs_helpers import path_of
-from tests.unit.share.localfs_helpers import rule
-from tests.unit.share.localfs_helpers import tree
+from tests.unit.share.drivers.localfs_helpers import make_share
+from tests.unit.share.drivers.localfs_helpers import make_snapshot
+from tests.unit.share.drivers.localfs_helpers import path_of
+from tests.unit.share.drivers.localfs_helpers import rule
+from tests.unit.share.drivers.localfs_helpers import tree
 
 CTX = ml_context.get_admin_context()
 REFUSALS = (paths.PathRefused, exception.ManilaException)

@@ -3,9 +3,9 @@
 import os
 import stat
 
-import pytest
 from oslo_config import cfg
 from oslo_utils import uuidutils
+import pytest
 
 from manila_lite.conf import localfs as localfs_opts
 from manila_lite.conf import share_driver as share_driver_opts

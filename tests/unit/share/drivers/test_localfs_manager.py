@@ -1,4 +1,8 @@
-"""The share manager on the localfs driver (SQLite): real directories behind created shares, errors as upstream statuses and user messages, start-up heal of the exports file."""
+"""The share manager on the localfs driver (SQLite).
+
+Real directories behind created shares, errors as upstream statuses and user
+messages, start-up heal of the exports file.
+"""
 
 import os
 import subprocess
@@ -7,15 +11,9 @@ import oslo_messaging as messaging
 import pytest
 
 from manila_lite.common import constants as c
-from manila_lite import context as ml_context
 from tests.unit.share import helpers
 
 HOST = 'hostA@alpha#alpha'
-
-
-def _user_ctx():
-    return ml_context.RequestContext(user_id='u1', project_id='p1',
-                                     roles=['member'])
 
 
 @pytest.fixture
@@ -39,7 +37,7 @@ def test_create_and_delete_through_the_manager(localfs_manager, db,
                                                admin_ctx, tmp_path):
     mgr = localfs_manager()
     share, inst = helpers.make_share(db, admin_ctx, host=HOST, size=1)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     got = db.share_instance_get(admin_ctx, inst['id'], with_share_data=True)
     assert got['status'] == c.STATUS_AVAILABLE
     directory = str(tmp_path / 'pools' / 'alpha' / got['name'])
@@ -49,7 +47,7 @@ def test_create_and_delete_through_the_manager(localfs_manager, db,
         f.write('hello')
     db.share_instance_update(admin_ctx, inst['id'],
                              {'status': c.STATUS_DELETING})
-    mgr.delete_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.delete_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     assert not os.path.exists(directory)
     assert os.listdir(tmp_path / 'pools' / 'alpha') == ['.localfs']
 
@@ -64,7 +62,7 @@ def test_permission_error_ends_in_error_with_user_message(
     try:
         share, inst = helpers.make_share(db, admin_ctx, host=HOST)
         with pytest.raises(messaging.ExpectedException) as excinfo:
-            mgr.create_share_instance(_user_ctx(),
+            mgr.create_share_instance(helpers.user_ctx(),
                                       share_instance_id=inst['id'])
     finally:
         subprocess.run(['chattr', '-i', str(pool)])
@@ -79,7 +77,7 @@ def test_permission_error_ends_in_error_with_user_message(
 def test_restart_heals_the_exports_file(localfs_manager, db, admin_ctx):
     mgr = localfs_manager()
     share, inst = helpers.make_share(db, admin_ctx, host=HOST)
-    mgr.create_share_instance(_user_ctx(), share_instance_id=inst['id'])
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     got = db.share_instance_get(admin_ctx, inst['id'], with_share_data=True)
     access = {'access_id': 'a1', 'access_type': 'ip',
               'access_to': '10.0.0.1', 'access_level': 'rw'}
@@ -94,7 +92,7 @@ def test_restart_heals_the_exports_file(localfs_manager, db, admin_ctx):
         assert f.read() == expected
     with open(exports_file, 'w') as f:
         f.write('# edited by hand\n')
-    again.ensure_driver_resources(_user_ctx(), skip_backend_info_check=True)
+    again.ensure_driver_resources(helpers.user_ctx(), skip_backend_info_check=True)
     with open(exports_file) as f:
         assert f.read() == expected
     assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \

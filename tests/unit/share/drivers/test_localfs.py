@@ -14,11 +14,10 @@ from manila_lite.share.drivers.localfs import exports
 from manila_lite.share.drivers.localfs import fsops
 from manila_lite.share.drivers.localfs import paths
 from manila_lite.share.drivers.localfs import quota
-from tests.unit.share.localfs_helpers import localfs_factory  # noqa: F401
-from tests.unit.share.localfs_helpers import make_share
-from tests.unit.share.localfs_helpers import make_snapshot
-from tests.unit.share.localfs_helpers import path_of
-from tests.unit.share.localfs_helpers import rule
+from tests.unit.share.drivers.localfs_helpers import make_share
+from tests.unit.share.drivers.localfs_helpers import make_snapshot
+from tests.unit.share.drivers.localfs_helpers import path_of
+from tests.unit.share.drivers.localfs_helpers import rule
 
 CTX = ml_context.get_admin_context()
 
@@ -352,7 +351,7 @@ def test_exportfs_runs_only_when_enabled(localfs_factory, tmp_path,
 
 
 def test_root_helper_is_handed_to_processutils(localfs_factory, tmp_path,
-                                              monkeypatch):
+                                               monkeypatch):
     _fake_command(tmp_path, monkeypatch, 'exportfs')
     calls = []
 

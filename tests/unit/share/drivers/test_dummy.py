@@ -4,9 +4,9 @@ import json
 import threading
 from unittest import mock
 
-import pytest
 from oslo_config import cfg
 from oslo_utils import uuidutils
+import pytest
 
 from manila_lite.common import constants
 from manila_lite.conf import manager as manager_opts
