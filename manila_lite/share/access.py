@@ -267,18 +267,14 @@ def _call_driver(mgr, context, inst, lists, share_server):
             delete_rules=lists.delete_rules, update_rules=lists.update_rules,
             share_server=share_server)
     except NotImplementedError:
-        for rule in lists.add_rules:
-            LOG.info('Allowing access rule %(rule)s on share instance '
-                     '%(inst)s.', {'rule': rule['access_id'],
-                                   'inst': inst['id']})
-            mgr.driver.allow_access(context, share, rule,
-                                    share_server=share_server)
-        for rule in lists.fallback_deny:
-            LOG.info('Denying access rule %(rule)s on share instance '
-                     '%(inst)s.', {'rule': rule['access_id'],
-                                   'inst': inst['id']})
-            mgr.driver.deny_access(context, share, rule,
-                                   share_server=share_server)
+        for verb, call, rules in (
+                ('Allowing', mgr.driver.allow_access, lists.add_rules),
+                ('Denying', mgr.driver.deny_access, lists.fallback_deny)):
+            for rule in rules:
+                LOG.info('%(verb)s access rule %(rule)s on share instance '
+                         '%(inst)s.', {'verb': verb, 'rule': rule['access_id'],
+                                       'inst': inst['id']})
+                call(context, share, rule, share_server=share_server)
         return {}
     if updates is None:
         return {}

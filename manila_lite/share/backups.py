@@ -7,6 +7,8 @@ casting; the driver starts the work here and the periodic polls
 the driver reports ``total_progress`` '100'.
 """
 
+import collections
+
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import strutils
@@ -166,28 +168,9 @@ def create_backup_continue(mgr, context):
 
 
 def _poll_create(mgr, context, backup, inst):
-    try:
-        progress = _progress(mgr.driver.create_backup_continue(
-            context, inst, backup,
-            share_server=rows.server(inst)))
-    except Exception as exc:
-        LOG.warning('Could not get the progress of share backup '
-                    '%(backup)s of share %(share)s: %(exc)s',
-                    {'backup': backup['id'], 'share': inst['share_id'],
-                     'exc': exc})
-        states.advance(context, states.SHARE_INSTANCE, inst['id'],
-                       'backup_create_failed')
-        states.advance(context, states.SHARE_BACKUP, backup['id'],
-                       'create_failed', {'progress': '0'})
-        return
-    db_api.share_backup_conditional_update(
-        context, backup['id'], [c.STATUS_CREATING], {'progress': progress})
-    if progress == '100':
-        states.advance(context, states.SHARE_INSTANCE, inst['id'],
-                       'backup_create_succeeded')
-        states.advance(context, states.SHARE_BACKUP, backup['id'],
-                       'create_succeeded')
-        LOG.info('Share backup %s created.', backup['id'])
+    _poll(mgr, context, backup, inst, _CREATE_POLL,
+          lambda server: mgr.driver.create_backup_continue(
+              context, inst, backup, share_server=server))
 
 
 def restore_backup_continue(mgr, context):
@@ -208,27 +191,47 @@ def restore_backup_continue(mgr, context):
 
 
 def _poll_restore(mgr, context, backup, inst):
+    _poll(mgr, context, backup, inst, _RESTORE_POLL,
+          lambda server: mgr.driver.restore_backup_continue(
+              context, backup, inst, share_server=server))
+
+
+# What a progress poll writes: the backup status it expects, its progress
+# column, the share instance and backup events on failure and at '100',
+# and the words of its log lines.
+_Poll = collections.namedtuple(
+    '_Poll', 'status column share_failed backup_failed share_done '
+             'backup_done doing done')
+_CREATE_POLL = _Poll(c.STATUS_CREATING, 'progress', 'backup_create_failed',
+                     'create_failed', 'backup_create_succeeded',
+                     'create_succeeded', 'creating', 'created')
+_RESTORE_POLL = _Poll(c.STATUS_RESTORING, 'restore_progress',
+                      'backup_restore_failed', 'restore_poll_failed',
+                      'backup_restore_succeeded', 'restore_succeeded',
+                      'restoring', 'restored')
+
+
+def _poll(mgr, context, backup, inst, poll, ask_driver):
+    """Ask the driver how far a backup's creation or restore got and write it ('100' ends both rows' transition)."""
     try:
-        progress = _progress(mgr.driver.restore_backup_continue(
-            context, backup, inst,
-            share_server=rows.server(inst)))
+        progress = _progress(ask_driver(rows.server(inst)))
     except Exception as exc:
-        LOG.error('Could not get the progress of restoring share backup '
-                  '%(backup)s into share %(share)s: %(exc)s',
-                  {'backup': backup['id'], 'share': inst['share_id'],
-                   'exc': exc})
+        LOG.error('Could not get the progress of %(doing)s share backup '
+                  '%(backup)s of share %(share)s: %(exc)s',
+                  {'doing': poll.doing, 'backup': backup['id'],
+                   'share': inst['share_id'], 'exc': exc})
         states.advance(context, states.SHARE_INSTANCE, inst['id'],
-                       'backup_restore_failed')
+                       poll.share_failed)
         states.advance(context, states.SHARE_BACKUP, backup['id'],
-                       'restore_poll_failed', {'restore_progress': '0'})
+                       poll.backup_failed, {poll.column: '0'})
         return
     db_api.share_backup_conditional_update(
-        context, backup['id'], [c.STATUS_RESTORING],
-        {'restore_progress': progress})
+        context, backup['id'], [poll.status], {poll.column: progress})
     if progress == '100':
         states.advance(context, states.SHARE_INSTANCE, inst['id'],
-                       'backup_restore_succeeded')
+                       poll.share_done)
         states.advance(context, states.SHARE_BACKUP, backup['id'],
-                       'restore_succeeded')
-        LOG.info('Share backup %(backup)s restored into share %(share)s.',
-                 {'backup': backup['id'], 'share': inst['share_id']})
+                       poll.backup_done)
+        LOG.info('Share backup %(backup)s %(done)s (share %(share)s).',
+                 {'backup': backup['id'], 'done': poll.done,
+                  'share': inst['share_id']})

@@ -42,6 +42,15 @@ def _invalid(method, reason):
         reason='driver %s returned %s' % (method, reason))
 
 
+def _answer_dict(method, update):
+    """A driver's snapshot answer as a dict (None is an empty one), else InvalidShareSnapshot."""
+    if update is None:
+        return {}
+    if not isinstance(update, dict):
+        raise _invalid(method, '%s, not a dict' % type(update).__name__)
+    return update
+
+
 def _positive_int(method, key, value):
     """An int (or digit string) of at least 1, else InvalidShareSnapshot."""
     try:
@@ -104,10 +113,7 @@ def _release_snapshot_quota(context, snapshot, snapinst, user_id=None):
 def _snapshot_model_update(update, snapinst):
     """Check a create_snapshot answer; returns (instance values, export locations)."""
     method = 'create_snapshot'
-    if update is None:
-        update = {}
-    if not isinstance(update, dict):
-        raise _invalid(method, '%s, not a dict' % type(update).__name__)
+    update = _answer_dict(method, update)
     status = update.get('status')
     if status is not None and status not in _DRIVER_SNAPSHOT_STATUSES:
         raise _invalid(method, 'status %r' % (status,))
@@ -322,10 +328,7 @@ def revert_to_snapshot(mgr, context, snapshot_id, reservations=None):
 def _managed_snapshot_update(update, snapshot, snapinst):
     """Check a manage_existing_snapshot answer; returns (instance values, locations, size)."""
     method = 'manage_existing_snapshot'
-    if update is None:
-        update = {}
-    if not isinstance(update, dict):
-        raise _invalid(method, '%s, not a dict' % type(update).__name__)
+    update = _answer_dict(method, update)
     size = update.get('size')
     if size:
         size = _positive_int(method, 'size', size)

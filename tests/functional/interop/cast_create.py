@@ -10,27 +10,33 @@ import _upstream
 
 
 def create_share(ctx, host, size=1, proto='NFS', name='interop-share',
-                 reserve_quota=False):
+                 reserve_quota=False, replication_type=None):
     """Write the share rows as upstream's API does and cast; return the ids.
 
-    ``reserve_quota`` also reserves shares/gigabytes before the share row is
-    written and commits them after, as upstream's API does.
+    ``reserve_quota`` also reserves shares/gigabytes (and, for a type with
+    ``replication_type``, share_replicas/replica_gigabytes) before the share
+    row is written and commits them after, as upstream's API does.
     """
     from manila import db
     from manila import quota
     from manila.share import api as share_api
     from manila.share import rpcapi
 
+    extra_specs = {'driver_handles_share_servers': 'False',
+                   'snapshot_support': 'True'}
+    deltas = {'shares': 1, 'gigabytes': size}
+    if replication_type:
+        extra_specs['replication_type'] = replication_type
+        deltas.update(share_replicas=1, replica_gigabytes=size)
     share_type = db.share_type_create(ctx, {
         'name': 'interop-%s' % uuid.uuid4().hex[:8],
-        'extra_specs': {'driver_handles_share_servers': 'False',
-                        'snapshot_support': 'True'},
+        'extra_specs': extra_specs,
     })
     share_type = db.share_type_get(ctx, share_type['id'])
     reservations = None
     if reserve_quota:
         reservations = quota.QUOTAS.reserve(
-            ctx, share_type_id=share_type['id'], shares=1, gigabytes=size)
+            ctx, share_type_id=share_type['id'], **deltas)
     # Upstream's own helpers; neither needs more of the API object than .db.
     api_like = types.SimpleNamespace(db=db)
     options = {

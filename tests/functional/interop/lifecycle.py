@@ -11,7 +11,7 @@ import _upstream
 import cast_create
 
 TRANSITIONAL_SHARE = ('creating', 'extending', 'shrinking', 'reverting',
-                      'deleting')
+                      'deleting', 'deferred_deleting')
 BUSY_RULES = ('queued_to_apply', 'queued_to_deny', 'queued_to_update',
               'applying', 'denying', 'updating')
 
@@ -32,6 +32,10 @@ def _arguments():
     p.add_argument('--access-level', default='rw')
     p.add_argument('--size', type=int, default=1,
                    help='GB: of a new share, or the new size (extend/shrink)')
+    p.add_argument('--replication-type',
+                   help="the new share's type's replication_type (create)")
+    p.add_argument('--deferred', action='store_true',
+                   help='delete with is_deferred_deletion_enabled (delete)')
     p.add_argument('--timeout', type=float, default=60.0)
     p.add_argument('--state-path', required=True,
                    help="the share service's state_path (coordination)")
@@ -75,7 +79,8 @@ def _instance_view(ctx, instance_id):
     inst = db.share_instance_get(ctx.elevated(read_deleted='yes'),
                                  instance_id, with_share_data=True)
     view = _plain(inst, ('id', 'status', 'progress', 'access_rules_status',
-                         'share_type_id', 'deleted', 'deleted_at', 'host'))
+                         'share_type_id', 'deleted', 'deleted_at', 'host',
+                         'replica_state'))
     view['export_locations'] = [el['path'] for el in inst.export_locations]
     return view
 
@@ -195,7 +200,8 @@ def _snapshot(ctx, args):
 
 def step_create(api, ctx, args):
     ids = cast_create.create_share(ctx, args.host, size=args.size,
-                                   reserve_quota=True)
+                                   reserve_quota=True,
+                                   replication_type=args.replication_type)
     args.share_id = ids['share_id']
     return ids
 
@@ -244,6 +250,8 @@ def step_snapshot_delete(api, ctx, args):
 
 
 def step_delete(api, ctx, args):
+    from oslo_config import cfg
+    cfg.CONF.set_override('is_deferred_deletion_enabled', args.deferred)
     api.delete(ctx, _share(ctx, args))
     return {}
 

@@ -39,11 +39,13 @@ class Upstream:
             % (name, out, self.daemon.diagnostics()))
         return out
 
-    def create(self, backend, size=1):
+    def create(self, backend, size=1, replication_type=None):
         """A new share on ``backend``, owned by a project of its own."""
         project = 'interop-%s' % uuid.uuid4().hex[:12]
+        extra = (['--replication-type', replication_type]
+                 if replication_type else [])
         out = self.step('create', '--host', self.daemon.pool_host(backend),
-                        '--size', str(size), '--project-id', project)
+                        '--size', str(size), '--project-id', project, *extra)
         return Share(self, out, project)
 
 
@@ -265,3 +267,31 @@ def test_snapshot_failure_seen_by_upstream(upstream_stack):
     assert not snap['live'] and snap['deleted'] == snap['id'], out
     assert _all_usages(out, 'snapshots') == dict.fromkeys(ALL_SCOPES, (0, 0))
     assert out['share']['status'] == 'available'
+
+
+REPLICATED_RESOURCES = ('shares', 'gigabytes', 'share_replicas',
+                        'replica_gigabytes')
+
+
+@pytest.mark.parametrize('deferred', [False, True],
+                         ids=['delete', 'deferred-delete'])
+def test_deleting_a_replicated_share_gives_back_all_its_quota(
+        upstream_stack, deferred):
+    """Issue 10 item 2: upstream's API reserves, our daemon deletes, every usage goes back."""
+    share = upstream_stack.create('alpha', size=2,
+                                  replication_type='readable')
+    out = share.created
+    assert out['share']['status'] == 'available', out
+    assert out['instance']['replica_state'] == 'active'
+    held = {'shares': 1, 'gigabytes': 2, 'share_replicas': 1,
+            'replica_gigabytes': 2}
+    for resource in REPLICATED_RESOURCES:
+        assert _all_usages(out, resource) == dict.fromkeys(
+            ALL_SCOPES, (held[resource], 0)), (resource, out['quota'])
+
+    out = share.step('delete', *(['--deferred'] if deferred else []))
+    assert not out['share']['live'], out
+    assert out['instance']['deleted'], out
+    for resource in REPLICATED_RESOURCES:
+        assert _all_usages(out, resource) == dict.fromkeys(
+            ALL_SCOPES, (0, 0)), (resource, out['quota'])
