@@ -348,8 +348,7 @@ def _sync_and_report(mgr, context, share_instance_id, share_server):
     except exception.ShareInstanceNotFound:
         raise
     except Exception as exc:
-        inst = db_api.share_instance_get(context, share_instance_id,
-                                         with_share_data=True)
+        inst = rows.instance(context, share_instance_id)
         mgr.message_api.create(
             context, mf.Action.UPDATE_ACCESS_RULES, inst['project_id'],
             resource_type=mf.Resource.SHARE, resource_id=inst['share_id'],

@@ -6,6 +6,7 @@ from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.message import api as message_api
+from manila_lite.share import rows
 from manila_lite.share import states
 
 LOG = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def _resource_id(value):
 def _mark(context, kind, rid, event):
     """Move the named row through its refusal event; returns the project id if known."""
     if kind == 'instance':
-        inst = db_api.share_instance_get(context, rid, with_share_data=True)
+        inst = rows.instance(context, rid)
         states.advance(context, states.SHARE_INSTANCE, rid, event)
         return inst['project_id']
     if kind == 'snapshot':
@@ -65,7 +66,7 @@ def _mark(context, kind, rid, event):
                            snapshot.instance['id'], event)
         return snapshot['project_id']
     if kind == 'instance_share_task':
-        inst = db_api.share_instance_get(context, rid, with_share_data=True)
+        inst = rows.instance(context, rid)
         states.advance(context, states.SHARE_TASK, inst['share_id'], event)
         return inst['project_id']
     row = states.advance(context, _TABLES[kind], rid, event)
