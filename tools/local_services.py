@@ -1,9 +1,11 @@
-"""Private RabbitMQ and PostgreSQL servers on 127.0.0.1, each living in one directory, for tests and local runs.
+"""Private RabbitMQ, PostgreSQL and MariaDB servers on 127.0.0.1, each living in one directory, for tests and local runs.
 
-Importable (``start_rabbitmq``, ``start_postgres``, ``load``) and a CLI::
+Importable (``start_rabbitmq``, ``start_postgres``, ``start_mariadb``,
+``load``) and a CLI::
 
     python tools/local_services.py rabbitmq start --dir /tmp/mq   # URL
     python tools/local_services.py postgres start --dir /tmp/pg   # URL
+    python tools/local_services.py mariadb start --dir /tmp/my    # URL
     python tools/local_services.py KIND restart|stop|url|destroy --dir DIR
 
 A handle keeps its ports and process ids in ``DIR/<kind>.json``, so another
@@ -785,7 +787,187 @@ def start_postgres(base_dir, port=None, timeout=60.0, die_with_parent=False):
     return PostgreSQL(base_dir, port, die_with_parent).start(timeout=timeout)
 
 
-KINDS = {'rabbitmq': RabbitMQ, 'postgres': PostgreSQL}
+# ---------------------------------------------------------------- MariaDB
+
+MARIADB_SERVER = '/usr/sbin/mariadbd'
+MARIADB_INSTALL_DB = '/usr/bin/mariadb-install-db'
+# Throwaway test server: no binary log, no flush at commit, small buffers.
+MARIADB_OPTIONS = (
+    '--skip-log-bin', '--skip-name-resolve', '--performance-schema=OFF',
+    '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0',
+    '--innodb-buffer-pool-size=128M', '--innodb-log-file-size=64M',
+    '--max-connections=400', '--character-set-server=utf8mb4',
+    '--collation-server=utf8mb4_general_ci', '--default-time-zone=+00:00',
+)
+MARIADB_INIT = """\
+CREATE USER IF NOT EXISTS 'root'@'{ip}' IDENTIFIED BY '{admin}';
+ALTER USER 'root'@'{ip}' IDENTIFIED BY '{admin}';
+GRANT ALL ON *.* TO 'root'@'{ip}' WITH GRANT OPTION;
+CREATE USER IF NOT EXISTS '{user}'@'{ip}' IDENTIFIED BY '{password}';
+GRANT ALL ON *.* TO '{user}'@'{ip}';
+CREATE DATABASE IF NOT EXISTS `{db}`;
+"""
+
+
+class MariaDB(_Service):
+    """A private MariaDB server (Debian's ``mariadb-server``) in ``base_dir`` on a loopback port.
+
+    As root the server runs as the ``mysql`` user, so ``base_dir``'s
+    parents must be traversable by that user (anything under /tmp is).
+    Durability is off (no flush at commit, no doublewrite, no binary log).
+    An init file, read at every start, gives ``root``@127.0.0.1 a random
+    password and creates user and database ``manila`` (password
+    ``manila``); nothing listens but 127.0.0.1 and a socket in
+    ``base_dir``.
+    """
+
+    kind = 'mariadb'
+
+    def __init__(self, base_dir, port=None, die_with_parent=False):
+        super().__init__(base_dir, port, die_with_parent)
+        self.admin_password = None
+
+    @property
+    def data_dir(self):
+        return os.path.join(self.base_dir, 'data')
+
+    @property
+    def socket_path(self):
+        return os.path.join(self.base_dir, 'mysqld.sock')
+
+    @property
+    def log_file(self):
+        return os.path.join(self.base_dir, 'mariadb.log')
+
+    @property
+    def url(self):
+        return self.database_url(APP_DB)
+
+    @property
+    def admin_url(self):
+        return ('mysql+pymysql://root:%s@%s:%d/mysql?charset=utf8mb4'
+                % (self.admin_password, LOOPBACK, self.port))
+
+    def database_url(self, name):
+        return ('mysql+pymysql://%s:%s@%s:%d/%s?charset=utf8mb4'
+                % (APP_USER, APP_PASSWORD, LOOPBACK, self.port, name))
+
+    def _state_extra(self):
+        return {'admin_password': self.admin_password}
+
+    def _load_extra(self, data):
+        self.admin_password = data['admin_password']
+
+    def _owner(self):
+        """(user name, uid, gid) the server runs as."""
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam('mysql')
+            return 'mysql', entry.pw_uid, entry.pw_gid
+        entry = pwd.getpwuid(os.geteuid())
+        return entry.pw_name, entry.pw_uid, entry.pw_gid
+
+    @property
+    def _init_file(self):
+        return os.path.join(self.base_dir, 'init.sql')
+
+    def _install(self, user, uid, gid):
+        if os.geteuid() == 0:
+            os.chown(self.base_dir, uid, gid)
+            if not _reachable_by(self.base_dir, uid, gid):
+                raise ServiceError(
+                    'the mysql user cannot reach %s: choose a directory '
+                    'whose parents are world-traversable (e.g. under %s)'
+                    % (self.base_dir, tempfile.gettempdir()))
+        res = subprocess.run(
+            [MARIADB_INSTALL_DB, '--no-defaults', '--datadir=' + self.data_dir,
+             '--user=' + user, '--skip-test-db', '--skip-name-resolve',
+             '--auth-root-authentication-method=socket'],
+            cwd=self.base_dir, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise ServiceError('mariadb-install-db failed in %s:\n%s%s'
+                               % (self.data_dir, res.stdout[-3000:],
+                                  res.stderr[-3000:]))
+        self.admin_password = secrets.token_hex(12)
+        fd = os.open(self._init_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                     0o600)
+        with os.fdopen(fd, 'w') as f:
+            f.write(MARIADB_INIT.format(ip=LOOPBACK, admin=self.admin_password,
+                                        user=APP_USER, password=APP_PASSWORD,
+                                        db=APP_DB))
+        os.chown(self._init_file, uid, gid)
+
+    def _connect(self, dbname='mysql'):
+        import pymysql  # noqa: PLC0415 - the venv's driver
+        return pymysql.connect(host=LOOPBACK, port=self.port, user='root',
+                               password=self.admin_password, database=dbname,
+                               connect_timeout=3, autocommit=True)
+
+    def _probe(self):
+        _require_port(self.port)
+        self._connect().close()
+
+    def sql(self, statement, params=None, dbname='mysql'):
+        """Run one statement as root (autocommit); return rows or None."""
+        conn = self._connect(dbname)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall() if cur.description else None
+        finally:
+            conn.close()
+
+    def start(self, timeout=90.0):
+        """Install on first use, start, return once a login works."""
+        if self.running():
+            return self
+        if not os.path.exists(MARIADB_SERVER):
+            ensure_debian_packages('mariadb-server')
+        began = time.monotonic()
+        user, uid, gid = self._owner()
+        os.makedirs(self.base_dir, exist_ok=True)
+        if not os.path.isdir(os.path.join(self.data_dir, 'mysql')):
+            self.port = self.port or free_port()
+            self._install(user, uid, gid)
+        self.procs = {}
+        argv = [MARIADB_SERVER, '--no-defaults', '--datadir=' + self.data_dir,
+                '--user=' + user, '--bind-address=' + LOOPBACK,
+                '--port=%d' % self.port, '--socket=' + self.socket_path,
+                '--pid-file=' + os.path.join(self.base_dir, 'mariadb.pid'),
+                '--log-error=' + self.log_file,
+                '--init-file=' + self._init_file, *MARIADB_OPTIONS]
+        server = self._spawn('mariadb', argv,
+                             os.path.join(self.base_dir, 'stdout.log'),
+                             dict(os.environ, LC_ALL='C'), user=user)
+        self._wait_ready(timeout, server, self._probe)
+        self.last_start_seconds = time.monotonic() - began
+        return self
+
+    def create_database(self, name):
+        """Create database ``name`` (utf8mb4); return its URL."""
+        self.sql('CREATE DATABASE `%s` CHARACTER SET utf8mb4' % name)
+        return self.database_url(name)
+
+    def drop_database(self, name):
+        """Drop ``name``; clients still connected to it are disconnected first."""
+        for (conn_id,) in self.sql(
+                'SELECT id FROM information_schema.processlist WHERE db = %s',
+                (name,)) or ():
+            try:
+                self.sql('KILL %d' % conn_id)
+            except Exception:  # noqa: BLE001 - gone meanwhile
+                pass
+        self.sql('DROP DATABASE IF EXISTS `%s`' % name)
+
+
+def start_mariadb(base_dir, port=None, timeout=90.0, die_with_parent=False):
+    """Start a private MariaDB server in ``base_dir``; return it.
+
+    ``die_with_parent`` as for ``start_rabbitmq``.
+    """
+    return MariaDB(base_dir, port, die_with_parent).start(timeout=timeout)
+
+
+KINDS = {'rabbitmq': RabbitMQ, 'postgres': PostgreSQL, 'mariadb': MariaDB}
 
 
 def load(kind, base_dir):
@@ -803,7 +985,7 @@ def main(argv=None):
     parser.add_argument('--dir', required=True, help='directory of the server')
     parser.add_argument('--port', type=int, help='port (default: a free one)')
     parser.add_argument('--admin', action='store_true',
-                        help='url: print the superuser URL (postgres)')
+                        help='url: print the superuser URL (databases)')
     args = parser.parse_args(argv)
     try:
         if args.action == 'start':
@@ -827,7 +1009,7 @@ def main(argv=None):
     except ServiceError as exc:
         print('error: %s' % exc, file=sys.stderr)
         return 1
-    print(handle.admin_url if args.admin and args.kind == 'postgres'
+    print(handle.admin_url if args.admin and args.kind != 'rabbitmq'
           else handle.url)
     return 0
 

@@ -141,6 +141,10 @@ class _Gate:
         self._slots = threading.BoundedSemaphore(size) if size else None
         self._depth = threading.local()
 
+    def inside(self):
+        """Whether this thread has a session open (a transaction under way)."""
+        return getattr(self._depth, 'value', 0) > 0
+
     @contextlib.contextmanager
     def enter(self):
         depth = getattr(self._depth, 'value', 0)
@@ -193,6 +197,12 @@ def dispose_engine():
         manager, _manager = _manager, None
     if manager is not None and manager.is_started:
         manager.dispose_pool()
+
+
+def in_transaction():
+    """Whether this thread already works in a session (so a failure belongs to the outer transaction)."""
+    manager = _manager
+    return manager is not None and manager.manila_lite_gate.inside()
 
 
 @contextlib.contextmanager

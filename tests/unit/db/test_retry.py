@@ -106,3 +106,85 @@ def test_no_more_retries_once_the_process_stops(fast_retries, monkeypatch):
     with pytest.raises(db_exc.DBConnectionError):
         retry.retry_on_disconnect(operation)(1)
     assert calls == [1]
+
+
+class _PgError(Exception):
+    def __init__(self, pgcode):
+        super().__init__('could not serialize access')
+        self.pgcode = pgcode
+
+
+def _serialization_failure():
+    return db_exc.DBError(sa.exc.OperationalError(
+        'UPDATE quota_usages', {}, _PgError('40001')))
+
+
+def _galera_certification_failure():
+    """What oslo.db makes of Galera's answer to a certification failure at COMMIT."""
+    return db_exc.DBDeadlock(sa.exc.OperationalError(
+        'COMMIT', {}, OSError('(1213, Deadlock: wsrep aborted transaction)')))
+
+
+@pytest.mark.parametrize('exc_factory, kind', [
+    (db_exc.DBDeadlock, retry.DEADLOCK),
+    (_galera_certification_failure, retry.DEADLOCK),
+    (_serialization_failure, retry.SERIALIZATION),
+    (lambda: db_exc.DBError(sa.exc.OperationalError(
+        'SELECT', {}, _PgError('40P01'))), retry.DEADLOCK),
+    (_refused, retry.CONNECTION),
+    (_bad_statement, None),
+    (db_exc.DBDuplicateEntry, None),
+])
+def test_transient_kind(exc_factory, kind):
+    assert retry.transient_kind(exc_factory()) == kind
+
+
+@pytest.mark.parametrize('exc_factory', [
+    db_exc.DBDeadlock, _galera_certification_failure, _serialization_failure])
+def test_lost_lock_race_is_retried_with_one_line_each(
+        fast_retries, exc_factory, caplog):
+    operation, calls = _flaky(2, exc_factory)
+    caplog.set_level('DEBUG', logger='manila_lite')
+    assert retry.retry_on_disconnect(operation)(21) == 42
+    assert calls == [21, 21, 21]
+    lines = [r for r in caplog.records if r.name.startswith('manila_lite')
+             and r.levelname != 'DEBUG']
+    assert [r.levelname for r in lines] == ['WARNING', 'WARNING']
+    assert all('in operation' in r.getMessage() and 'retrying' in
+               r.getMessage() and not r.exc_info for r in lines)
+
+
+def test_deadlock_waits_are_short_and_random(fast_retries, monkeypatch):
+    waits = []
+    monkeypatch.setattr('time.sleep', waits.append)
+    CONF.set_override('db_max_retries', 6, group='database')
+    operation, calls = _flaky(6, db_exc.DBDeadlock)
+    assert retry.retry_on_disconnect(operation)(1) == 2
+    assert len(calls) == 7
+    assert waits[0] == retry.DEADLOCK_RETRY_INTERVAL
+    # later waits are drawn below a doubling bound (oslo.db's jitter)
+    for n, wait in enumerate(waits[1:], 1):
+        assert 0 <= wait <= retry.DEADLOCK_RETRY_INTERVAL * 2 ** n
+
+
+def test_traceback_only_when_finally_failing(fast_retries, caplog):
+    operation, calls = _flaky(100, db_exc.DBDeadlock)
+    caplog.set_level('WARNING')
+    with pytest.raises(db_exc.DBDeadlock):
+        retry.retry_on_disconnect(operation)(1)
+    assert len(calls) == 4
+    warnings = [r for r in caplog.records if r.name.startswith('manila_lite')]
+    assert len(warnings) == 3 and not any(r.exc_info for r in warnings)
+    final = [r for r in caplog.records if r.exc_info]
+    assert len(final) == 1 and final[0].levelname == 'ERROR'
+
+
+def test_inner_operation_of_an_open_transaction_is_not_retried(
+        fast_retries, monkeypatch):
+    """A failure inside an open transaction is the outer transaction's to retry."""
+    from manila_lite.db.sqlalchemy import engine
+    monkeypatch.setattr(engine, 'in_transaction', lambda: True)
+    operation, calls = _flaky(1, db_exc.DBDeadlock)
+    with pytest.raises(db_exc.DBDeadlock):
+        retry.retry_on_disconnect(operation)(1)
+    assert calls == [1]
