@@ -239,10 +239,10 @@ def share_instance_delete(context, share_instance_id,
     soft-deleted too. Returns ``{'share_deleted': bool, 'share': share}``
     with the share as loaded before the deletion (its columns only: no
     relationship is loaded). ``need_to_update_usages`` (as upstream): also
-    give back the quota (shares/gigabytes; a replica share_replicas/
-    replica_gigabytes, plus shares/gigabytes when it was the share's last
-    instance; size from the locked share row) in the same transaction; a
-    failing release is logged, not raised.
+    give back the quota (shares/gigabytes; share_replicas/
+    replica_gigabytes for a replica, plus shares/gigabytes when it was the
+    share's last instance; size from the locked share row) in the same
+    transaction: deletion and release commit together or not at all.
     """
     return _instances.share_instance_delete(
         context, share_instance_id,
@@ -250,11 +250,12 @@ def share_instance_delete(context, share_instance_id,
 
 
 def update_share_instance_quota_usages(context, share_instance_id):
-    """Give back the quota of an instance whose deletion is deferred, as upstream.
+    """Give back the quota of an instance whose deletion is deferred (at most once per instance).
 
-    Everything its share holds: shares/gigabytes, and for a replica
-    share_replicas/replica_gigabytes too (size from the locked share
-    row). Raises ShareInstanceNotFound for a missing instance.
+    As upstream: shares/gigabytes (and share_replicas/replica_gigabytes
+    for a replica), sized by the share row. Running it again for the same
+    instance changes nothing (returns []); raises ShareInstanceNotFound
+    for an instance already deleted.
     """
     return _instances.update_share_instance_quota_usages(
         context, share_instance_id)

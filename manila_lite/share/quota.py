@@ -110,14 +110,14 @@ def release(context, deltas, project_id, user_id, share_type_id=None,
 
 
 def release_deferred(context, inst):
-    """Give back everything the instance's share holds when its deletion is deferred (upstream's rule)."""
-    try:
-        db_api.update_share_instance_quota_usages(context, inst['id'])
-    except Exception:
-        LOG.exception('Could not give back the quota of share instance %s '
-                      'whose deletion is deferred; an administrator must '
-                      'correct it.', inst['id'])
-    else:
-        LOG.info('Share instance %s had its deletion deferred; its quota '
-                 'was given back and the driver proceeds with the deletion.',
-                 inst['id'])
+    """Give back everything the instance's share holds when its deletion is deferred (upstream's rule).
+
+    At most once per instance (the DB layer recognises a release already
+    committed), so a failure is raised, not logged away: the instance
+    stays ``deferred_deleting`` and the reconciliation runs the deletion,
+    release included, again.
+    """
+    db_api.update_share_instance_quota_usages(context, inst['id'])
+    LOG.info('Share instance %s had its deletion deferred; its quota '
+             'was given back and the driver proceeds with the deletion.',
+             inst['id'])

@@ -590,22 +590,42 @@ def usage_deltas(size, replica_state, no_instances_remain):
     return deltas
 
 
-def _release_usages(session, context, share, instance_row,
-                    no_instances_remain):
-    """Give back the share's quota inside the caller's transaction."""
+def _release_usages(session, context, share, instance_row, share_gone,
+                    once=False):
+    """Give back the share's quota inside the caller's transaction (last: it locks the usage rows)."""
     if share is None:
         LOG.warning('Share instance of missing share %s deleted; no quota '
                     'to release.', instance_row.share_id)
-        return
-    quotas.release(session, context,
+        return []
+    return quotas.release(session, context,
                    usage_deltas(share.size, instance_row.replica_state,
-                                no_instances_remain),
+                                share_gone),
                    share.project_id, share.user_id,
-                   share_type_id=instance_row.share_type_id)
+                   share_type_id=instance_row.share_type_id,
+                   once_for=instance_row.id if once else None)
 
 
-def _delete(context, share_instance_id, release_usages):
-    """share_instance_delete in one transaction; also returns the instance's quota row."""
+def share_instance_delete(context, share_instance_id,
+                          need_to_update_usages=False):
+    """Soft-delete an instance and its children; the share too if it was the last.
+
+    One transaction. The instance row is locked (by its UPDATE) before the
+    share row: the share lock serialises deletions of sibling instances so
+    exactly one of them sees "no live instance left", and
+    instance-before-share is the order every other writer uses (no-ops on
+    SQLite, which already holds the database write lock). One SELECT then
+    counts the live siblings and tells which child tables have rows to
+    soft-delete.
+
+    ``need_to_update_usages`` (as upstream) also gives back the quota,
+    sized by the share row as locked here, in the same transaction and as
+    its last statements (the usage rows, shared by the project's shares,
+    stay locked only until the COMMIT). The deletion and the release
+    commit together or not at all; a deadlock or lost connection runs the
+    whole transaction again (db.api's retry), and an instance already
+    deleted raises ShareInstanceNotFound, so the quota is never released
+    twice.
+    """
     plan = utils.prebuilt('si_delete_plan', _delete_plan)
     now = model_base.utcnow()
     with engine.writer(context) as session:
@@ -626,70 +646,31 @@ def _delete(context, share_instance_id, release_usages):
             session.execute(
                 utils.prebuilt('share_soft_delete', _share_soft_delete),
                 params)
-        if release_usages:
-            # Last: the usage rows (shared by the project's shares) stay
-            # locked no longer than in a transaction of their own.
+        if need_to_update_usages:
             _release_usages(session, context, share, row, share_deleted)
-    return {'share_deleted': share_deleted, 'share': share}, row
-
-
-def share_instance_delete(context, share_instance_id,
-                          need_to_update_usages=False):
-    """Soft-delete an instance and its children; the share too if it was the last.
-
-    The instance row is locked (by its UPDATE) before the share row: the
-    share lock serialises deletions of sibling instances so exactly one
-    of them sees "no live instance left", and instance-before-share is
-    the order every other writer uses (no-ops on SQLite, which already
-    holds the database write lock). One SELECT then counts the live
-    siblings and tells which child tables have rows to soft-delete.
-
-    ``need_to_update_usages`` (as upstream) also gives back the quota,
-    sized by the share row as locked here, in the same transaction. If
-    that transaction fails for another reason than a missing instance,
-    the deletion is retried alone and the quota released after it; a
-    failing release is logged, never raised.
-    """
-    if not need_to_update_usages:
-        return _delete(context, share_instance_id, False)[0]
-    try:
-        return _delete(context, share_instance_id, True)[0]
-    except exception.ShareInstanceNotFound:
-        raise
-    except Exception:
-        LOG.warning('Deleting share instance %s with its quota release '
-                    'failed; deleting it first.', share_instance_id,
-                    exc_info=True)
-    result, row = _delete(context, share_instance_id, False)
-    try:
-        with engine.writer(context) as session:
-            _release_usages(session, context, result['share'], row,
-                            result['share_deleted'])
-    except Exception:
-        LOG.exception('Could not release quota of share instance %s.',
-                      share_instance_id)
-    return result
+    return {'share_deleted': share_deleted, 'share': share}
 
 
 def update_share_instance_quota_usages(context, share_instance_id):
-    """Give back the quota of an instance whose deletion is deferred (upstream's name and rule).
+    """Give back the quota of an instance whose deletion is deferred, at most once.
 
-    Sized by the share row, locked here; a replica gives back its share
-    quota too, as if it were the last instance (upstream's rule).
+    Upstream's name. The instance stays (in ``deferred_deleting``) while
+    the driver deletes it, and its final soft delete releases nothing.
+    The reservation rows of this release carry uuids derived from the
+    instance id, so running it again (start-up settling an instance
+    whose deletion was interrupted, a lost COMMIT) finds them and changes
+    nothing. Returns the reservation uuids written ([] when already done).
     """
-    def build():
-        table = SI.__table__
-        return sa.select(table.c.share_id, table.c.replica_state,
-                         table.c.share_type_id).where(
-            table.c.id == sa.bindparam('b_si'), _live(SI))
-
     with engine.writer(context) as session:
-        row = session.execute(utils.prebuilt('si_quota_row', build),
-                              {'b_si': share_instance_id}).first()
+        row = session.execute(
+            sa.select(SI.id, SI.share_id, SI.replica_state, SI.share_type_id)
+            .where(SI.id == share_instance_id, _live(SI))
+            .with_for_update()).first()
         if row is None:
             raise exception.ShareInstanceNotFound(
                 share_instance_id=share_instance_id)
         share = session.scalars(
             utils.prebuilt('share_for_update', _share_for_update),
             {'b_share': row.share_id}).first()
-        _release_usages(session, context, share, row, True)
+        return _release_usages(session, context, share, row,
+                               share_gone=True, once=True)

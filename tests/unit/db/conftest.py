@@ -2,7 +2,8 @@
 
 SQLite in tmp_path always; when ``MANILA_LITE_TEST_PG_URL`` names a
 PostgreSQL server (a URL whose user may CREATE DATABASE), every test also
-runs against a throwaway database created there.
+runs against a throwaway database created there; likewise with
+``MANILA_LITE_TEST_MYSQL_URL`` for MySQL/MariaDB (``mysql+pymysql://``).
 """
 
 import os
@@ -17,16 +18,20 @@ from manila_lite.db import api as db
 from manila_lite.db import migration
 
 CONF = cfg.CONF
-PG_URL = os.environ.get('MANILA_LITE_TEST_PG_URL')
-BACKENDS = ['sqlite'] + (['postgresql'] if PG_URL else [])
+SERVER_URLS = {'postgresql': os.environ.get('MANILA_LITE_TEST_PG_URL'),
+               'mysql': os.environ.get('MANILA_LITE_TEST_MYSQL_URL')}
+BACKENDS = ['sqlite'] + [name for name, url in SERVER_URLS.items() if url]
 
 
-def _pg_database():
-    admin_url = sa.engine.make_url(PG_URL)
+def _server_database(backend):
+    admin_url = sa.engine.make_url(SERVER_URLS[backend])
     name = 'ml_test_%s' % uuid.uuid4().hex[:12]
     admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT')
+    create = 'CREATE DATABASE %s' % name
+    if backend == 'mysql':
+        create += ' CHARACTER SET utf8mb4'
     with admin.connect() as conn:
-        conn.execute(sa.text('CREATE DATABASE %s' % name))
+        conn.execute(sa.text(create))
 
     def drop():
         with admin.connect() as conn:
@@ -39,8 +44,8 @@ def _pg_database():
 def db_url(request, tmp_path):
     """Point CONF at an empty database (no schema) of each tested backend."""
     drop = None
-    if request.param == 'postgresql':
-        url, drop = _pg_database()
+    if request.param != 'sqlite':
+        url, drop = _server_database(request.param)
     else:
         url = 'sqlite:///%s' % (tmp_path / 'manila_lite.sqlite')
     CONF.set_override('state_path', str(tmp_path))

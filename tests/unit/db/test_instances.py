@@ -506,11 +506,17 @@ def test_delete_of_a_replica_gives_back_replica_quota(ctxt, make_share):
     other = helpers.add_instance(ctxt, share['id'], status='deleting',
                                  replica_state='in_sync')
     db.reservation_commit(ctxt, db.quota_reserve(
-        ctxt, {'share_replicas': 2, 'replica_gigabytes': 4}, 'proj1',
-        'user1'))
+        ctxt, {'share_replicas': 2, 'replica_gigabytes': 4, 'shares': 1,
+               'gigabytes': 2}, 'proj1', 'user1'))
     db.share_instance_delete(ctxt, other, need_to_update_usages=True)
     assert _usages() == {('user1', None, 'share_replicas'): 1,
-                         ('user1', None, 'replica_gigabytes'): 2}
+                         ('user1', None, 'replica_gigabytes'): 2,
+                         ('user1', None, 'shares'): 1,
+                         ('user1', None, 'gigabytes'): 2}
+    # The last replica gives back the share's own quota too (upstream).
+    db.share_instance_delete(ctxt, share.instance['id'],
+                             need_to_update_usages=True)
+    assert set(_usages().values()) == {0}
 
 
 def _replicated_charge(ctxt, size):
@@ -565,8 +571,9 @@ def test_delete_without_usages_update_leaves_quota(ctxt, make_share):
                          ('user1', None, 'gigabytes'): 1}
 
 
-def test_failing_quota_release_still_deletes(ctxt, make_share, monkeypatch,
-                                             caplog):
+def test_failing_quota_release_keeps_the_instance(ctxt, make_share,
+                                                 monkeypatch):
+    """Deletion and release commit together or not at all."""
     from manila_lite.db.sqlalchemy import quotas
     share = make_share(status='deleting')
     _charged(ctxt, share, 1)
@@ -574,17 +581,74 @@ def test_failing_quota_release_still_deletes(ctxt, make_share, monkeypatch,
     def broken(*args, **kwargs):
         raise sa.exc.OperationalError('UPDATE quota_usages', {}, None)
     monkeypatch.setattr(quotas, 'release', broken)
-    result = db.share_instance_delete(ctxt, share.instance['id'],
-                                      need_to_update_usages=True)
-    assert result['share_deleted'] is True
-    assert helpers.raw_rows("SELECT id FROM share_instances "
-                            "WHERE deleted = 'False'") == []
+    with pytest.raises(sa.exc.OperationalError):
+        db.share_instance_delete(ctxt, share.instance['id'],
+                                 need_to_update_usages=True)
+    assert db.share_instance_get(ctxt, share.instance['id'])['status'] == \
+        'deleting'
     assert _usages() == {('user1', None, 'shares'): 1,
                          ('user1', None, 'gigabytes'): 1}
-    assert 'Could not release quota of share instance' in caplog.text
+
+
+def test_deadlocked_release_runs_again_with_the_deletion(
+        ctxt, make_share, monkeypatch, caplog):
+    """A deadlock (or Galera certification failure) at the release retries the whole deletion."""
+    from oslo_db import exception as db_exc
+    from manila_lite.db.sqlalchemy import quotas
+    share = make_share(status='deleting', size=2)
+    _charged(ctxt, share, 2)
+    real, calls = quotas.release, []
+
+    def deadlocking(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 2:
+            raise db_exc.DBDeadlock()
+        return real(*args, **kwargs)
+    monkeypatch.setattr(quotas, 'release', deadlocking)
+    caplog.set_level('WARNING')
+    result = db.share_instance_delete(ctxt, share.instance['id'],
+                                      need_to_update_usages=True)
+    assert result['share_deleted'] is True and len(calls) == 3
+    assert _usages() == {('user1', None, 'shares'): 0,
+                         ('user1', None, 'gigabytes'): 0}
+    lines = [r for r in caplog.records if 'share_instance_delete' in
+             r.getMessage()]
+    assert [r.levelname for r in lines] == ['WARNING', 'WARNING']
+    assert not any(r.exc_info for r in caplog.records)
     with pytest.raises(exception.ShareInstanceNotFound):
         db.share_instance_delete(ctxt, share.instance['id'],
                                  need_to_update_usages=True)
+    assert _usages()[('user1', None, 'shares')] == 0
+
+
+def test_deferred_release_happens_once(ctxt, make_share):
+    share_type = db.share_type_create(ctxt, {'name': 't1',
+                                             'extra_specs': {}})
+    share = make_share(status='deferred_deleting', size=3,
+                       share_type_id=share_type['id'])
+    other = make_share(status='available', size=4,
+                       share_type_id=share_type['id'])
+    _charged(ctxt, share, 3)
+    _charged(ctxt, other, 4)
+    first = db.update_share_instance_quota_usages(ctxt, share.instance['id'])
+    assert len(first) == 4
+    expected = {('user1', None, 'shares'): 1,
+                ('user1', None, 'gigabytes'): 4,
+                (None, share_type['id'], 'shares'): 1,
+                (None, share_type['id'], 'gigabytes'): 4}
+    assert _usages() == expected
+    # Again (start-up settling an interrupted deferred deletion): no change.
+    assert db.update_share_instance_quota_usages(
+        ctxt, share.instance['id']) == []
+    assert _usages() == expected
+    # Another instance's release is its own.
+    assert len(db.update_share_instance_quota_usages(
+        ctxt, other.instance['id'])) == 4
+    assert set(_usages().values()) == {0}
+    # The final soft delete of a deferred deletion releases nothing.
+    db.share_instance_delete(ctxt, share.instance['id'])
+    with pytest.raises(exception.ShareInstanceNotFound):
+        db.update_share_instance_quota_usages(ctxt, share.instance['id'])
 
 
 def test_conditional_update_with_export_locations(ctxt, make_share):

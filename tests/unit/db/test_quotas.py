@@ -94,9 +94,10 @@ def test_release_writes_spent_reservations_in_few_statements(ctxt, db_url):
         uuids = db.quota_release(ctxt, {'shares': 1, 'gigabytes': 10}, 'p1',
                                  'u1', share_type_id='st1')
     work = [s for s in counter.statements if not s.startswith('BEGIN')]
-    # lock + insert + lower in_use; elsewhere than on PostgreSQL (ids from
-    # the sequence with the lock) one UPDATE marks the rows spent.
-    assert len(work) == (3 if db_url.startswith('postgresql') else 4), work
+    # lock (one per usage set) + insert + lower in_use; elsewhere than on
+    # PostgreSQL (ids from the sequence with the lock) one UPDATE marks the
+    # rows spent.
+    assert len(work) == (4 if db_url.startswith('postgresql') else 5), work
     assert len(uuids) == 4
     rows = helpers.raw_rows(
         'SELECT uuid, usage_id, user_id, share_type_id, resource, delta, '
@@ -141,3 +142,86 @@ def test_concurrent_releases_neither_deadlock_nor_lose_updates(ctxt):
         ('u1', None, 'shares'): (10, 0), ('u1', None, 'gigabytes'): (100, 0),
         (None, 'st1', 'shares'): (10, 0),
         (None, 'st1', 'gigabytes'): (100, 0)}
+
+
+def _duplicate(user_id, share_type_id, resource, in_use, reserved=0):
+    """A second usage row for the same owner and resource (upstream's API inserts one when a project's first requests race)."""
+    helpers.raw_execute(
+        'INSERT INTO quota_usages (project_id, user_id, share_type_id, '
+        'resource, in_use, reserved, deleted, created_at) VALUES '
+        "('p1', :u, :t, :r, :i, :v, 0, '2024-01-01 00:00:00')",
+        u=user_id, t=share_type_id, r=resource, i=in_use, v=reserved)
+
+
+def _sums():
+    sums = {}
+    for r in helpers.raw_rows('SELECT user_id, share_type_id, resource, '
+                              'in_use, reserved FROM quota_usages '
+                              'WHERE deleted = 0'):
+        key = (r['user_id'], r['share_type_id'], r['resource'])
+        in_use, reserved = sums.get(key, (0, 0))
+        sums[key] = (in_use + r['in_use'], reserved + r['reserved'])
+    return sums
+
+
+def test_release_over_duplicate_usage_rows_lowers_their_total(ctxt, caplog):
+    """The release starts with the row upstream reads, then takes the rest from its duplicates: the total never drifts, no row goes below 0."""
+    db.reservation_commit(ctxt, db.quota_reserve(
+        ctxt, {'shares': 3, 'gigabytes': 30}, 'p1', 'u1',
+        share_type_id='st1'))
+    # Duplicates inserted after the first rows: the ones upstream now reads.
+    for owner in (('u1', None), (None, 'st1')):
+        _duplicate(*owner, 'shares', 1)
+        _duplicate(*owner, 'gigabytes', 5)
+    assert db.quota_usage_get_all_by_project_and_user(
+        ctxt, 'p1', 'u1')['shares'] == {'in_use': 4, 'reserved': 0}
+    for _ in range(4):
+        # What upstream's own query (no ORDER BY) reads last, per group.
+        read = {}
+        for r in helpers.raw_rows('SELECT id, user_id, share_type_id, '
+                                  "resource FROM quota_usages WHERE "
+                                  "project_id = 'p1' AND deleted = 0"):
+            read[(r['user_id'], r['share_type_id'], r['resource'])] = r['id']
+        uuids = db.quota_release(ctxt, {'shares': 1, 'gigabytes': 8}, 'p1',
+                                 'u1', share_type_id='st1')
+        spent = helpers.raw_rows(
+            'SELECT usage_id, uuid FROM reservations WHERE delta < 0')
+        assert {r['usage_id'] for r in spent if r['uuid'] in uuids} == \
+            set(read.values())
+    assert _sums() == {
+        ('u1', None, 'shares'): (0, 0), ('u1', None, 'gigabytes'): (3, 0),
+        (None, 'st1', 'shares'): (0, 0), (None, 'st1', 'gigabytes'): (3, 0)}
+    assert min(r['in_use'] for r in helpers.raw_rows(
+        'SELECT in_use FROM quota_usages')) == 0
+    assert 'keeping 0' not in caplog.text
+
+
+def test_reserve_and_commit_use_the_row_upstream_reads(ctxt):
+    db.reservation_commit(ctxt, db.quota_reserve(ctxt, {'shares': 2}, 'p1',
+                                                 'u1'))
+    _duplicate('u1', None, 'shares', 0)
+    db.reservation_commit(ctxt, db.quota_reserve(ctxt, {'shares': 1}, 'p1',
+                                                 'u1'))
+    rows = helpers.raw_rows('SELECT in_use, reserved FROM quota_usages '
+                            'ORDER BY id')
+    assert [(r['in_use'], r['reserved']) for r in rows] == [(2, 0), (1, 0)]
+
+
+def test_usage_rows_are_locked_as_upstream_locks_them(ctxt):
+    """As upstream's reservation_commit: the share type's set, then the user's, each by upstream's own WHERE without a sort."""
+    db.reservation_commit(ctxt, db.quota_reserve(
+        ctxt, {'shares': 3, 'gigabytes': 30}, 'p1', 'u1',
+        share_type_id='st1'))
+    with helpers.StatementCounter(db.get_engine()) as counter:
+        db.quota_release(ctxt, {'shares': 1, 'gigabytes': 10}, 'p1', 'u1',
+                         share_type_id='st1')
+        db.quota_reserve(ctxt, {'shares': 1}, 'p1', 'u1',
+                         share_type_id='st1')
+    locking = [s for s in counter.statements if s.startswith('SELECT') and
+               'FROM quota_usages' in s]
+    assert len(locking) == 4, counter.statements
+    for statement in locking:
+        assert 'ORDER BY' not in statement
+    for by_type, by_user in (locking[0:2], locking[2:4]):
+        assert 'share_type_id =' in by_type and 'user_id =' not in by_type
+        assert 'user_id =' in by_user and 'share_type_id IS NULL' in by_user
