@@ -19,8 +19,12 @@ import sys
 import time
 
 REQUIREMENTS = ('manila==23.0.1', 'psycopg2-binary')
+# Installed on top of a complete venv, with a marker of their own, so that
+# a venv built before they were listed is completed, not rebuilt.
+EXTRA_REQUIREMENTS = ('PyMySQL',)
 DEFAULT_PATH = os.path.join('~', '.cache', 'manila-lite', 'upstream-venv')
 MARKER = '.manila-lite-ready'
+EXTRA_MARKER = '.manila-lite-extras'
 
 
 def venv_path():
@@ -41,6 +45,25 @@ def _is_complete(path):
         return False
 
 
+def _ensure_extras(path):
+    marker = os.path.join(path, EXTRA_MARKER)
+    try:
+        with open(marker) as f:
+            if f.read().split() == list(EXTRA_REQUIREMENTS):
+                return
+    except OSError:
+        pass
+    cmd = [_python(path), '-m', 'pip', 'install', '-q',
+           '--disable-pip-version-check', *EXTRA_REQUIREMENTS]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError('%s failed:\n%s%s' % (' '.join(cmd),
+                                                 res.stdout[-4000:],
+                                                 res.stderr[-4000:]))
+    with open(marker, 'w') as f:
+        f.write('\n'.join(EXTRA_REQUIREMENTS) + '\n')
+
+
 def ensure_upstream_venv(path=None, recreate=False, python=None, log=None):
     """Return the python of a complete upstream venv, building it if needed.
 
@@ -53,6 +76,7 @@ def ensure_upstream_venv(path=None, recreate=False, python=None, log=None):
     with open(path + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _is_complete(path) and not recreate:
+            _ensure_extras(path)
             return _python(path)
         shutil.rmtree(path, ignore_errors=True)
         began = time.monotonic()
@@ -67,6 +91,7 @@ def ensure_upstream_venv(path=None, recreate=False, python=None, log=None):
                                                      res.stderr[-4000:]))
         with open(os.path.join(path, MARKER), 'w') as f:
             f.write('\n'.join(REQUIREMENTS) + '\n')
+        _ensure_extras(path)
         log('upstream venv %s built in %.0f s' % (path,
                                                   time.monotonic() - began))
     return _python(path)

@@ -1,16 +1,23 @@
-"""Fixtures of the functional tests: private RabbitMQ and PostgreSQL servers on loopback, fresh databases, and daemons run as subprocesses.
+"""Fixtures of the functional tests: private RabbitMQ, PostgreSQL and MariaDB servers on loopback, fresh databases, and daemons run as subprocesses.
 
 Fixture API (see tests/functional/fixtures.py for the helpers):
 
 * ``rabbitmq`` (session): a ``local_services.RabbitMQ`` handle; ``.url`` is
   the transport_url, ``.amqp_url`` the same for kombu. Shared: never stop it
   in a test, ask ``rabbitmq_factory`` for a broker of your own.
-* ``postgres`` (session): a ``local_services.PostgreSQL`` handle; ``.url``
-  (database ``manila``), ``.admin_url``, ``.create_database(name)``.
+* ``postgres`` / ``mariadb`` (session, started on first use): a
+  ``local_services.PostgreSQL`` / ``MariaDB`` handle; ``.url`` (database
+  ``manila``), ``.admin_url``, ``.create_database(name)``.
+* ``db_backend`` / ``db_server``: the database kind of this test
+  (``postgresql`` or ``mariadb``) and its session server. Every test using
+  ``fresh_db`` or ``module_db`` runs once per kind listed in
+  ``MANILA_LITE_DB_BACKENDS`` (default both, comma-separated), except the
+  tests that ask for ``postgres`` itself or are marked ``postgres_only``.
 * ``fresh_db`` (per test) / ``module_db`` (per module): the URL of a new,
-  empty database, dropped afterwards.
-* ``rabbitmq_factory`` / ``postgres_factory`` (per test): call to start a
-  private server that the test may stop, kill or restart; torn down after.
+  empty database on ``db_server``, dropped afterwards.
+* ``rabbitmq_factory`` / ``postgres_factory`` / ``db_server_factory`` (per
+  test): call to start a private server (the last one of this test's
+  kind) that the test may stop, kill or restart; torn down after.
 * ``daemon_factory`` (per test): ``daemon_factory(db_url, options=...,
   host=..., db_sync=True, start=True)`` returns a started, ready
   ``fixtures.Daemon``; all are stopped (SIGTERM) after the test.
@@ -39,6 +46,37 @@ import local_services  # noqa: E402
 from tests.functional import fixtures  # noqa: E402
 
 _db_numbers = itertools.count(1)
+
+
+DB_BACKENDS = ('postgresql', 'mariadb')
+_SERVER_FIXTURE = {'postgresql': 'postgres', 'mariadb': 'mariadb'}
+
+
+def _enabled_backends():
+    wanted = os.environ.get('MANILA_LITE_DB_BACKENDS')
+    if not wanted:
+        return list(DB_BACKENDS)
+    names = [n.strip() for n in wanted.split(',') if n.strip()]
+    unknown = set(names) - set(DB_BACKENDS)
+    if unknown:
+        raise pytest.UsageError('MANILA_LITE_DB_BACKENDS: unknown %s (known: '
+                                '%s)' % (sorted(unknown), DB_BACKENDS))
+    return names
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'postgres_only: run this database test on PostgreSQL only')
+
+
+def pytest_generate_tests(metafunc):
+    if 'db_backend' not in metafunc.fixturenames:
+        return
+    backends = _enabled_backends()
+    if ('postgres' in metafunc.fixturenames or
+            metafunc.definition.get_closest_marker('postgres_only')):
+        backends = ['postgresql']
+    metafunc.parametrize('db_backend', backends, scope='session')
 
 
 def pytest_collection_modifyitems(config, items):
@@ -83,6 +121,20 @@ def postgres(services_root):
     handle.stop()
 
 
+@pytest.fixture(scope='session')
+def mariadb(services_root):
+    handle = _server(local_services.MariaDB,
+                     os.path.join(services_root, 'mariadb'))
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope='session')
+def db_server(db_backend, request):
+    """The session server of this test's database kind (started on first use)."""
+    return request.getfixturevalue(_SERVER_FIXTURE[db_backend])
+
+
 def _factory(handle_cls, services_root, prefix):
     handles = []
 
@@ -110,14 +162,25 @@ def postgres_factory(services_root):
         handle.destroy()
 
 
-def _new_database(postgres, label):
+@pytest.fixture
+def db_server_factory(services_root, db_backend):
+    """Like postgres_factory, for this test's database kind."""
+    cls = {'postgresql': local_services.PostgreSQL,
+           'mariadb': local_services.MariaDB}[db_backend]
+    make, handles = _factory(cls, services_root, 'db-')
+    yield make
+    for handle in handles:
+        handle.destroy()
+
+
+def _new_database(server, label):
     name = 'ft%d_%s' % (next(_db_numbers), re.sub(r'\W', '_', label).lower())
     name = name[:63]
-    return name, postgres.create_database(name)
+    return name, server.create_database(name)
 
 
 @pytest.fixture(scope='session')
-def _databases_to_drop(postgres):
+def _databases_to_drop(db_server):
     """Per-test databases are dropped at the end of the session.
 
     Dropping one at test teardown could pull it away from a daemon that is
@@ -126,23 +189,24 @@ def _databases_to_drop(postgres):
     names = []
     yield names
     for name in names:
-        postgres.drop_database(name)
+        db_server.drop_database(name)
 
 
 @pytest.fixture
-def fresh_db(postgres, request, _databases_to_drop):
+def fresh_db(db_server, request, _databases_to_drop):
     """URL of a new empty database for this test (dropped at session end)."""
-    name, url = _new_database(postgres, request.node.name)
+    name, url = _new_database(db_server, request.node.name)
     _databases_to_drop.append(name)
     yield url
 
 
 @pytest.fixture(scope='module')
-def module_db(postgres, request):
+def module_db(db_server, request):
     """URL of a new empty database shared by this module's tests."""
-    name, url = _new_database(postgres, request.module.__name__.split('.')[-1])
+    name, url = _new_database(db_server,
+                              request.module.__name__.split('.')[-1])
     yield url
-    postgres.drop_database(name)
+    db_server.drop_database(name)
 
 
 @pytest.fixture

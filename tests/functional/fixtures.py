@@ -61,16 +61,32 @@ def wait_for(predicate, timeout=30.0, interval=0.1, message=None,
 
 
 class Database:
-    """Plain SQL on one test database (no pooling: nothing stays open)."""
+    """Plain SQL on one test database (no pooling: nothing stays open).
+
+    The same SQL runs on PostgreSQL and MySQL/MariaDB: double quotes
+    quote identifiers on both (ANSI_QUOTES), and ``= ANY(:name)`` with a
+    list becomes an expanding ``IN``.
+    """
 
     def __init__(self, url):
         self.url = url
         self.engine = sqlalchemy.create_engine(url, poolclass=pool.NullPool)
+        if self.engine.dialect.name == 'mysql':
+            sqlalchemy.event.listen(self.engine, 'connect', _ansi_quotes)
+
+    def _text(self, sql, params):
+        lists = [k for k, v in params.items() if isinstance(v, (list, tuple))]
+        for name in lists:
+            sql = re.sub(r'=\s*ANY\s*\(\s*:%s\s*\)' % name, 'IN :%s' % name,
+                         sql)
+        return sqlalchemy.text(sql).bindparams(
+            *[sqlalchemy.bindparam(k, expanding=True) for k in lists
+              if ':%s' % k in sql])
 
     def rows(self, sql, **params):
         """Rows of ``sql`` as dicts."""
         with self.engine.connect() as conn:
-            result = conn.execute(sqlalchemy.text(sql), params)
+            result = conn.execute(self._text(sql, params), params)
             return [dict(r._mapping) for r in result]
 
     def row(self, sql, **params):
@@ -81,18 +97,27 @@ class Database:
 
     def scalar(self, sql, **params):
         with self.engine.connect() as conn:
-            return conn.execute(sqlalchemy.text(sql), params).scalar()
+            return conn.execute(self._text(sql, params), params).scalar()
 
     def execute(self, sql, **params):
         """Run a writing statement in its own transaction; return rowcount."""
         with self.engine.begin() as conn:
-            return conn.execute(sqlalchemy.text(sql), params).rowcount
+            return conn.execute(self._text(sql, params), params).rowcount
 
     def tables(self):
         return set(sqlalchemy.inspect(self.engine).get_table_names())
 
     def dispose(self):
         self.engine.dispose()
+
+
+def _ansi_quotes(dbapi_conn, record):
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, "
+                       "',ANSI_QUOTES')")
+    finally:
+        cursor.close()
 
 
 def _utcnow():

@@ -57,10 +57,12 @@ def _build_upsert(dialect_name):
             where=sa.or_(table.c.value != incoming.value,
                          table.c.deleted != zero)).returning(table.c.key)
     if dialect_name == 'mysql':
+        # No bound parameter after VALUES: PyMySQL's executemany repeats
+        # the VALUES group per row and formats the rest without parameters.
         stmt = sa_mysql.insert(table)
         return stmt.on_duplicate_key_update(
-            value=stmt.inserted.value, deleted=0, deleted_at=None,
-            updated_at=stmt.inserted.updated_at)
+            value=stmt.inserted.value, deleted=sa.literal_column('0'),
+            deleted_at=sa.null(), updated_at=stmt.inserted.updated_at)
     return None
 
 
