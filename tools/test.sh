@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: the style check (flake8 with OpenStack's hacking
 # rules, as `tox -e pep8`), then unit tests (SQLite, fake transport),
-# functional tests (the daemon against a RabbitMQ and a PostgreSQL the tests
-# start on 127.0.0.1) and the interop tests (upstream manila's own client and
-# schema).
+# functional tests (the daemon against a RabbitMQ, a PostgreSQL and a MariaDB
+# the tests start on 127.0.0.1) and the interop tests (upstream manila's own
+# client and schema).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash tools/bootstrap.sh || exit 1

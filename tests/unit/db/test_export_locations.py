@@ -78,7 +78,7 @@ def test_metadata_stored_as_strings_and_updated(ctxt, inst_id):
     # Upstream upserts: keys the driver stopped sending are kept.
     assert els[0]['el_metadata'] == {'preferred': 'False', 'speed': '10'}
     live_meta = helpers.raw_rows(
-        'SELECT key FROM share_instance_export_locations_metadata '
+        'SELECT m.key FROM share_instance_export_locations_metadata m '
         'WHERE deleted = 0 ORDER BY key')
     assert [r['key'] for r in live_meta] == ['preferred', 'speed']
 
@@ -153,7 +153,7 @@ def test_unchanged_metadata_is_not_rewritten(ctxt, inst_id):
     [el] = db.export_location_get_all_by_share_instance_id(ctxt, inst_id)
     assert el['el_metadata'] == {'preferred': 'True', 'x': '2'}
     rows = helpers.raw_rows(
-        'SELECT key FROM share_instance_export_locations_metadata')
+        'SELECT m.key FROM share_instance_export_locations_metadata m')
     assert sorted(r['key'] for r in rows) == ['preferred', 'x']
 
 
