@@ -59,10 +59,17 @@ def _build_upsert(dialect_name):
     if dialect_name == 'mysql':
         # No bound parameter after VALUES: PyMySQL's executemany repeats
         # the VALUES group per row and formats the rest without parameters.
+        # MySQL assigns left to right: updated_at is decided (kept for a
+        # live row already holding the value) before value changes.
         stmt = sa_mysql.insert(table)
-        return stmt.on_duplicate_key_update(
-            value=stmt.inserted.value, deleted=sa.literal_column('0'),
-            deleted_at=sa.null(), updated_at=stmt.inserted.updated_at)
+        zero = sa.literal_column('0')
+        unchanged = sa.and_(table.c.value == stmt.inserted.value,
+                            table.c.deleted == zero)
+        return stmt.on_duplicate_key_update([
+            ('updated_at', sa.case((unchanged, table.c.updated_at),
+                                   else_=stmt.inserted.updated_at)),
+            ('value', stmt.inserted.value),
+            ('deleted', zero), ('deleted_at', sa.null())])
     return None
 
 

@@ -79,7 +79,7 @@ def test_metadata_stored_as_strings_and_updated(ctxt, inst_id):
     assert els[0]['el_metadata'] == {'preferred': 'False', 'speed': '10'}
     live_meta = helpers.raw_rows(
         'SELECT m.key FROM share_instance_export_locations_metadata m '
-        'WHERE deleted = 0 ORDER BY key')
+        'WHERE deleted = 0 ORDER BY m.key')
     assert [r['key'] for r in live_meta] == ['preferred', 'speed']
 
 

@@ -115,7 +115,7 @@ def test_metadata_update_and_delete(ctxt, make_share):
     db.share_metadata_update(ctxt, share['id'], {'c': '5'}, delete=True)
     assert db.share_metadata_get(ctxt, share['id']) == {'c': '5'}
     deleted = helpers.raw_rows('SELECT m.key, m.deleted FROM share_metadata m '
-                               'WHERE deleted != 0 ORDER BY key')
+                               'WHERE deleted != 0 ORDER BY m.key')
     assert [r['key'] for r in deleted] == ['a', 'b']
     assert all(r['deleted'] > 0 for r in deleted)
     with pytest.raises(exception.ShareNotFound):
