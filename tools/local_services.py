@@ -612,7 +612,55 @@ def _reachable_by(path, uid, gid):
     return True
 
 
-class PostgreSQL(_Service):
+class _DatabaseServer(_Service):
+    """What the PostgreSQL and MariaDB handles share: the app URL, a random admin password, the system user, one-statement SQL."""
+
+    system_user = None      # the server's own user when started as root
+
+    def __init__(self, base_dir, port=None, die_with_parent=False):
+        super().__init__(base_dir, port, die_with_parent)
+        self.admin_password = None
+
+    @property
+    def url(self):
+        return self.database_url(APP_DB)
+
+    def _state_extra(self):
+        return {'admin_password': self.admin_password}
+
+    def _load_extra(self, data):
+        self.admin_password = data['admin_password']
+
+    def _owner(self):
+        """(user name, uid, gid) the server runs as."""
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam(self.system_user)
+            return self.system_user, entry.pw_uid, entry.pw_gid
+        entry = pwd.getpwuid(os.geteuid())
+        return entry.pw_name, entry.pw_uid, entry.pw_gid
+
+    def _own_base_dir(self, uid, gid):
+        if os.geteuid() == 0:
+            os.chown(self.base_dir, uid, gid)
+            if not _reachable_by(self.base_dir, uid, gid):
+                raise ServiceError(
+                    'the %s user cannot reach %s: choose a directory whose '
+                    'parents are world-traversable (e.g. under %s)'
+                    % (self.system_user, self.base_dir,
+                       tempfile.gettempdir()))
+
+    def sql(self, statement, params=None, dbname=None):
+        """Run one statement as the superuser (autocommit); return rows or None."""
+        conn = self._connect(dbname) if dbname else self._connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall() if cur.description else None
+        finally:
+            conn.close()
+
+
+class PostgreSQL(_DatabaseServer):
     """A private PostgreSQL cluster in ``base_dir`` on a loopback port.
 
     As root the server runs as the ``postgres`` user (PostgreSQL refuses
@@ -624,10 +672,7 @@ class PostgreSQL(_Service):
     """
 
     kind = 'postgres'
-
-    def __init__(self, base_dir, port=None, die_with_parent=False):
-        super().__init__(base_dir, port, die_with_parent)
-        self.admin_password = None
+    system_user = 'postgres'
 
     @property
     def data_dir(self):
@@ -642,10 +687,6 @@ class PostgreSQL(_Service):
         return os.path.join(self.base_dir, 'postgres.log')
 
     @property
-    def url(self):
-        return self.database_url(APP_DB)
-
-    @property
     def admin_url(self):
         return ('postgresql+psycopg2://postgres:%s@%s:%d/postgres'
                 % (self.admin_password, LOOPBACK, self.port))
@@ -654,28 +695,8 @@ class PostgreSQL(_Service):
         return ('postgresql+psycopg2://%s:%s@%s:%d/%s'
                 % (APP_USER, APP_PASSWORD, LOOPBACK, self.port, name))
 
-    def _state_extra(self):
-        return {'admin_password': self.admin_password}
-
-    def _load_extra(self, data):
-        self.admin_password = data['admin_password']
-
-    def _owner(self):
-        """(user name, uid, gid) the server runs as."""
-        if os.geteuid() == 0:
-            entry = pwd.getpwnam('postgres')
-            return 'postgres', entry.pw_uid, entry.pw_gid
-        entry = pwd.getpwuid(os.geteuid())
-        return None, entry.pw_uid, entry.pw_gid
-
     def _initdb(self, bindir, user, uid, gid):
-        if os.geteuid() == 0:
-            os.chown(self.base_dir, uid, gid)
-            if not _reachable_by(self.base_dir, uid, gid):
-                raise ServiceError(
-                    'the postgres user cannot reach %s: choose a directory '
-                    'whose parents are world-traversable (e.g. under %s)'
-                    % (self.base_dir, tempfile.gettempdir()))
+        self._own_base_dir(uid, gid)
         self.admin_password = secrets.token_hex(12)
         pwfile = os.path.join(self.base_dir, '.pwfile')
         with open(pwfile, 'w') as f:
@@ -723,16 +744,6 @@ class PostgreSQL(_Service):
     def _probe(self):
         _require_port(self.port)
         self._connect().close()
-
-    def sql(self, statement, params=None, dbname='postgres'):
-        """Run one statement as superuser (autocommit); return rows or None."""
-        conn = self._connect(dbname)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement, params)
-                return cur.fetchall() if cur.description else None
-        finally:
-            conn.close()
 
     def start(self, timeout=60.0):
         """Initialise on first use, start, return once a login works."""
@@ -809,7 +820,7 @@ CREATE DATABASE IF NOT EXISTS `{db}`;
 """
 
 
-class MariaDB(_Service):
+class MariaDB(_DatabaseServer):
     """A private MariaDB server (Debian's ``mariadb-server``) in ``base_dir`` on a loopback port.
 
     As root the server runs as the ``mysql`` user, so ``base_dir``'s
@@ -822,10 +833,7 @@ class MariaDB(_Service):
     """
 
     kind = 'mariadb'
-
-    def __init__(self, base_dir, port=None, die_with_parent=False):
-        super().__init__(base_dir, port, die_with_parent)
-        self.admin_password = None
+    system_user = 'mysql'
 
     @property
     def data_dir(self):
@@ -840,10 +848,6 @@ class MariaDB(_Service):
         return os.path.join(self.base_dir, 'mariadb.log')
 
     @property
-    def url(self):
-        return self.database_url(APP_DB)
-
-    @property
     def admin_url(self):
         return ('mysql+pymysql://root:%s@%s:%d/mysql?charset=utf8mb4'
                 % (self.admin_password, LOOPBACK, self.port))
@@ -852,32 +856,12 @@ class MariaDB(_Service):
         return ('mysql+pymysql://%s:%s@%s:%d/%s?charset=utf8mb4'
                 % (APP_USER, APP_PASSWORD, LOOPBACK, self.port, name))
 
-    def _state_extra(self):
-        return {'admin_password': self.admin_password}
-
-    def _load_extra(self, data):
-        self.admin_password = data['admin_password']
-
-    def _owner(self):
-        """(user name, uid, gid) the server runs as."""
-        if os.geteuid() == 0:
-            entry = pwd.getpwnam('mysql')
-            return 'mysql', entry.pw_uid, entry.pw_gid
-        entry = pwd.getpwuid(os.geteuid())
-        return entry.pw_name, entry.pw_uid, entry.pw_gid
-
     @property
     def _init_file(self):
         return os.path.join(self.base_dir, 'init.sql')
 
     def _install(self, user, uid, gid):
-        if os.geteuid() == 0:
-            os.chown(self.base_dir, uid, gid)
-            if not _reachable_by(self.base_dir, uid, gid):
-                raise ServiceError(
-                    'the mysql user cannot reach %s: choose a directory '
-                    'whose parents are world-traversable (e.g. under %s)'
-                    % (self.base_dir, tempfile.gettempdir()))
+        self._own_base_dir(uid, gid)
         res = subprocess.run(
             [MARIADB_INSTALL_DB, '--no-defaults', '--datadir=' + self.data_dir,
              '--user=' + user, '--skip-test-db', '--skip-name-resolve',
@@ -905,16 +889,6 @@ class MariaDB(_Service):
     def _probe(self):
         _require_port(self.port)
         self._connect().close()
-
-    def sql(self, statement, params=None, dbname='mysql'):
-        """Run one statement as root (autocommit); return rows or None."""
-        conn = self._connect(dbname)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement, params)
-                return cur.fetchall() if cur.description else None
-        finally:
-            conn.close()
 
     def start(self, timeout=90.0):
         """Install on first use, start, return once a login works."""
