@@ -11,8 +11,9 @@ Fixture API (see tests/functional/fixtures.py for the helpers):
 * ``db_backend`` / ``db_server``: the database kind of this test
   (``postgresql`` or ``mariadb``) and its session server. Every test using
   ``fresh_db`` or ``module_db`` runs once per kind listed in
-  ``MANILA_LITE_DB_BACKENDS`` (default both, comma-separated), except the
-  tests that ask for ``postgres`` itself or are marked ``postgres_only``.
+  ``MANILA_LITE_DB_BACKENDS`` (comma-separated), except the tests that
+  ask for ``postgres`` itself or are marked ``postgres_only``; unset, on
+  PostgreSQL, and on MariaDB too in the modules of ``MARIADB_MODULES``.
 * ``fresh_db`` (per test) / ``module_db`` (per module): the URL of a new,
   empty database on ``db_server``, dropped afterwards.
 * ``rabbitmq_factory`` / ``postgres_factory`` / ``db_server_factory`` (per
@@ -69,12 +70,30 @@ def pytest_configure(config):
         'markers', 'postgres_only: run this database test on PostgreSQL only')
 
 
+# Running every database test twice would double the functional tier's
+# time; by default MariaDB runs the representative, database-heavy subset
+# below (creation and deletion with its quota release, snapshots, resize,
+# concurrency, the quota contention runs and upstream's API and db sync
+# driving the daemon);
+# the rest runs on PostgreSQL. MANILA_LITE_DB_BACKENDS=mariadb (or
+# postgresql,mariadb) runs every database test on the kinds it names.
+MARIADB_MODULES = frozenset([
+    'tests.functional.test_share_daemon', 'tests.functional.test_snapshots',
+    'tests.functional.test_resize',
+    'tests.functional.reliability.test_concurrency',
+    'tests.functional.reliability.test_quota_contention',
+    'tests.functional.interop.test_interop_lifecycle'])
+
+
 def pytest_generate_tests(metafunc):
     if 'db_backend' not in metafunc.fixturenames:
         return
     backends = _enabled_backends()
     if ('postgres' in metafunc.fixturenames or
             metafunc.definition.get_closest_marker('postgres_only')):
+        backends = ['postgresql']
+    elif (not os.environ.get('MANILA_LITE_DB_BACKENDS') and
+          metafunc.module.__name__ not in MARIADB_MODULES):
         backends = ['postgresql']
     metafunc.parametrize('db_backend', backends, scope='session')
 

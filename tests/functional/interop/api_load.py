@@ -1,13 +1,20 @@
 """Load from upstream's API code: threads create shares (upstream's own QUOTAS.reserve / share_create / QUOTAS.commit, then the scheduler's cast) and delete shares (status ``deleting`` and the cast) at once; print ids, latencies and errors as JSON (runs inside the upstream venv).
 
-A step that fails because the database cannot be reached (a restart under
-test) is tried again until it passes (bounded), as a client would repeat
-its request; a deadlock is left to upstream's own retry. The latency of a
-create is the API's part: reservation to the cast.
+A step that fails because the database cannot be reached is tried again
+until it passes (bounded); a deadlock is left to upstream's own retry. A
+test restarting the database pauses the load over the outage
+(``--pause-file``): while that file exists no step starts, and once none
+runs the load creates ``<file>.idle``. Otherwise a step whose COMMIT
+was cut off would be repeated, and upstream's own steps are not
+idempotent (a second instance of the same share, a reservation reserved
+twice): the rows upstream's API itself leaves behind a lost request
+would be counted against the share service. The latency of a create is
+the API's part: reservation to the cast.
 """
 
 import concurrent.futures
 import json
+import os
 import threading
 import time
 import types
@@ -18,14 +25,46 @@ import _upstream
 STEP_PATIENCE = 180.0
 
 
+class Gate:
+    """Holds steps back while the pause file exists; says when none runs."""
+
+    def __init__(self, path):
+        self.path, self.active = path, 0
+        self.cond = threading.Condition()
+
+    def _paused(self):
+        return self.path is not None and os.path.exists(self.path)
+
+    def _report_idle(self):
+        if self.active == 0 and self._paused():
+            open(self.path + '.idle', 'w').close()
+
+    def __enter__(self):
+        with self.cond:
+            while self._paused():
+                self._report_idle()
+                self.cond.wait(0.05)
+            self.active += 1
+
+    def __exit__(self, *exc_info):
+        with self.cond:
+            self.active -= 1
+            self._report_idle()
+            self.cond.notify_all()
+
+
+GATE = Gate(None)
+
+
 def _patient(step, errors):
-    """Run ``step()`` again while the database is unreachable (bounded)."""
+    """Run ``step()`` (through the gate) again while the database is unreachable (bounded)."""
     from oslo_db import exception as db_exc
     import sqlalchemy as sa
     deadline = time.monotonic() + STEP_PATIENCE
     while True:
         try:
-            return step()
+            with GATE:
+                return step()
         except (db_exc.DBConnectionError, sa.exc.OperationalError) as exc:
             if isinstance(exc, db_exc.DBDeadlock):
                 raise
@@ -130,7 +169,10 @@ def main():
     p.add_argument('--threads', type=int, default=8)
     p.add_argument('--size', type=int, default=1)
     p.add_argument('--share-type-id', default=None)
+    p.add_argument('--pause-file', default=None,
+                   help='no step starts while this file exists')
     args = p.parse_args()
+    GATE.path = args.pause_file
     ctx = _upstream.setup(args)
     from oslo_config import cfg
     from manila import quota  # noqa: F401 - registers [quota]
