@@ -45,6 +45,16 @@ def _is_complete(path):
         return False
 
 
+def _pip_install(path, requirements):
+    cmd = [_python(path), '-m', 'pip', 'install', '-q',
+           '--disable-pip-version-check', *requirements]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError('%s failed:\n%s%s' % (' '.join(cmd),
+                                                 res.stdout[-4000:],
+                                                 res.stderr[-4000:]))
+
+
 def _ensure_extras(path):
     marker = os.path.join(path, EXTRA_MARKER)
     try:
@@ -53,13 +63,7 @@ def _ensure_extras(path):
                 return
     except OSError:
         pass
-    cmd = [_python(path), '-m', 'pip', 'install', '-q',
-           '--disable-pip-version-check', *EXTRA_REQUIREMENTS]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise RuntimeError('%s failed:\n%s%s' % (' '.join(cmd),
-                                                 res.stdout[-4000:],
-                                                 res.stderr[-4000:]))
+    _pip_install(path, EXTRA_REQUIREMENTS)
     with open(marker, 'w') as f:
         f.write('\n'.join(EXTRA_REQUIREMENTS) + '\n')
 
@@ -82,13 +86,7 @@ def ensure_upstream_venv(path=None, recreate=False, python=None, log=None):
         began = time.monotonic()
         base = python or getattr(sys, '_base_executable', sys.executable)
         subprocess.run([base, '-m', 'venv', path], check=True)
-        cmd = [_python(path), '-m', 'pip', 'install', '-q',
-               '--disable-pip-version-check', *REQUIREMENTS]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            raise RuntimeError('%s failed:\n%s%s' % (' '.join(cmd),
-                                                     res.stdout[-4000:],
-                                                     res.stderr[-4000:]))
+        _pip_install(path, REQUIREMENTS)
         with open(os.path.join(path, MARKER), 'w') as f:
             f.write('\n'.join(REQUIREMENTS) + '\n')
         _ensure_extras(path)

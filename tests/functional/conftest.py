@@ -132,20 +132,22 @@ def rabbitmq(services_root):
     handle.stop()
 
 
-@pytest.fixture(scope='session')
-def postgres(services_root):
-    handle = _server(local_services.PostgreSQL,
-                     os.path.join(services_root, 'postgres'))
+def _session_server(handle_cls, services_root, name):
+    handle = _server(handle_cls, os.path.join(services_root, name))
     yield handle
     handle.stop()
+
+
+@pytest.fixture(scope='session')
+def postgres(services_root):
+    yield from _session_server(local_services.PostgreSQL, services_root,
+                               'postgres')
 
 
 @pytest.fixture(scope='session')
 def mariadb(services_root):
-    handle = _server(local_services.MariaDB,
-                     os.path.join(services_root, 'mariadb'))
-    yield handle
-    handle.stop()
+    yield from _session_server(local_services.MariaDB, services_root,
+                               'mariadb')
 
 
 @pytest.fixture(scope='session')
@@ -155,6 +157,7 @@ def db_server(db_backend, request):
 
 
 def _factory(handle_cls, services_root, prefix):
+    """Yields make() starting private servers; destroys them afterwards."""
     handles = []
 
     def make():
@@ -162,23 +165,19 @@ def _factory(handle_cls, services_root, prefix):
         os.chmod(path, 0o755)
         handles.append(_server(handle_cls, path))
         return handles[-1]
-    return make, handles
+    yield make
+    for handle in handles:
+        handle.destroy()
 
 
 @pytest.fixture
 def rabbitmq_factory(services_root):
-    make, handles = _factory(local_services.RabbitMQ, services_root, 'mq-')
-    yield make
-    for handle in handles:
-        handle.destroy()
+    yield from _factory(local_services.RabbitMQ, services_root, 'mq-')
 
 
 @pytest.fixture
 def postgres_factory(services_root):
-    make, handles = _factory(local_services.PostgreSQL, services_root, 'pg-')
-    yield make
-    for handle in handles:
-        handle.destroy()
+    yield from _factory(local_services.PostgreSQL, services_root, 'pg-')
 
 
 @pytest.fixture
@@ -186,10 +185,7 @@ def db_server_factory(services_root, db_backend):
     """Like postgres_factory, for this test's database kind."""
     cls = {'postgresql': local_services.PostgreSQL,
            'mariadb': local_services.MariaDB}[db_backend]
-    make, handles = _factory(cls, services_root, 'db-')
-    yield make
-    for handle in handles:
-        handle.destroy()
+    yield from _factory(cls, services_root, 'db-')
 
 
 def _new_database(server, label):
