@@ -1,4 +1,4 @@
-"""Upstream API's create latency while the share service deletes a burst of shares: beside manila_lite's daemon and beside upstream's own manila-share.
+"""Upstream API's create latency while the share service deletes a burst of shares: manila_lite's daemon vs upstream's manila-share.
 
 Both share services run with a zero-delay dummy driver (ours; upstream's
 ``manila.tests.share.drivers.dummy.DummyDriver``) on upstream's schema

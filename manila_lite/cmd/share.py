@@ -85,10 +85,10 @@ def _build_services():
 
 
 def _serve(services):
-    from oslo_service import service as oslo_service
-    # Imported now: importing it once the stop's deadline runs (seconds
-    # on a loaded host) would eat into graceful_shutdown_timeout.
+    # db.api imported now: importing it once the stop's deadline runs
+    # (seconds on a loaded host) would eat into graceful_shutdown_timeout.
     from manila_lite.db import api as db_api
+    from oslo_service import service as oslo_service
     launcher = oslo_service.Launcher(CONF, restart_method='mutate')
     stop = threading.Event()
     reload = threading.Event()

@@ -597,12 +597,12 @@ def _release_usages(session, context, share, instance_row, share_gone,
         LOG.warning('Share instance of missing share %s deleted; no quota '
                     'to release.', instance_row.share_id)
         return []
-    return quotas.release(session, context,
-                   usage_deltas(share.size, instance_row.replica_state,
-                                share_gone),
-                   share.project_id, share.user_id,
-                   share_type_id=instance_row.share_type_id,
-                   once_for=instance_row.id if once else None)
+    return quotas.release(
+        session, context,
+        usage_deltas(share.size, instance_row.replica_state, share_gone),
+        share.project_id, share.user_id,
+        share_type_id=instance_row.share_type_id,
+        once_for=instance_row.id if once else None)
 
 
 def share_instance_delete(context, share_instance_id,

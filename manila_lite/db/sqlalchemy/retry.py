@@ -1,4 +1,7 @@
-"""Running a database operation again after a transient failure: a lost connection (server restart, failover) or a lost lock race (deadlock, serialization failure, Galera certification failure).
+"""Running a database operation again after a transient failure: a lost connection or a lost lock race.
+
+A lost connection: a server restart, a failover. A lost lock race: a
+deadlock, a serialization failure, a Galera certification failure.
 
 Every public function of ``manila_lite.db.api`` is one transaction (see
 that module's docstring), so the whole function is what is retried: the

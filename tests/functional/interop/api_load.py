@@ -1,4 +1,7 @@
-"""Load from upstream's API code: threads create shares (upstream's own QUOTAS.reserve / share_create / QUOTAS.commit, then the scheduler's cast) and delete shares (status ``deleting`` and the cast) at once; print ids, latencies and errors as JSON (runs inside the upstream venv).
+"""Load from upstream's API code: threads create and delete shares at once; prints ids, latencies and errors as JSON (upstream venv).
+
+A create is upstream's own QUOTAS.reserve / share_create / QUOTAS.commit,
+then the scheduler's cast; a delete is status ``deleting`` and the cast.
 
 A step that fails because the database cannot be reached is tried again
 until it passes (bounded); a deadlock is left to upstream's own retry. A
@@ -174,8 +177,8 @@ def main():
     args = p.parse_args()
     GATE.path = args.pause_file
     ctx = _upstream.setup(args)
-    from oslo_config import cfg
     from manila import quota  # noqa: F401 - registers [quota]
+    from oslo_config import cfg
     for resource in ('shares', 'gigabytes'):
         cfg.CONF.set_override(resource, -1, group='quota')
     load = Load(ctx, args.host, _share_type(ctx, args.share_type_id),

@@ -1,4 +1,7 @@
-"""Upstream's API reserving quota while the daemon deletes, through a daemon SIGKILL, a broker restart and a database restart, on PostgreSQL and MariaDB: no quota drift, no stranded row, no orphaned or missing share directory.
+"""Upstream's API reserving quota while the daemon deletes, through faults: no quota drift, no stranded row, no orphaned directory.
+
+The faults: a daemon SIGKILL, a broker restart and a database restart,
+on PostgreSQL and MariaDB; no share directory may be missing either.
 
 Upstream manila 23.0.1's own code plays the API (tests/functional/interop/
 api_load.py, in the upstream venv, on upstream's own schema from its
@@ -274,15 +277,15 @@ def _run_under_fault(fault, duplicates, db_backend, daemon_factory,
     ('kill', False), ('database', True)],
     ids=['kill', 'database-duplicates'])
 def test_upstream_api_reserving_beside_deletions_under_fault(
-        fault, duplicates, db_backend, daemon_factory, upstream_python,
-        tmp_path, request):  # noqa: F811
+        fault, duplicates, db_backend, daemon_factory,
+        upstream_python, tmp_path, request):  # noqa: F811
     _run_under_fault(fault, duplicates, db_backend, daemon_factory,
                      upstream_python, tmp_path, request)
 
 
 @pytest.mark.postgres_only
 def test_upstream_api_reserving_beside_deletions_through_broker_restart(
-        db_backend, daemon_factory, upstream_python, tmp_path,
-        request):  # noqa: F811
+        db_backend, daemon_factory,
+        upstream_python, tmp_path, request):  # noqa: F811
     _run_under_fault('broker', True, db_backend, daemon_factory,
                      upstream_python, tmp_path, request)

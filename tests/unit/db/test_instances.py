@@ -572,7 +572,7 @@ def test_delete_without_usages_update_leaves_quota(ctxt, make_share):
 
 
 def test_failing_quota_release_keeps_the_instance(ctxt, make_share,
-                                                 monkeypatch):
+                                                  monkeypatch):
     """Deletion and release commit together or not at all."""
     from manila_lite.db.sqlalchemy import quotas
     share = make_share(status='deleting')
@@ -593,8 +593,8 @@ def test_failing_quota_release_keeps_the_instance(ctxt, make_share,
 def test_deadlocked_release_runs_again_with_the_deletion(
         ctxt, make_share, monkeypatch, caplog):
     """A deadlock (or Galera certification failure) at the release retries the whole deletion."""
-    from oslo_db import exception as db_exc
     from manila_lite.db.sqlalchemy import quotas
+    from oslo_db import exception as db_exc
     share = make_share(status='deleting', size=2)
     _charged(ctxt, share, 2)
     real, calls = quotas.release, []
