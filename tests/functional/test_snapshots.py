@@ -198,7 +198,7 @@ def test_snapshot_lifecycle(fresh_db, pg_facade, share_rpc, daemon_factory):
                             i=managed['id']) == 1
     assert daemon.db.scalar(
         "SELECT value FROM share_snapshot_metadata WHERE "
-        "share_snapshot_id = :i AND key = '__managed_at'",
+        "share_snapshot_id = :i AND \"key\" = '__managed_at'",
         i=managed['id'])
     # Unmanage released for the calling admin (clamped at 0), manage added 1.
     assert _usage(db, 'admin1')['snapshots']['in_use'] == 1
