@@ -9,11 +9,7 @@ periodic spacings are one second, so every wait below is a bounded poll.
 """
 
 import datetime
-import threading
-import uuid
 
-from oslo_config import cfg
-import oslo_messaging as messaging
 import pytest
 
 from tests.functional import share_rows
@@ -46,89 +42,6 @@ def _age(daemon, instance_id, days=1):
 
 def _log_count(daemon, text):
     return daemon.log_text().count(text)
-
-
-class _Recorder:
-    """Messages an oslo.messaging listener received, with a bounded wait."""
-
-    def __init__(self):
-        self.items = []
-        self._cond = threading.Condition()
-
-    def add(self, item):
-        with self._cond:
-            self.items.append(item)
-            self._cond.notify_all()
-
-    def matching(self, predicate):
-        with self._cond:
-            return [i for i in self.items if predicate(i)]
-
-    def wait(self, predicate, count=1, timeout=30):
-        with self._cond:
-            ok = self._cond.wait_for(
-                lambda: len([i for i in self.items if predicate(i)]) >= count,
-                timeout=timeout)
-        assert ok, 'fewer than %d matching messages in %r' % (count,
-                                                              self.items)
-        return self.matching(predicate)
-
-
-class _SchedulerEndpoint:
-    """What upstream's scheduler manager exposes for the capability fanout."""
-
-    target = messaging.Target(version='1.11')
-
-    def __init__(self, recorder):
-        self.recorder = recorder
-
-    def update_service_capabilities(self, ctxt, service_name, host,
-                                    capabilities, timestamp=None):
-        self.recorder.add({'service_name': service_name, 'host': host,
-                           'capabilities': capabilities,
-                           'timestamp': timestamp})
-
-
-class _NotificationEndpoint:
-    def __init__(self, recorder):
-        self.recorder = recorder
-
-    def info(self, ctxt, publisher_id, event_type, payload, metadata):
-        self.recorder.add({'publisher_id': publisher_id,
-                           'event_type': event_type, 'payload': payload})
-
-
-@pytest.fixture
-def scheduler_fanout(rabbitmq):
-    """A manila-scheduler RPC server on the test broker; yields a recorder."""
-    recorder = _Recorder()
-    transport = messaging.get_rpc_transport(cfg.CONF, url=rabbitmq.url)
-    server = messaging.get_rpc_server(
-        transport, messaging.Target(topic='manila-scheduler',
-                                    server='ft-sched-%s' % uuid.uuid4().hex),
-        [_SchedulerEndpoint(recorder)])
-    server.start()
-    yield recorder
-    server.stop()
-    server.wait()
-    transport.cleanup()
-
-
-@pytest.fixture
-def notifications(rabbitmq):
-    """(topic, recorder): a notification listener on a topic of its own."""
-    topic = 'ft_notifications_%s' % uuid.uuid4().hex
-    recorder = _Recorder()
-    transport = messaging.get_notification_transport(cfg.CONF,
-                                                     url=rabbitmq.url)
-    listener = messaging.get_notification_listener(
-        transport, [messaging.Target(topic=topic)],
-        [_NotificationEndpoint(recorder)])
-    listener.start()
-    yield topic, recorder
-    listener.stop()
-    listener.wait()
-    transport.cleanup()
 
 
 def test_share_status_update_and_usage_size(daemon_factory, fresh_db,
