@@ -28,6 +28,7 @@ from manila_lite.share import backups
 from manila_lite.share import configuration as share_configuration
 from manila_lite.share import driver_loader
 from manila_lite.share import drivers_private_data
+from manila_lite.share import features
 from manila_lite.share import guard
 from manila_lite.share.guard import rpc_method
 from manila_lite.share import hook
@@ -92,6 +93,7 @@ class ShareManager(periodic_task.PeriodicTasks):
         self.hooks = hook.load_hooks(self.configuration, host)
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self.last_capabilities = None
+        self._withheld_capabilities = None
         self._capabilities_lock = threading.Lock()
         self._zone_cache = None
         self.in_flight = guard.InFlight()
@@ -488,8 +490,26 @@ class ShareManager(periodic_task.PeriodicTasks):
             LOG.error('Driver get_share_stats returned %s, not a dict.',
                       type(stats).__name__)
             return
+        capabilities, withheld = features.reportable(stats)
+        self._log_withheld(withheld, capabilities is None)
         with self._capabilities_lock:
-            self.last_capabilities = dict(stats)
+            self.last_capabilities = capabilities
+
+    def _log_withheld(self, withheld, nothing):
+        """Say once (and again when it changes) which capabilities are not published."""
+        if (withheld, nothing) == self._withheld_capabilities:
+            return
+        self._withheld_capabilities = (withheld, nothing)
+        if nothing:
+            LOG.warning('Backend %(host)s reports %(caps)s, a mode this '
+                        'service does not implement yet: its capabilities '
+                        'are not published, so no scheduler sends it work.',
+                        {'host': self.host, 'caps': ', '.join(withheld)})
+        elif withheld:
+            LOG.warning('Capabilities %(caps)s of %(host)s promise features '
+                        'this service does not implement yet; they are '
+                        'published as unsupported.',
+                        {'caps': ', '.join(withheld), 'host': self.host})
 
     @periodic_task.periodic_task(spacing=0, run_immediately=True)
     def _publish_service_capabilities(self, context):
