@@ -28,6 +28,7 @@ from manila_lite.share import backups
 from manila_lite.share import configuration as share_configuration
 from manila_lite.share import driver_loader
 from manila_lite.share import drivers_private_data
+from manila_lite.share import expiry
 from manila_lite.share import features
 from manila_lite.share import guard
 from manila_lite.share.guard import rpc_method
@@ -66,6 +67,9 @@ _TASK_SPACING_OPTIONS = {
     'restore_backup_continue': 'driver_restore_continue_update_interval',
     '_execute_periodic_hook': 'periodic_hooks_interval',
     'reconcile_transitional_states': 'transitional_state_check_interval',
+    'delete_expired_share':
+        'check_for_expired_shares_in_recycle_bin_interval',
+    'delete_expired_transfers': 'check_for_expired_transfers',
 }
 
 
@@ -92,6 +96,7 @@ class ShareManager(periodic_task.PeriodicTasks):
         self.message_api = message_api.API()
         self.hooks = hook.load_hooks(self.configuration, host)
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
+        self.share_rpcapi = share_rpcapi.ShareAPI()
         self.last_capabilities = None
         self._withheld_capabilities = None
         self._capabilities_lock = threading.Lock()
@@ -540,6 +545,15 @@ class ShareManager(periodic_task.PeriodicTasks):
     def do_deferred_snapshot_deletion(self, context):
         if self.driver.initialized:
             snapshots.deferred_deletion(self, context)
+
+    @periodic_task.periodic_task(spacing=3600)
+    def delete_expired_share(self, context):
+        if self.driver.initialized:
+            expiry.delete_expired_shares(self, context)
+
+    @periodic_task.periodic_task(spacing=300)
+    def delete_expired_transfers(self, context):
+        expiry.delete_expired_transfers(self, context)
 
     @periodic_task.periodic_task(spacing=60)
     def create_backup_continue(self, context):

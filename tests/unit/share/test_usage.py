@@ -4,27 +4,9 @@ from oslo_config import cfg
 import pytest
 import sqlalchemy
 
-from manila_lite import rpc
 from tests.unit.share import helpers
 
 CONF = cfg.CONF
-
-
-@pytest.fixture
-def notifications(monkeypatch):
-    sent = []
-
-    class Recorder:
-        def __init__(self, publisher):
-            self.publisher = publisher
-
-        def info(self, context, event_type, payload):
-            sent.append((self.publisher, event_type, payload))
-
-    monkeypatch.setattr(
-        rpc, 'get_notifier',
-        lambda service=None, host=None: Recorder('%s.%s' % (service, host)))
-    return sent
 
 
 @pytest.fixture
