@@ -23,6 +23,9 @@ LOG = logging.getLogger(__name__)
 # Share metadata keys of upstream's affinity scheduler hints: comma-separated
 # ids of the shares this one must (not) share a host with.
 AFFINITY_KEYS = ('__affinity_same_host', '__affinity_different_host')
+# A share with an instance in these is on its way out already.
+_IN_DELETION = (c.STATUS_DELETING, c.STATUS_DEFERRED_DELETING,
+                c.STATUS_ERROR_DEFERRED_DELETING)
 
 
 # -- shares in the recycle bin --------------------------------------------
@@ -43,6 +46,9 @@ def delete_expired_shares(mgr, context):
                                               [s['id'] for s in shares])
     doomed = []
     for share in shares:
+        if any(i['status'] in _IN_DELETION for i in share['instances']):
+            LOG.debug('Expired share %s is being deleted.', share['id'])
+            continue
         reason = _refusal(share, blockers.get(share['id']))
         if reason:
             LOG.warning('Expired share %(id)s stays in the recycle bin: '
