@@ -213,9 +213,9 @@ def share_instance_get_all(context, filters=None):
     """Live instances of shares outside the recycle bin.
 
     Filters: instance_ids, host, share_id (one id or a list),
-    share_server_id, share_network_id, share_type_id, replica_state, status (str or list),
-    encryption_key_ref, export_location_id, export_location_path,
-    metadata (dict), is_soft_deleted.
+    share_server_id, share_network_id, share_type_id, replica_state,
+    status (str or list), encryption_key_ref, export_location_id,
+    export_location_path, metadata (dict), is_soft_deleted.
     """
     return _instances.share_instance_get_all(context, filters=filters)
 
