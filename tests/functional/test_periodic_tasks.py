@@ -93,7 +93,8 @@ def test_share_status_update_and_usage_size(daemon_factory, fresh_db,
     bad.wait_for(lambda: _log_count(bad, failure) >= 2,
                  message='two failed usage gatherings')
     assert not recorder.matching(
-        lambda n: n['publisher_id'] == 'share.%s' % bad.service_hosts[0])
+        lambda n: n['publisher_id'] == 'share.%s' % bad.service_hosts[0] and
+        n['event_type'] == 'share.consumed.size')
     beat = bad.heartbeats()[bad.service_hosts[0]]
     bad.wait_for(lambda: bad.heartbeats()[bad.service_hosts[0]] > beat,
                  message='heartbeat after the failures')
