@@ -29,7 +29,7 @@ class Recorder:
                 lambda: len([i for i in self.items if predicate(i)]) >= count,
                 timeout=timeout)
         assert ok, 'fewer than %d matching messages in %r' % (count,
-                                                             self.items)
+                                                              self.items)
         return self.matching(predicate)
 
 

@@ -1,4 +1,8 @@
-"""Usage notifications through the real RabbitMQ: what a consumer of ``[oslo_messaging_notifications] driver = messagingv2`` receives for create, delete, deferred delete, extend and shrink."""
+"""Usage notifications through the real RabbitMQ, as a notification consumer sees them.
+
+With ``[oslo_messaging_notifications] driver = messagingv2``: create,
+delete, deferred delete, extend and shrink.
+"""
 
 import pytest
 

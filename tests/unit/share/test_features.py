@@ -1,4 +1,8 @@
-"""Capabilities never promise what the service refuses: every registered driver, in every mode the tests run it in, is checked against the one feature list."""
+"""Capabilities never promise what the service refuses.
+
+Every registered driver, in every mode the tests run it in, is checked
+against the one feature list (manila_lite/share/features.py).
+"""
 
 import importlib.metadata
 

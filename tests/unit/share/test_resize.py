@@ -51,8 +51,8 @@ def test_extend_success_commits_quota(manager_factory, db, admin_ctx,
     assert db.share_get(admin_ctx, share['id'])['size'] == 3
     assert _gigabytes(db, admin_ctx, inst) == [(3, 0), (3, 0)]
     assert _messages(db, admin_ctx, share['id']) == []
-    assert [e for _pub, e, _p in notifications] == ['share.extend.start',
-                                              'share.extend.end']
+    assert [e for _pub, e, _p in notifications] == [
+        'share.extend.start', 'share.extend.end']
     assert notifications[-1][2]['size'] == 3
     assert notifications[-1][2]['share_id'] == share['id']
 
@@ -148,8 +148,8 @@ def test_shrink_success_gives_quota_back(manager_factory, db, admin_ctx,
     assert db.share_get(admin_ctx, share['id'])['size'] == 2
     assert _gigabytes(db, admin_ctx, inst) == [(2, 0), (2, 0)]
     assert _messages(db, admin_ctx, share['id']) == []
-    assert [e for _pub, e, _p in notifications] == ['share.shrink.start',
-                                              'share.shrink.end']
+    assert [e for _pub, e, _p in notifications] == [
+        'share.shrink.start', 'share.shrink.end']
 
 
 def test_shrink_refused_for_possible_data_loss(manager_factory, db,

@@ -233,7 +233,7 @@ def test_advance_many_can_answer_the_moved_ids(db, admin_ctx):
     assert sorted(moved) == sorted(rows[:2])
     after = [db.share_instance_get(admin_ctx, i) for i in rows]
     assert [i['status'] for i in after] == ['deleting', 'deleting',
-                                           'creating']
+                                            'creating']
     assert [i['progress'] for i in after] == ['0%', '0%', None]
     assert states.advance_many(admin_ctx, states.SHARE_INSTANCE, [],
                                'transfer_expired', return_ids=True) == []
