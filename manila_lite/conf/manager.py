@@ -68,6 +68,16 @@ hook_opts = [
                  help='Seconds between periodic hook runs.'),
 ]
 
+# Upstream registers this one with its share API; its share service reads
+# it when the recycle-bin task deletes expired shares.
+share_api_opts = [
+    cfg.BoolOpt('is_deferred_deletion_enabled', default=False,
+                help='Delete shares in a deferred manner: quota is given '
+                     'back as soon as the deletion is accepted and the '
+                     'backend deletion may finish later. Used when expired '
+                     'shares are deleted from the recycle bin.'),
+]
+
 ks_opts = [
     cfg.StrOpt('auth_url', help='Keystone authentication URL.'),
 ]
@@ -77,9 +87,11 @@ def register_opts(conf):
     conf.register_opts(share_manager_opts)
     conf.register_opts(migration_opts)
     conf.register_opts(hook_opts)
+    conf.register_opts(share_api_opts)
     conf.register_opts(ks_opts, group='keystone_authtoken')
 
 
 def list_opts():
-    return [('DEFAULT', share_manager_opts + migration_opts + hook_opts),
+    return [('DEFAULT', share_manager_opts + migration_opts + hook_opts +
+             share_api_opts),
             ('keystone_authtoken', ks_opts)]

@@ -24,6 +24,7 @@ from manila_lite.db.sqlalchemy import share_servers as _servers
 from manila_lite.db.sqlalchemy import share_types as _types
 from manila_lite.db.sqlalchemy import shares as _shares
 from manila_lite.db.sqlalchemy import snapshots as _snapshots
+from manila_lite.db.sqlalchemy import transfers as _transfers
 
 
 # -- engine ----------------------------------------------------------------
@@ -139,6 +140,30 @@ def share_update(context, share_id, values):
     return _shares.share_update(context, share_id, values)
 
 
+def share_get_all_expired(context):
+    """Shares in the recycle bin (``is_soft_deleted``) whose ``scheduled_to_be_deleted_at`` has passed.
+
+    Their live instances and metadata are loaded, in a constant number
+    of statements.
+    """
+    return _shares.share_get_all_expired(context)
+
+
+def share_deletion_blockers(context, share_ids):
+    """``{share_id: [reasons]}``: what keeps each share from deletion, as upstream's API checks it.
+
+    Reasons: ``snapshots``, ``backups``, ``share group snapshot members``
+    (live snapshot instances on its instances) and ``resource locks`` (on
+    the ``delete`` action). One SELECT; manila_lite's own batch read.
+    """
+    return _shares.share_deletion_blockers(context, share_ids)
+
+
+def share_metadata_delete(context, share_id, key):
+    """Soft-delete one metadata key of a share (absent keys are fine); raises ShareNotFound."""
+    _shares.share_metadata_delete(context, share_id, key)
+
+
 def share_metadata_get(context, share_id):
     """The share's live metadata as a dict; raises ShareNotFound."""
     return _shares.share_metadata_get(context, share_id)
@@ -187,10 +212,10 @@ def share_instance_get_all_by_host(context, host, with_share_data=False,
 def share_instance_get_all(context, filters=None):
     """Live instances of shares outside the recycle bin.
 
-    Filters: instance_ids, host, share_id, share_server_id,
-    share_network_id, share_type_id, replica_state, status (str or list),
-    encryption_key_ref, export_location_id, export_location_path,
-    metadata (dict), is_soft_deleted.
+    Filters: instance_ids, host, share_id (one id or a list),
+    share_server_id, share_network_id, share_type_id, replica_state,
+    status (str or list), encryption_key_ref, export_location_id,
+    export_location_path, metadata (dict), is_soft_deleted.
     """
     return _instances.share_instance_get_all(context, filters=filters)
 
@@ -211,6 +236,13 @@ def share_instance_status_update(context, share_instance_ids, values,
     return _instances.share_instance_status_update(
         context, share_instance_ids, values,
         expected_statuses=expected_statuses)
+
+
+def share_instances_conditional_update(context, share_instance_ids,
+                                       expected_statuses, values):
+    """The bulk form of share_instance_conditional_update: returns the ids of the rows that moved."""
+    return _instances.share_instances_conditional_update(
+        context, share_instance_ids, expected_statuses, values)
 
 
 def share_instance_conditional_update(context, share_instance_id,
@@ -700,6 +732,22 @@ def share_server_get_all_by_host(context, host, filters=None):
 def share_server_update(context, server_id, values):
     """Update a share server; returns it reloaded. Raises ShareServerNotFound."""
     return _servers.share_server_update(context, server_id, values)
+
+
+# -- transfers ----------------------------------------------------------------
+
+def transfer_get_all_expired(context):
+    """Live transfers whose ``expires_at`` has passed (one SELECT)."""
+    return _transfers.transfer_get_all_expired(context)
+
+
+def transfer_soft_delete_all(context, transfer_ids):
+    """Soft-delete the live transfers among ``transfer_ids`` in one UPDATE; returns the count.
+
+    Unlike upstream's transfer_destroy it leaves the shares alone: their
+    status goes through the share state table.
+    """
+    return _transfers.transfer_soft_delete_all(context, transfer_ids)
 
 
 # -- share groups and backups ------------------------------------------------

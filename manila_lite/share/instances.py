@@ -24,6 +24,7 @@ from manila_lite.share import quota
 from manila_lite.share import rows
 from manila_lite.share import snapshots
 from manila_lite.share import states
+from manila_lite.share import usage
 from manila_lite.share import views
 
 CONF = cfg.CONF
@@ -51,11 +52,24 @@ def _fail_create(mgr, context, inst, exc, detail=None, values=None):
 
 
 def create(mgr, context, share_instance_id, snapshot_id=None):
-    """Provision one instance on the driver: ``creating`` → ``available`` (or ``error`` + message)."""
+    """Provision one instance on the driver: ``creating`` → ``available`` (or ``error`` + message).
+
+    ``share.create.start`` goes out before the work, ``share.create.end``
+    after a success (none after a failure), as upstream.
+    """
     inst = rows.instance(context, share_instance_id)
     if not guard.expect_status('Share instance', inst,
                                states.CREATE_SOURCES, 'create'):
         return
+    usage.notify_about_share_usage(mgr, context, inst['share'], inst,
+                                   'create.start')
+    _provision(mgr, context, inst, snapshot_id)
+    usage.notify_about_share_usage(mgr, context, inst['share'], inst,
+                                   'create.end')
+
+
+def _provision(mgr, context, inst, snapshot_id):
+    """Create the instance on the driver and record the outcome; raises on failure."""
     az_values = _assign_availability_zone(mgr, context, inst)
     if inst.get('share_network_id') and not mgr.driver_handles_share_servers:
         exc = exception.ManilaException(
@@ -230,11 +244,17 @@ def _deny_all(mgr, context, inst):
 
 def delete(mgr, context, share_instance_id, force=False,
            deferred_delete=False):
-    """Remove one instance from the driver and soft-delete its rows, releasing quota."""
+    """Remove one instance from the driver and soft-delete its rows, releasing quota.
+
+    ``share.delete.start`` goes out first; ``share.delete.end`` once the
+    rows are gone (see :func:`_remove`).
+    """
     inst = rows.instance(context, share_instance_id, check_access_rules=True)
     if not guard.expect_status('Share instance', inst,
                                states.DELETE_SOURCES, 'delete'):
         return
+    usage.notify_about_share_usage(mgr, context, inst['share'], inst,
+                                   'delete.start')
     if deferred_delete:
         # Deferred deletion gives the quota back at once; the backend
         # clean-up may finish later (do_deferred_share_deletion).
@@ -252,7 +272,7 @@ def _has_snapshot_instances(context, instance_id):
 
 
 def _remove(mgr, context, inst, force, deferred_delete, retry=False):
-    """Deny all rules, delete on the driver, soft-delete the rows.
+    """Deny all rules, delete on the driver, soft-delete the rows, send ``share.delete.end``.
 
     ``retry`` (the periodic deferred deletion) only logs a failure, as
     upstream's do_deferred_share_deletion: the user message was written
@@ -288,6 +308,8 @@ def _remove(mgr, context, inst, force, deferred_delete, retry=False):
         db_api.share_instance_delete(context, inst['id'],
                                      need_to_update_usages=not deferred)
     LOG.info('Share instance %s deleted.', inst['id'])
+    usage.notify_about_share_usage(mgr, context, inst['share'], inst,
+                                   'delete.end')
 
 
 # The start-up ensure runs beside the RPC server: its per-instance Python

@@ -28,6 +28,8 @@ from manila_lite.share import backups
 from manila_lite.share import configuration as share_configuration
 from manila_lite.share import driver_loader
 from manila_lite.share import drivers_private_data
+from manila_lite.share import expiry
+from manila_lite.share import features
 from manila_lite.share import guard
 from manila_lite.share.guard import rpc_method
 from manila_lite.share import hook
@@ -65,6 +67,9 @@ _TASK_SPACING_OPTIONS = {
     'restore_backup_continue': 'driver_restore_continue_update_interval',
     '_execute_periodic_hook': 'periodic_hooks_interval',
     'reconcile_transitional_states': 'transitional_state_check_interval',
+    'delete_expired_share':
+        'check_for_expired_shares_in_recycle_bin_interval',
+    'delete_expired_transfers': 'check_for_expired_transfers',
 }
 
 
@@ -91,7 +96,9 @@ class ShareManager(periodic_task.PeriodicTasks):
         self.message_api = message_api.API()
         self.hooks = hook.load_hooks(self.configuration, host)
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
+        self.share_rpcapi = share_rpcapi.ShareAPI()
         self.last_capabilities = None
+        self._withheld_capabilities = None
         self._capabilities_lock = threading.Lock()
         self._zone_cache = None
         self.in_flight = guard.InFlight()
@@ -488,8 +495,26 @@ class ShareManager(periodic_task.PeriodicTasks):
             LOG.error('Driver get_share_stats returned %s, not a dict.',
                       type(stats).__name__)
             return
+        capabilities, withheld = features.reportable(stats)
+        self._log_withheld(withheld, capabilities is None)
         with self._capabilities_lock:
-            self.last_capabilities = dict(stats)
+            self.last_capabilities = capabilities
+
+    def _log_withheld(self, withheld, nothing):
+        """Say once (and again when it changes) which capabilities are not published."""
+        if (withheld, nothing) == self._withheld_capabilities:
+            return
+        self._withheld_capabilities = (withheld, nothing)
+        if nothing:
+            LOG.warning('Backend %(host)s reports %(caps)s, a mode this '
+                        'service does not implement yet: its capabilities '
+                        'are not published, so no scheduler sends it work.',
+                        {'host': self.host, 'caps': ', '.join(withheld)})
+        elif withheld:
+            LOG.warning('Capabilities %(caps)s of %(host)s promise features '
+                        'this service does not implement yet; they are '
+                        'published as unsupported.',
+                        {'caps': ', '.join(withheld), 'host': self.host})
 
     @periodic_task.periodic_task(spacing=0, run_immediately=True)
     def _publish_service_capabilities(self, context):
@@ -520,6 +545,15 @@ class ShareManager(periodic_task.PeriodicTasks):
     def do_deferred_snapshot_deletion(self, context):
         if self.driver.initialized:
             snapshots.deferred_deletion(self, context)
+
+    @periodic_task.periodic_task(spacing=3600)
+    def delete_expired_share(self, context):
+        if self.driver.initialized:
+            expiry.delete_expired_shares(self, context)
+
+    @periodic_task.periodic_task(spacing=300)
+    def delete_expired_transfers(self, context):
+        expiry.delete_expired_transfers(self, context)
 
     @periodic_task.periodic_task(spacing=60)
     def create_backup_continue(self, context):

@@ -41,6 +41,11 @@ ANY_INSTANCE_STATUS = (
     c.STATUS_INACTIVE,
 )
 
+# Statuses upstream's share API deletes a share from; the recycle-bin task
+# also retries an error_deleting one (upstream resets it to error first).
+API_DELETABLE = (c.STATUS_AVAILABLE, c.STATUS_ERROR, c.STATUS_INACTIVE)
+EXPIRED_DELETABLE = API_DELETABLE + (c.STATUS_ERROR_DELETING,)
+
 
 ANY_SNAPSHOT_STATUS = (
     c.STATUS_CREATING, c.STATUS_AVAILABLE, c.STATUS_ERROR, c.STATUS_DELETING,
@@ -112,6 +117,12 @@ SHARE_INSTANCE = StateTable('share_instance', [
     # start-up ensure: the driver's own verdict on an instance
     ('ensure_reported',         (c.STATUS_AVAILABLE,
                                  c.STATUS_ENSURING),                 REPORTED),
+    # Periodic clean-ups doing what upstream's share API does for them:
+    # an expired share in the recycle bin is deleted (an error_deleting one
+    # again), an expired transfer gives its share back.
+    ('expired_delete_requested', EXPIRED_DELETABLE,                 c.STATUS_DELETING),
+    ('expired_deferred_delete_requested', EXPIRED_DELETABLE,        c.STATUS_DEFERRED_DELETING),
+    ('transfer_expired',        (c.STATUS_AWAITING_TRANSFER,),       c.STATUS_AVAILABLE),
     # A cast for an operation this service cannot perform yet.
     ('unsupported_failed',      ANY_INSTANCE_STATUS,                 c.STATUS_ERROR),
     ('unsupported_delete_failed', ANY_INSTANCE_STATUS,               c.STATUS_ERROR_DELETING),
@@ -263,24 +274,33 @@ def advance(context, table, resource_id, event, values=None, sources=None,
     return moved
 
 
-def advance_many(context, table, resource_ids, event, sources=None):
+def advance_many(context, table, resource_ids, event, sources=None,
+                 values=None, return_ids=False):
     """Apply ``event`` to many rows in one UPDATE; rows not in a source status are left alone. Returns how many moved.
 
-    ``sources`` narrows the table's sources further.
+    ``sources`` narrows the table's sources further; ``values`` are
+    written in the same UPDATE. With ``return_ids`` the answer is the
+    list of the ids that moved (a flow acting on exactly those rows).
     """
     transition = table[event]
     if not resource_ids:
-        return 0
+        return [] if return_ids else 0
     allowed = _sources(table, transition)
     if sources is not None:
         allowed = tuple(s for s in allowed if s in sources)
-    return _BULK_WRITERS[table.kind]()(
-        context, list(resource_ids), {'status': transition.target},
-        expected_statuses=list(allowed))
+    updates = dict(values or {}, status=transition.target)
+    count_writer, ids_writer = _BULK_WRITERS[table.kind]()
+    if return_ids:
+        return ids_writer(context, list(resource_ids), list(allowed),
+                          updates)
+    return count_writer(context, list(resource_ids), updates,
+                        expected_statuses=list(allowed))
 
 
+# kind -> (bulk writer answering a row count, one answering the moved ids)
 _BULK_WRITERS = {
-    'share_instance': lambda: db_api.share_instance_status_update,
+    'share_instance': lambda: (db_api.share_instance_status_update,
+                               db_api.share_instances_conditional_update),
 }
 
 

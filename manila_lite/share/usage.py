@@ -38,17 +38,19 @@ def usage_info(share, inst, **extra):
 
 
 def notify_about_share_usage(mgr, context, share, inst, event_suffix,
-                             extra_usage_info=None):
+                             extra_usage_info=None, host=None):
     """Emit ``share.<event_suffix>`` (publisher ``share.<host>``); never fails the caller.
 
-    Notifications go wherever ``[oslo_messaging_notifications] driver``
-    says (nowhere by default, as upstream).
+    ``host`` defaults to the manager's ``host@backend``; ``mgr`` may be
+    None when ``host`` is given. Notifications go wherever
+    ``[oslo_messaging_notifications] driver`` says (nowhere by default,
+    as upstream).
     """
     if not rpc.initialized():
         return
     try:
         payload = usage_info(share, inst, **(extra_usage_info or {}))
-        rpc.get_notifier('share', mgr.host).info(
+        rpc.get_notifier('share', host or mgr.host).info(
             context, 'share.%s' % event_suffix, payload)
     except Exception:
         LOG.exception('Could not send notification share.%s.', event_suffix)

@@ -22,6 +22,9 @@ Fixture API (see tests/functional/fixtures.py for the helpers):
 * ``daemon_factory`` (per test): ``daemon_factory(db_url, options=...,
   host=..., db_sync=True, start=True)`` returns a started, ready
   ``fixtures.Daemon``; all are stopped (SIGTERM) after the test.
+* ``scheduler_fanout`` / ``notifications`` (per test): a manila-scheduler
+  RPC server and a notification listener on the test broker, recording
+  what they receive (``tests/functional/listeners.py``).
 
 Servers and daemons die with the pytest process even if it is killed.
 Set MANILA_LITE_KEEP_TMP=1 to keep the servers' directories for debugging.
@@ -45,6 +48,7 @@ if os.path.abspath(TOOLS) not in sys.path:
 import local_services  # noqa: E402
 
 from tests.functional import fixtures  # noqa: E402
+from tests.functional import listeners  # noqa: E402
 
 _db_numbers = itertools.count(1)
 
@@ -244,6 +248,26 @@ def share_rpc(rabbitmq):
     """Our ShareAPI (upstream's exact wire messages) on its own transport to the test broker."""
     with fixtures.share_client(rabbitmq.url) as api:
         yield api
+
+
+@pytest.fixture
+def scheduler_fanout(rabbitmq):
+    """A manila-scheduler RPC server on the test broker; yields a recorder."""
+    handle, recorder = listeners.scheduler_server(rabbitmq.url)
+    yield recorder
+    listeners.stop(handle)
+
+
+@pytest.fixture
+def notifications(rabbitmq):
+    """(topic, recorder): a notification listener on a topic of its own.
+
+    Daemons send there with ``[oslo_messaging_notifications] driver =
+    messagingv2`` and ``topics = <topic>``.
+    """
+    handle, topic, recorder = listeners.notification_listener(rabbitmq.url)
+    yield topic, recorder
+    listeners.stop(handle)
 
 
 @pytest.fixture

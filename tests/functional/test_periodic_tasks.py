@@ -1,7 +1,8 @@
 """The daemon's timers through real RabbitMQ and PostgreSQL.
 
-Status polls, usage gathering, heartbeat and capability fanout, and stranded-
-state reconciliation, each with its failure path.
+Status polls, usage gathering, heartbeat and capability fanout, stranded-
+state reconciliation, recycle-bin and transfer expiry, each with its
+failure path.
 
 Each test runs a healthy daemon and, on the same database, one whose dummy
 driver fails the method under test (``dummy_driver_fail_methods``); all
@@ -9,11 +10,8 @@ periodic spacings are one second, so every wait below is a bounded poll.
 """
 
 import datetime
-import threading
 import uuid
 
-from oslo_config import cfg
-import oslo_messaging as messaging
 import pytest
 
 from tests.functional import share_rows
@@ -46,89 +44,6 @@ def _age(daemon, instance_id, days=1):
 
 def _log_count(daemon, text):
     return daemon.log_text().count(text)
-
-
-class _Recorder:
-    """Messages an oslo.messaging listener received, with a bounded wait."""
-
-    def __init__(self):
-        self.items = []
-        self._cond = threading.Condition()
-
-    def add(self, item):
-        with self._cond:
-            self.items.append(item)
-            self._cond.notify_all()
-
-    def matching(self, predicate):
-        with self._cond:
-            return [i for i in self.items if predicate(i)]
-
-    def wait(self, predicate, count=1, timeout=30):
-        with self._cond:
-            ok = self._cond.wait_for(
-                lambda: len([i for i in self.items if predicate(i)]) >= count,
-                timeout=timeout)
-        assert ok, 'fewer than %d matching messages in %r' % (count,
-                                                              self.items)
-        return self.matching(predicate)
-
-
-class _SchedulerEndpoint:
-    """What upstream's scheduler manager exposes for the capability fanout."""
-
-    target = messaging.Target(version='1.11')
-
-    def __init__(self, recorder):
-        self.recorder = recorder
-
-    def update_service_capabilities(self, ctxt, service_name, host,
-                                    capabilities, timestamp=None):
-        self.recorder.add({'service_name': service_name, 'host': host,
-                           'capabilities': capabilities,
-                           'timestamp': timestamp})
-
-
-class _NotificationEndpoint:
-    def __init__(self, recorder):
-        self.recorder = recorder
-
-    def info(self, ctxt, publisher_id, event_type, payload, metadata):
-        self.recorder.add({'publisher_id': publisher_id,
-                           'event_type': event_type, 'payload': payload})
-
-
-@pytest.fixture
-def scheduler_fanout(rabbitmq):
-    """A manila-scheduler RPC server on the test broker; yields a recorder."""
-    recorder = _Recorder()
-    transport = messaging.get_rpc_transport(cfg.CONF, url=rabbitmq.url)
-    server = messaging.get_rpc_server(
-        transport, messaging.Target(topic='manila-scheduler',
-                                    server='ft-sched-%s' % uuid.uuid4().hex),
-        [_SchedulerEndpoint(recorder)])
-    server.start()
-    yield recorder
-    server.stop()
-    server.wait()
-    transport.cleanup()
-
-
-@pytest.fixture
-def notifications(rabbitmq):
-    """(topic, recorder): a notification listener on a topic of its own."""
-    topic = 'ft_notifications_%s' % uuid.uuid4().hex
-    recorder = _Recorder()
-    transport = messaging.get_notification_transport(cfg.CONF,
-                                                     url=rabbitmq.url)
-    listener = messaging.get_notification_listener(
-        transport, [messaging.Target(topic=topic)],
-        [_NotificationEndpoint(recorder)])
-    listener.start()
-    yield topic, recorder
-    listener.stop()
-    listener.wait()
-    transport.cleanup()
 
 
 def test_share_status_update_and_usage_size(daemon_factory, fresh_db,
@@ -178,7 +93,8 @@ def test_share_status_update_and_usage_size(daemon_factory, fresh_db,
     bad.wait_for(lambda: _log_count(bad, failure) >= 2,
                  message='two failed usage gatherings')
     assert not recorder.matching(
-        lambda n: n['publisher_id'] == 'share.%s' % bad.service_hosts[0])
+        lambda n: n['publisher_id'] == 'share.%s' % bad.service_hosts[0] and
+        n['event_type'] == 'share.consumed.size')
     beat = bad.heartbeats()[bad.service_hosts[0]]
     bad.wait_for(lambda: bad.heartbeats()[bad.service_hosts[0]] > beat,
                  message='heartbeat after the failures')
@@ -285,3 +201,90 @@ def test_reconcile_stranded_instances(daemon_factory, fresh_db, pg_facade):
 
     # Within the timeout an instance is somebody's work in progress.
     assert share_rows.instance(good, fresh)['status'] == 'creating'
+
+
+def _bin(pg, daemon, size, minutes=1):
+    """An available share of ``daemon`` (quota charged) put in the recycle bin, expired ``minutes`` ago."""
+    row = share_rows.share(pg, daemon, 'available', size=size)
+    when = (datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+            - datetime.timedelta(minutes=minutes))
+    pg.share_update(share_rows.admin_ctx(), row['id'], {
+        'is_soft_deleted': True, 'scheduled_to_be_deleted_at': when})
+    return row['id']
+
+
+def _transfer(daemon, share_id, seconds_ago=1):
+    daemon.db.execute(
+        "INSERT INTO transfers (id, deleted, resource_type, resource_id, "
+        "display_name, expires_at, source_project_id, created_at) VALUES "
+        "(:i, 'False', 'share', :s, 't', now() - make_interval(secs => :a), "
+        "'p1', now())", i=str(uuid.uuid4()), s=share_id, a=seconds_ago)
+
+
+def _live_transfers(daemon, share_id):
+    return daemon.db.scalar("SELECT count(*) FROM transfers WHERE "
+                            "resource_id = :s AND deleted = 'False'",
+                            s=share_id)
+
+
+def test_expired_shares_and_transfers(daemon_factory, fresh_db, pg_facade,
+                                      notifications):
+    topic, recorder = notifications
+    options = {
+        'DEFAULT': {'check_for_expired_shares_in_recycle_bin_interval': 1,
+                    'check_for_expired_transfers': 1},
+        'oslo_messaging_notifications': {'driver': 'messagingv2',
+                                         'topics': topic},
+    }
+    good, bad = _pair(daemon_factory, fresh_db, 'delete_share', options)
+    expired = {good.host: _bin(pg_facade, good, 2),
+               bad.host: _bin(pg_facade, bad, 1)}
+    waiting = _bin(pg_facade, good, 1, minutes=-60)
+
+    # The recycle bin's expired share is deleted through its host, quota
+    # given back (the failing daemon's share keeps its charge) ...
+    good.wait_for(lambda: share_rows.instance(
+        good, expired[good.host]) is None, message='expired share deleted')
+    assert share_rows.share_row(good, expired[good.host])['deleted'] != \
+        'False'
+    # ... and one its driver fails to delete ends error_deleting with a
+    # user message (on the instance, as upstream), then is deleted again
+    # by the next runs.
+    failing = share_rows.instance(bad, expired[bad.host])['id']
+    bad.wait_for(lambda: len(share_rows.messages(bad, failing)) >= 2,
+                 message='two failed deletions')
+    assert set(share_rows.messages(bad, failing)) == {
+        ('007', '001', 'SHARE', 'p1')}
+    again = 'prior deletion attempt failed; deleting it again'
+    good.wait_for(lambda: again in good.log_text() + bad.log_text(),
+                  message='the retry of an error_deleting share')
+    assert share_rows.usage(pg_facade, 'shares') == (2, 0)   # + waiting
+    assert share_rows.usage(pg_facade, 'gigabytes') == (2, 0)
+    assert share_rows.instance(good, waiting)['status'] == 'available'
+
+    # An expired transfer gives its share back, with upstream's
+    # notifications; a not yet expired one stays.
+    given = share_rows.share(pg_facade, good, 'awaiting_transfer',
+                             charge=False)['id']
+    kept = share_rows.share(pg_facade, good, 'awaiting_transfer',
+                            charge=False)['id']
+    _transfer(good, given)
+    _transfer(good, kept, seconds_ago=-3600)
+    share_rows.wait_status(good, given, 'available')
+    good.wait_for(lambda: _live_transfers(good, given) == 0,
+                  message='expired transfer deleted')
+    notes = recorder.wait(lambda n: n['payload']['share_id'] == given,
+                          count=2)
+    assert [n['event_type'] for n in notes] == [
+        'share.transfer.delete.start', 'share.transfer.delete.end']
+    assert notes[0]['publisher_id'] in ('share.%s' % good.host,
+                                        'share.%s' % bad.host)
+    assert share_rows.instance(good, kept)['status'] == 'awaiting_transfer'
+    assert _live_transfers(good, kept) == 1
+    # A transfer whose share moved on is deleted alone.
+    moved = share_rows.share(pg_facade, good, 'error', charge=False)['id']
+    _transfer(good, moved)
+    good.wait_for(lambda: _live_transfers(good, moved) == 0,
+                  message='transfer of a moved share deleted')
+    assert share_rows.instance(good, moved)['status'] == 'error'
+    assert good.running and bad.running

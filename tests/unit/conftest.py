@@ -77,3 +77,23 @@ def manager_factory(db, tmp_path):
     for cleanup in cleanups:
         cleanup()
     CONF.clear_override('lock_path', group='oslo_concurrency')
+
+
+@pytest.fixture
+def notifications(monkeypatch):
+    """``[(publisher_id, event_type, payload)]`` of the usage notifications sent."""
+    from manila_lite import rpc
+    sent = []
+
+    class Recorder:
+        def __init__(self, publisher):
+            self.publisher = publisher
+
+        def info(self, context, event_type, payload):
+            sent.append((self.publisher, event_type, payload))
+
+    monkeypatch.setattr(
+        rpc, 'get_notifier',
+        lambda service=None, host=None: Recorder('%s.%s' % (
+            service, host or CONF.host)))
+    return sent

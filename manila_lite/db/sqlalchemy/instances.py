@@ -326,7 +326,11 @@ def _apply_instance_filters(stmt, filters):
     for key in ('share_id', 'share_server_id', 'share_network_id',
                 'encryption_key_ref', 'replica_state', 'share_type_id'):
         if filters.get(key):
-            stmt = stmt.where(SI.__table__.c[key] == filters[key])
+            value = filters[key]
+            column = SI.__table__.c[key]
+            stmt = stmt.where(column.in_(list(value))
+                              if isinstance(value, (list, tuple, set))
+                              else column == value)
     statuses = utils.as_list(filters.get('status'))
     if statuses:
         stmt = stmt.where(SI.status.in_(statuses))
@@ -410,6 +414,34 @@ def share_instance_status_update(context, share_instance_ids, values,
                 .values(**_bulk_values(session, context, values))
                 .execution_options(synchronize_session=False))
         return session.execute(stmt).rowcount
+
+
+def share_instances_conditional_update(context, share_instance_ids,
+                                       expected_statuses, values):
+    """One UPDATE of the live rows among the ids whose status is expected; returns the ids that moved.
+
+    With UPDATE ... RETURNING (PostgreSQL, SQLite, MariaDB) that is one
+    statement; otherwise the rows are locked by a SELECT ... FOR UPDATE
+    and then updated.
+    """
+    ids = list(share_instance_ids)
+    if not ids:
+        return []
+    table = SI.__table__
+    found = sa.and_(table.c.id.in_(ids),
+                    table.c.deleted == model_base.STRING_LIVE,
+                    table.c.status.in_(utils.as_list(expected_statuses)))
+    with engine.writer(context) as session:
+        update = sa.update(table).values(**_bulk_values(session, context,
+                                                        values))
+        if session.get_bind().dialect.update_returning:
+            return [row[0] for row in session.execute(
+                update.where(found).returning(table.c.id))]
+        moved = [row[0] for row in session.execute(
+            sa.select(table.c.id).where(found).with_for_update())]
+        if moved:
+            session.execute(update.where(table.c.id.in_(moved)))
+        return moved
 
 
 def _conditional_stmt(columns):

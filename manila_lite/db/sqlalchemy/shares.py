@@ -3,11 +3,13 @@
 import copy
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from manila_lite.db.sqlalchemy import engine
 from manila_lite.db.sqlalchemy import instances
 from manila_lite.db.sqlalchemy import model_base
 from manila_lite.db.sqlalchemy import models
+from manila_lite.db.sqlalchemy import models_infra
 from manila_lite.db.sqlalchemy import services
 from manila_lite.db.sqlalchemy import utils
 from manila_lite import exception
@@ -154,3 +156,65 @@ def share_metadata_update(context, share_id, metadata, delete=False):
                                                  value=value))
         session.flush()
     return metadata
+
+
+def share_get_all_expired(context):
+    """Shares in the recycle bin past ``scheduled_to_be_deleted_at``, with live instances and metadata.
+
+    Three SELECTs however many shares: the shares, then their instances
+    and their metadata by one subquery load each.
+    """
+    stmt = (utils.model_query(context, Share, read_deleted='no')
+            .where(Share.is_soft_deleted.is_(True),
+                   Share.scheduled_to_be_deleted_at <= model_base.utcnow())
+            .order_by(Share.scheduled_to_be_deleted_at, Share.id)
+            .options(orm.subqueryload(Share.instances),
+                     orm.subqueryload(Share.share_metadata)))
+    with engine.reader(context) as session:
+        return [instances.link_share(s) for s in session.scalars(stmt)]
+
+
+# What keeps upstream's share API from deleting a share, as (name, condition
+# on shares.id) pairs: dependent snapshots, backups, snapshot instances
+# (share group snapshot members) and resource locks on "delete".
+def _blockers():
+    snap = models.ShareSnapshot
+    backup = models_infra.ShareBackup
+    snapinst = models.ShareSnapshotInstance
+    si = models.ShareInstance
+    lock = models_infra.ResourceLock
+    return (
+        ('snapshots', sa.exists().where(snap.share_id == Share.id,
+                                        model_base.live(snap))),
+        ('backups', sa.exists().where(backup.share_id == Share.id,
+                                      model_base.live(backup))),
+        ('share group snapshot members', sa.exists().where(
+            snapinst.share_instance_id == si.id, si.share_id == Share.id,
+            model_base.live(snapinst))),
+        ('resource locks', sa.exists().where(
+            lock.resource_id == Share.id, lock.resource_action == 'delete',
+            model_base.live(lock))),
+    )
+
+
+def share_deletion_blockers(context, share_ids):
+    """``{share_id: [names]}`` of the dependents or locks that block each share's deletion (one SELECT)."""
+    if not share_ids:
+        return {}
+    blockers = _blockers()
+    stmt = (sa.select(Share.id, *[cond for _name, cond in blockers])
+            .where(Share.id.in_(list(share_ids))))
+    with engine.reader(context) as session:
+        rows = session.execute(stmt).all()
+    return {row[0]: [name for (name, _c), hit in zip(blockers, row[1:])
+                     if hit]
+            for row in rows}
+
+
+def share_metadata_delete(context, share_id, key):
+    """Soft-delete one metadata key of a share (no-op if absent); raises ShareNotFound."""
+    meta = models.ShareMetadata
+    with engine.writer(context) as session:
+        _require_share(session, context, share_id)
+        utils.soft_delete_where(session, meta, meta.share_id == share_id,
+                                meta.key == key)

@@ -1,13 +1,16 @@
 """One run of every periodic task sends as many SQL statements at 1,000 shares as at 10."""
 
+import datetime
 import itertools
 
 from oslo_config import cfg
+from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import pytest
 import sqlalchemy as sa
 
 from manila_lite.db.sqlalchemy import models
+from manila_lite.db.sqlalchemy import models_infra
 from tests.unit.db import helpers as db_helpers
 from tests.unit.share import helpers
 
@@ -136,4 +139,66 @@ def test_periodic_run_statement_count_is_flat(manager_factory, db, admin_ctx,
         assert len(live) == size + 2
         assert all(len(i['export_locations']) == 2 for i in live
                    if i['share_id'] not in (twin['id'],))
+    assert counts[10] == counts[1000]
+
+
+# -- the expiry tasks: a run that processes N items costs the same at 10 and
+# 1,000 (reads and writes are batched; casts and notifications are not SQL).
+
+def _seed_expired_shares(db, ctx, engine, count):
+    share = _template(db, ctx)
+    db.share_update(ctx, share['id'], {
+        'is_soft_deleted': True,
+        'scheduled_to_be_deleted_at': timeutils.utcnow() -
+        datetime.timedelta(minutes=1)})
+    _clone_share(engine, share['id'], count - 1)
+
+
+def _seed_expired_transfers(db, ctx, engine, count):
+    share, _inst = helpers.make_share(db, ctx, status='awaiting_transfer')
+    _clone_share(engine, share['id'], count - 1)
+    table = models_infra.Transfer.__table__
+    si = SI.__table__
+    with engine.begin() as conn:
+        share_ids = conn.scalars(sa.select(si.c.share_id).where(
+            si.c.status == 'awaiting_transfer',
+            si.c.share_id.not_in(sa.select(table.c.resource_id)))).all()
+        conn.execute(sa.insert(table), [
+            {'id': uuidutils.generate_uuid(), 'resource_type': 'share',
+             'resource_id': share_id, 'deleted': 'False',
+             'expires_at': timeutils.utcnow() - datetime.timedelta(
+                 seconds=1)} for share_id in share_ids])
+
+
+def _expiry_casts(mgr, monkeypatch):
+    sent = []
+    monkeypatch.setattr(mgr.share_rpcapi, 'delete_share_instance',
+                        lambda ctx, inst, **kwargs: sent.append(inst['id']))
+    return sent
+
+
+def _expiry_done(db, ctx, task, sent):
+    """How many items the runs so far processed."""
+    if task == 'delete_expired_share':
+        return len(sent)
+    return len(db.share_instance_get_all(ctx, filters={
+        'status': 'available'}))
+
+
+@pytest.mark.parametrize('task, seed', [
+    ('delete_expired_share', _seed_expired_shares),
+    ('delete_expired_transfers', _seed_expired_transfers)])
+def test_expiry_run_statement_count_is_flat(manager_factory, db, admin_ctx,
+                                            monkeypatch, notifications,
+                                            task, seed):
+    mgr = manager_factory()
+    engine = db.get_engine()
+    sent = _expiry_casts(mgr, monkeypatch)
+    counts = {}
+    for size, total in ((10, 10), (1000, 1010)):
+        seed(db, admin_ctx, engine, size)
+        with db_helpers.StatementCounter(engine) as counter:
+            getattr(mgr, task)(admin_ctx)
+        counts[size] = len(counter.statements)
+        assert _expiry_done(db, admin_ctx, task, sent) == total
     assert counts[10] == counts[1000]

@@ -5,7 +5,6 @@ import pytest
 
 from manila_lite.common import constants as c
 from manila_lite import exception
-from manila_lite import rpc
 from tests.unit.share import helpers
 
 
@@ -37,19 +36,6 @@ def _status(db, ctx, inst):
     return db.share_instance_get(ctx, inst['id'])['status']
 
 
-@pytest.fixture
-def notifications(monkeypatch):
-    sent = []
-
-    class Recorder:
-        def info(self, context, event_type, payload):
-            sent.append((event_type, payload))
-
-    monkeypatch.setattr(rpc, 'get_notifier',
-                        lambda service=None, host=None: Recorder())
-    return sent
-
-
 # -- extend ----------------------------------------------------------------
 
 def test_extend_success_commits_quota(manager_factory, db, admin_ctx,
@@ -65,10 +51,10 @@ def test_extend_success_commits_quota(manager_factory, db, admin_ctx,
     assert db.share_get(admin_ctx, share['id'])['size'] == 3
     assert _gigabytes(db, admin_ctx, inst) == [(3, 0), (3, 0)]
     assert _messages(db, admin_ctx, share['id']) == []
-    assert [e for e, _p in notifications] == ['share.extend.start',
-                                              'share.extend.end']
-    assert notifications[-1][1]['size'] == 3
-    assert notifications[-1][1]['share_id'] == share['id']
+    assert [e for _pub, e, _p in notifications] == [
+        'share.extend.start', 'share.extend.end']
+    assert notifications[-1][2]['size'] == 3
+    assert notifications[-1][2]['share_id'] == share['id']
 
 
 def test_extend_driver_failure(manager_factory, db, admin_ctx):
@@ -162,8 +148,8 @@ def test_shrink_success_gives_quota_back(manager_factory, db, admin_ctx,
     assert db.share_get(admin_ctx, share['id'])['size'] == 2
     assert _gigabytes(db, admin_ctx, inst) == [(2, 0), (2, 0)]
     assert _messages(db, admin_ctx, share['id']) == []
-    assert [e for e, _p in notifications] == ['share.shrink.start',
-                                              'share.shrink.end']
+    assert [e for _pub, e, _p in notifications] == [
+        'share.shrink.start', 'share.shrink.end']
 
 
 def test_shrink_refused_for_possible_data_loss(manager_factory, db,

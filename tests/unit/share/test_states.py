@@ -222,3 +222,18 @@ def test_advance_many_moves_rows_in_source_statuses(db, admin_ctx):
                                sources=['ensuring']) == 1
     assert [db.share_instance_get(admin_ctx, i)['status']
             for i in rows] == ['available', 'available', 'error']
+
+
+def test_advance_many_can_answer_the_moved_ids(db, admin_ctx):
+    rows = [helpers.make_share(db, admin_ctx, status=s)[1]['id']
+            for s in ('available', 'error_deleting', 'creating')]
+    moved = states.advance_many(admin_ctx, states.SHARE_INSTANCE, rows,
+                                'expired_delete_requested',
+                                values={'progress': '0%'}, return_ids=True)
+    assert sorted(moved) == sorted(rows[:2])
+    after = [db.share_instance_get(admin_ctx, i) for i in rows]
+    assert [i['status'] for i in after] == ['deleting', 'deleting',
+                                            'creating']
+    assert [i['progress'] for i in after] == ['0%', '0%', None]
+    assert states.advance_many(admin_ctx, states.SHARE_INSTANCE, [],
+                               'transfer_expired', return_ids=True) == []

@@ -4,27 +4,9 @@ from oslo_config import cfg
 import pytest
 import sqlalchemy
 
-from manila_lite import rpc
 from tests.unit.share import helpers
 
 CONF = cfg.CONF
-
-
-@pytest.fixture
-def notifications(monkeypatch):
-    sent = []
-
-    class Recorder:
-        def __init__(self, publisher):
-            self.publisher = publisher
-
-        def info(self, context, event_type, payload):
-            sent.append((self.publisher, event_type, payload))
-
-    monkeypatch.setattr(
-        rpc, 'get_notifier',
-        lambda service=None, host=None: Recorder('%s.%s' % (service, host)))
-    return sent
 
 
 @pytest.fixture
@@ -112,3 +94,87 @@ def test_usage_reads_a_constant_number_of_times(manager_factory, db,
         return len(seen)
 
     assert selects(1) == selects(5)
+
+
+# -- share.create.* and share.delete.* around the instance flows -------------
+
+USAGE_KEYS = {'share_id', 'user_id', 'project_id', 'snapshot_id',
+              'share_group_id', 'size', 'name', 'description', 'proto',
+              'is_public', 'availability_zone', 'host', 'status',
+              'share_type_id', 'share_type'}
+
+
+def _events(notifications):
+    return [event for _pub, event, _payload in notifications]
+
+
+def test_create_and_delete_are_notified(manager_factory, db, admin_ctx,
+                                        notifications):
+    mgr = manager_factory()
+    share, inst = helpers.make_share(db, admin_ctx, size=2)
+    mgr.create_share_instance(admin_ctx, share_instance_id=inst['id'])
+    db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
+    mgr.delete_share_instance(admin_ctx, share_instance_id=inst['id'])
+    assert _events(notifications) == [
+        'share.create.start', 'share.create.end', 'share.delete.start',
+        'share.delete.end']
+    for publisher, _event, payload in notifications:
+        assert publisher == 'share.hostA@alpha'
+        assert set(payload) == USAGE_KEYS
+        assert payload['share_id'] == share['id']
+        assert payload['size'] == 2 and payload['share_type'] == 'default'
+        assert payload['host'] == inst['host']
+    # Each payload shows the instance as the flow loaded it (as upstream).
+    assert [p['status'] for _pub, _e, p in notifications] == [
+        'creating', 'creating', 'deleting', 'deleting']
+
+
+def test_a_failed_create_or_delete_sends_no_end(manager_factory, db,
+                                                admin_ctx, notifications):
+    mgr = manager_factory(
+        dummy_driver_fail_methods=['create_share', 'delete_share'])
+    _share, inst = helpers.make_share(db, admin_ctx)
+    with pytest.raises(Exception):
+        mgr.create_share_instance(admin_ctx, share_instance_id=inst['id'])
+    db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
+    with pytest.raises(Exception):
+        mgr.delete_share_instance(admin_ctx, share_instance_id=inst['id'])
+    assert _events(notifications) == ['share.create.start',
+                                      'share.delete.start']
+
+
+def test_create_from_snapshot_is_notified(manager_factory, db, admin_ctx,
+                                          notifications):
+    mgr = manager_factory()
+    share, inst = helpers.make_share(db, admin_ctx, status='available')
+    snapshot = db.share_snapshot_create(admin_ctx, {
+        'share_id': share['id'], 'size': 1, 'status': 'available',
+        'user_id': 'u1', 'project_id': 'p1'})
+    child, child_inst = helpers.make_share(db, admin_ctx,
+                                           snapshot_id=snapshot['id'])
+    mgr.create_share_instance(admin_ctx, share_instance_id=child_inst['id'],
+                              snapshot_id=snapshot['id'])
+    assert _events(notifications) == ['share.create.start',
+                                      'share.create.end']
+    assert notifications[-1][2]['snapshot_id'] == snapshot['id']
+    assert notifications[-1][2]['share_id'] == child['id']
+
+
+def test_deferred_deletion_is_notified_when_the_rows_go(
+        manager_factory, db, admin_ctx, notifications):
+    mgr = manager_factory(dummy_driver_fail_methods=['delete_share'])
+    share, inst = helpers.make_share(db, admin_ctx, status='available')
+    db.share_instance_update(admin_ctx, inst['id'],
+                             {'status': 'deferred_deleting'})
+    mgr.delete_share_instance(admin_ctx, share_instance_id=inst['id'],
+                              deferred_delete=True)
+    assert _events(notifications) == ['share.delete.start']
+    assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
+        'error_deferred_deleting'
+    # The periodic retry with a working driver finishes it: delete.end.
+    CONF.clear_override('dummy_driver_fail_methods', group='alpha')
+    mgr.do_deferred_share_deletion(admin_ctx)
+    assert _events(notifications) == ['share.delete.start',
+                                      'share.delete.end']
+    assert notifications[-1][2]['share_id'] == share['id']
+    assert notifications[-1][2]['status'] == 'error_deferred_deleting'
