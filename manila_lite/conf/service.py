@@ -46,7 +46,10 @@ service_opts = [
                help='Seconds between removals of stopped services of the '
                     'share topic.'),
     cfg.IntOpt('periodic_interval', default=60, min=1,
-               help='Seconds between runs of the periodic tasks.'),
+               help='Seconds between runs of the periodic tasks that have '
+                    'no interval option of their own (status polls, '
+                    'capability reports); the longest the service sleeps '
+                    'between checks for due periodic tasks.'),
     cfg.IntOpt('periodic_fuzzy_delay', default=60, min=0,
                help='Upper bound of a random delay before the first '
                     'periodic run (0 disables it).'),

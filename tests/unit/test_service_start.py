@@ -8,38 +8,11 @@ import threading
 import time
 
 from oslo_config import cfg
-import pytest
 
 from manila_lite import context
-from manila_lite import rpc
-from manila_lite import service
 from manila_lite.share import rpcapi
-from tests.unit.conftest import configure_backend
 
 CONF = cfg.CONF
-
-
-@pytest.fixture
-def make_service(db, tmp_path, monkeypatch):
-    rpc.cleanup()
-    rpc.init(CONF, url='fake://')
-    CONF.set_override('lock_path', str(tmp_path / 'locks'),
-                      group='oslo_concurrency')
-    monkeypatch.setattr(service, 'DRIVER_SETUP_FIRST_INTERVAL', 0.2)
-    built, cleanups = [], []
-
-    def make(**options):
-        cleanups.append(configure_backend('alpha', **options))
-        svc = service.Service('hostA@alpha', backend='alpha')
-        built.append(svc)
-        return svc
-    yield make
-    for svc in built:
-        svc.stop()
-    for cleanup in cleanups:
-        cleanup()
-    rpc.cleanup()
-    CONF.clear_override('lock_path', group='oslo_concurrency')
 
 
 def _answer_to_a_call():
