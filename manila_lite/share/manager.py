@@ -154,7 +154,12 @@ class ShareManager(periodic_task.PeriodicTasks):
         """Ensure the host's shares and publish capabilities (driver must be set up)."""
         self.service_id = service_id
         ctx = ml_context.get_admin_context()
-        instances.ensure_resources(self, ctx)
+        try:
+            instances.ensure_resources(self, ctx)
+        except Exception:
+            # Logged; the capabilities report and the reconciliation
+            # still run (upstream's init_host would end here).
+            LOG.exception('Start-up ensure of %s failed.', self.host)
         try:
             self.publish_service_capabilities(ctx)
         except messaging.ExpectedException:
