@@ -59,7 +59,9 @@ service_opts = [
                 help='Set share instances to "ensuring" while the driver '
                      'ensures them.'),
     cfg.ListOpt('driver_updatable_metadata', default=[],
-                help='Share metadata keys that are passed on to drivers.'),
+                help='Share metadata keys that are passed on to drivers '
+                     '(read by manila-api, which chooses the keys it casts '
+                     'to the share service).'),
     cfg.ListOpt('driver_updatable_subnet_metadata', default=[],
                 help='Share network subnet metadata keys that are passed '
                      'on to drivers.'),

@@ -77,11 +77,11 @@ def create(mgr, context, share_instance_id, snapshot_id=None):
         raw = mgr.driver.create_share(context, inst,
                                       share_server=rows.server(inst))
         locations = export_locations.normalize(raw)
+        _store_creation_metadata(mgr, context, inst)
     except Exception as exc:
         _store_failure_locations(context, inst, exc)
         _fail_create(mgr, context, inst, exc, values=az_values)
         raise guard.driver_error('create_share', exc)
-    _store_creation_metadata(mgr, context, inst)
     # The locations and the status in one transaction.
     if states.advance(context, states.SHARE_INSTANCE, inst['id'],
                       'create_succeeded',
@@ -131,10 +131,12 @@ def store_driver_metadata(context, share_id, metadata):
 
 
 def _store_creation_metadata(mgr, context, inst):
+    """Ask the driver for metadata of the new share; as upstream it gets the share (``shares`` row), not the instance."""
     getter = getattr(mgr.driver, 'get_optional_share_creation_data', None)
     if getter is None:
         return
-    data = getter(inst, share_server=rows.server(inst)) or {}
+    share = inst.get('share') or db_api.share_get(context, inst['share_id'])
+    data = getter(share, share_server=rows.server(inst)) or {}
     store_driver_metadata(context, inst['share_id'],
                           data.get('metadata') if isinstance(data, dict)
                           else None)
@@ -261,9 +263,7 @@ def _remove(mgr, context, inst, force, deferred_delete, retry=False):
     deferred = (deferred_delete or
                 inst['status'] in _DEFERRED)
     steps = (('update_access', mf.Action.DELETE_ACCESS_RULES, _deny_all),
-             ('delete_share', mf.Action.DELETE,
-              lambda m, ctx, i: m.driver.delete_share(
-                  ctx, i, share_server=rows.server(i))))
+             ('delete_share', mf.Action.DELETE, _driver_delete))
     for operation, action, step in steps:
         try:
             step(mgr, context, inst)
@@ -288,6 +288,19 @@ def _remove(mgr, context, inst, force, deferred_delete, retry=False):
         db_api.share_instance_delete(context, inst['id'],
                                      need_to_update_usages=not deferred)
     LOG.info('Share instance %s deleted.', inst['id'])
+
+
+# What upstream hands the driver when an instance's lifetime is unknown.
+ONE_WEEK_IN_SECONDS = 7 * 24 * 60 * 60
+
+
+def _driver_delete(mgr, context, inst):
+    """``delete_share`` with the instance's ``duration_seconds`` set, as upstream passes it."""
+    scheduled, terminated = inst.get('scheduled_at'), inst.get('terminated_at')
+    duration = ((terminated - scheduled).total_seconds()
+                if scheduled and terminated else ONE_WEEK_IN_SECONDS)
+    inst.update({'duration_seconds': duration})
+    mgr.driver.delete_share(context, inst, share_server=rows.server(inst))
 
 
 # The start-up ensure runs beside the RPC server: its per-instance Python

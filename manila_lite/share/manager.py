@@ -483,7 +483,7 @@ class ShareManager(periodic_task.PeriodicTasks):
         unsupported.refuse(context.elevated(), method, kwargs, self.host)
 
     # -- periodic tasks ------------------------------------------------------------
-    @hook.add_hooks
+    # As upstream: no hooks here (they run around publish_service_capabilities).
     @periodic_task.periodic_task(spacing=60, run_immediately=True)
     def _report_driver_status(self, context):
         if not self.driver.initialized:
