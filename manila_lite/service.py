@@ -1,5 +1,6 @@
 """One backend's service: the services-table heartbeat, the RPC server and the periodic timer."""
 
+import functools
 import random
 import threading
 
@@ -18,6 +19,8 @@ from manila_lite import coordination
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite import rpc
+from manila_lite.share import backlog
+from manila_lite.share import guard
 from manila_lite.share import manager as share_manager
 
 CONF = cfg.CONF
@@ -44,6 +47,9 @@ class Service(oslo_service.Service):
         self.topic = topic or CONF.share_topic
         self.manager = share_manager.ShareManager(host=host,
                                                   service_name=backend)
+        # What the reconciliation asks before it settles a row (markers on
+        # this service's queue); opens nothing until used.
+        self.manager.backlog = backlog.Backlog(self.topic, self.host)
         self.service_id = None
         self.rpcserver = None
         self._timers = []
@@ -76,7 +82,10 @@ class Service(oslo_service.Service):
             if self._stopping.is_set() or self.rpcserver is not None:
                 return
             target = messaging.Target(topic=self.topic, server=self.host)
-            self.rpcserver = rpc.get_server(target, [self.manager])
+            self.rpcserver = rpc.get_server(
+                target, [self.manager, self.manager.backlog.endpoint],
+                on_take=functools.partial(guard.hold_message,
+                                          self.manager.in_flight))
             self.rpcserver.start()
         LOG.info('%(host)s is consuming RPC on topic %(topic)s.',
                  {'host': self.host, 'topic': self.topic})

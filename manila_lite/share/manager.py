@@ -95,6 +95,10 @@ class ShareManager(periodic_task.PeriodicTasks):
         self._capabilities_lock = threading.Lock()
         self._zone_cache = None
         self.in_flight = guard.InFlight()
+        # backlog.Backlog of the RPC queue this manager serves, set by the
+        # service that consumes it; None: no queue, so no message can be on
+        # its way to a row (the reconciliation goes by age alone).
+        self.backlog = None
         # Set while no driver set-up attempt is under way (see
         # _wait_for_driver_setup).
         self._driver_setup_done = threading.Event()
