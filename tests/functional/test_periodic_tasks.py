@@ -285,3 +285,19 @@ def test_reconcile_stranded_instances(daemon_factory, fresh_db, pg_facade):
 
     # Within the timeout an instance is somebody's work in progress.
     assert share_rows.instance(good, fresh)['status'] == 'creating'
+
+
+def test_reconciliation_interval_shorter_than_periodic_interval(
+        daemon_factory, fresh_db, pg_facade):
+    """transitional_state_check_interval (1 s) takes effect with
+    periodic_interval at 60 s: a row stranded after the start-up pass is
+    settled long before the next periodic_interval tick."""
+    options = {'DEFAULT': {'periodic_interval': 60,
+                           'transitional_state_timeout': 2,
+                           'transitional_state_check_interval': 1}}
+    daemon = daemon_factory(fresh_db, options=options)
+    row = share_rows.share(pg_facade, daemon, 'extending', charge=False)
+    # Bounded poll; a pass on the periodic_interval tick only would come a
+    # minute after the start.
+    share_rows.wait_status(daemon, row['id'], 'extending_error', timeout=40)
+    assert 'was stranded in extending' in daemon.log_text()
