@@ -46,6 +46,10 @@ class Endpoint:
         self._backlog = backlog
 
     def backlog_marker(self, context, token):
+        if not isinstance(token, str):
+            LOG.error('Ignored a queue marker whose token is %s, not a '
+                      'string.', type(token).__name__)
+            return
         self._backlog._taken(token)
 
 

@@ -103,3 +103,16 @@ def make_service(db, tmp_path, monkeypatch):
         cleanup()
     rpc.cleanup()
     CONF.clear_override('lock_path', group='oslo_concurrency')
+
+
+@pytest.fixture
+def wait_until():
+    """``wait_until(predicate, timeout=30)``: poll until true; fail after ``timeout`` seconds (a bound for failures only)."""
+    import time
+
+    def wait(predicate, timeout=30):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, 'condition not reached'
+            time.sleep(0.05)
+    return wait

@@ -14,14 +14,9 @@ from tests.unit.db import helpers as db_helpers
 CONF = cfg.CONF
 
 
-def _wait_until(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, 'condition not reached'
-        time.sleep(0.05)
 
-
-def test_reconciliation_runs_on_its_own_interval(make_service, monkeypatch):
+def test_reconciliation_runs_on_its_own_interval(make_service, monkeypatch,
+                                                 wait_until):
     """periodic_interval 60, transitional_state_check_interval 1: the
     reconciliation runs every second, not once a minute."""
     periodic_runs = []
@@ -41,7 +36,7 @@ def test_reconciliation_runs_on_its_own_interval(make_service, monkeypatch):
         svc.start()
         # Generous bound: with the tick of periodic_interval it would take
         # two minutes to see three runs.
-        _wait_until(lambda: len(periodic_runs) >= 3, timeout=45)
+        wait_until(lambda: len(periodic_runs) >= 3, timeout=45)
     finally:
         for name in ('periodic_interval', 'periodic_fuzzy_delay',
                      'transitional_state_check_interval'):

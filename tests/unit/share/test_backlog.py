@@ -19,12 +19,6 @@ from tests.unit.share import helpers
 CONF = cfg.CONF
 
 
-def _wait_until(predicate, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, 'condition not reached'
-        time.sleep(0.05)
-
 
 def _age(db, table, row_id, seconds=3600):
     import sqlalchemy
@@ -82,6 +76,7 @@ def test_one_marker_at_a_time_and_the_newest_taken_counts(reconcile_options):
     (method, token), = queue._client.casts
     assert method == 'backlog_marker'
     queue.endpoint.backlog_marker(ctx, token='from-an-earlier-process')
+    queue.endpoint.backlog_marker(ctx, token=['not', 'a', 'token'])
     assert queue.drained_until() is None
     queue.endpoint.backlog_marker(ctx, token=token)
     drained = queue.drained_until()
@@ -175,7 +170,7 @@ def test_a_marker_sent_too_early_settles_nothing(manager_factory, db,
 
 
 def test_service_started_on_a_full_queue_carries_the_casts_out(
-        make_service, db, admin_ctx, reconcile_options, caplog):
+        make_service, db, admin_ctx, reconcile_options, caplog, wait_until):
     """Extends queued while the service was stopped, their rows an hour
     old: all succeed, each reaches the driver once, and a row without a
     message is settled once the queue has been worked through."""
@@ -206,8 +201,9 @@ def test_service_started_on_a_full_queue_carries_the_casts_out(
     svc.manager.driver.extend_share = counting
     try:
         svc.start()
-        _wait_until(lambda: db.share_instance_get(
-            admin_ctx, lost['id'])['status'] == c.STATUS_EXTENDING_ERROR)
+        wait_until(lambda: db.share_instance_get(
+            admin_ctx, lost['id'])['status'] == c.STATUS_EXTENDING_ERROR,
+            timeout=60)
     finally:
         CONF.clear_override('executor_thread_pool_size')
     assert sorted(extended) == sorted(s['id'] for s in shares)
