@@ -105,9 +105,11 @@ def test_ensure_rpc_and_restart_with_failing_ensure(fresh_db, pg_facade,
 def test_restart_with_failing_get_pool_ensures_the_rest(fresh_db, pg_facade,
                                                         daemon_factory,
                                                         share_rpc):
-    """Instances without a pool in their host and a driver whose get_pool
-    fails: each failure is logged and the start-up ensure, the capabilities
-    report and the reconciliation go on (as upstream's ensure does)."""
+    """A failing get_pool is logged; the start-up goes on, as upstream's.
+
+    Instances without a pool in their host: the ensure, the capabilities
+    report and the reconciliation still run.
+    """
     daemon = daemon_factory(fresh_db, options={
         'DEFAULT': {'transitional_state_timeout': 5,
                     'transitional_state_check_interval': 1}})

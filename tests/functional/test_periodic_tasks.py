@@ -289,9 +289,11 @@ def test_reconcile_stranded_instances(daemon_factory, fresh_db, pg_facade):
 
 def test_reconciliation_interval_shorter_than_periodic_interval(
         daemon_factory, fresh_db, pg_facade):
-    """transitional_state_check_interval (1 s) takes effect with
-    periodic_interval at 60 s: a row stranded after the start-up pass is
-    settled long before the next periodic_interval tick."""
+    """transitional_state_check_interval takes effect below periodic_interval.
+
+    Check interval 1 s, periodic_interval 60 s: a row stranded after the
+    start-up pass is settled long before the next periodic_interval tick.
+    """
     options = {'DEFAULT': {'periodic_interval': 60,
                            'transitional_state_timeout': 2,
                            'transitional_state_check_interval': 1}}

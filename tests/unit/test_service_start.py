@@ -26,7 +26,6 @@ def _answer_to_a_call():
     return None
 
 
-
 def test_requests_wait_for_the_driver_set_up_under_way(make_service,
                                                        wait_until):
     svc = make_service()
@@ -51,16 +50,16 @@ def test_requests_wait_for_the_driver_set_up_under_way(make_service,
     caller.join(30)
     assert answers == ['ShareInstanceNotFound']
     wait_until(lambda: svc._ensure_thread is not None and
-                not svc._ensure_thread.is_alive())
+               not svc._ensure_thread.is_alive())
 
 
-def test_failed_set_up_stops_consuming_until_a_retry_passes(make_service,
-                                                           wait_until):
+def test_failed_set_up_stops_consuming_until_a_retry_passes(
+        make_service, wait_until):
     svc = make_service(dummy_driver_fail_methods=['check_for_setup_error'])
     svc.start()
     wait_until(lambda: svc.rpcserver is None)
     assert not svc.manager.driver.initialized
     CONF.set_override('dummy_driver_fail_methods', [], group='alpha')
     wait_until(lambda: svc.manager.driver.initialized and
-                svc.rpcserver is not None)
+               svc.rpcserver is not None)
     assert _answer_to_a_call() == 'ShareInstanceNotFound'

@@ -1,4 +1,4 @@
-"""The service's timers: periodic tasks each on their own spacing (transitional_state_check_interval shorter than periodic_interval), and upstream's clean-up of stopped services every cleanup_interval."""
+"""The service's timers: each periodic task on its own spacing, and upstream's clean-up of stopped services every cleanup_interval."""
 
 import datetime
 import threading
@@ -14,11 +14,12 @@ from tests.unit.db import helpers as db_helpers
 CONF = cfg.CONF
 
 
-
 def test_reconciliation_runs_on_its_own_interval(make_service, monkeypatch,
                                                  wait_until):
-    """periodic_interval 60, transitional_state_check_interval 1: the
-    reconciliation runs every second, not once a minute."""
+    """The reconciliation runs every check interval, not every periodic_interval.
+
+    periodic_interval 60, transitional_state_check_interval 1.
+    """
     periodic_runs = []
     real = share_manager.reconcile.reconcile
 

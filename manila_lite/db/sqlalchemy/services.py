@@ -135,7 +135,11 @@ def service_update(context, service_id, values):
 
 
 def _heartbeat_state(now):
-    """The state upstream's heartbeat writes, judged from the row before it: up if the last beat is within service_down_time, else down (a stopped row stays stopped)."""
+    """The state upstream's heartbeat writes, judged from the row before it.
+
+    'up' if the last beat is within service_down_time, else 'down' (a
+    stopped row stays 'stopped').
+    """
     window = datetime.timedelta(seconds=CONF.service_down_time)
     svc = models.Service
     last = sa.func.coalesce(svc.updated_at, svc.created_at)

@@ -1,4 +1,4 @@
-"""Send many creates and extends the way upstream's API does (its DB API, quota engine and ShareAPI casts), waiting for nothing; print the new share ids as JSON (runs inside the upstream venv)."""
+"""Send many creates and extends as upstream's API does, waiting for nothing; print the new share ids as JSON (upstream venv)."""
 
 import sys
 

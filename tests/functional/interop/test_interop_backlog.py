@@ -1,6 +1,8 @@
-"""A share service stopped longer than ``transitional_state_timeout`` while upstream's API queued creates and extends for it carries every one of them out when it starts again: the reconciliation settles none of those rows first, and none is driven twice (issue 10, item 5).
+"""A daemon stopped past transitional_state_timeout carries out the casts upstream's API queued meanwhile, each once.
 
-The daemon works through its backlog two requests at a time with a slow
+Upstream's API queues creates and extends for the stopped daemon; when it
+starts again the reconciliation settles none of those rows first, and
+none is driven twice (issue 10, item 5). The daemon works through its backlog two requests at a time with a slow
 dummy driver, so draining the queue takes longer than the timeout itself:
 a rule such as "settle nothing during the first timeout after the start"
 would not be enough here.
@@ -50,7 +52,7 @@ def _settled(daemon, share_ids):
 
 
 def test_casts_queued_while_stopped_are_carried_out(upstream, fresh_db,
-                                                   daemon_factory):
+                                                    daemon_factory):
     upstream('db_sync.py', '--connection', fresh_db)
     daemon = daemon_factory(fresh_db, db_sync=False, options=OPTIONS)
     project = 'backlog-%s' % uuid.uuid4().hex[:8]

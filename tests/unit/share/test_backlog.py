@@ -1,4 +1,4 @@
-"""Reconciliation never settles a row whose message is still queued: queue markers (share/backlog.py), messages held in flight from the moment they are taken, and a service started on a full queue."""
+"""Reconciliation never settles a row whose message is still queued: queue markers, messages held from intake, a service started on a full queue."""
 
 import datetime
 import threading
@@ -17,7 +17,6 @@ from manila_lite.share import rpcapi
 from tests.unit.share import helpers
 
 CONF = cfg.CONF
-
 
 
 def _age(db, table, row_id, seconds=3600):
@@ -171,9 +170,11 @@ def test_a_marker_sent_too_early_settles_nothing(manager_factory, db,
 
 def test_service_started_on_a_full_queue_carries_the_casts_out(
         make_service, db, admin_ctx, reconcile_options, caplog, wait_until):
-    """Extends queued while the service was stopped, their rows an hour
-    old: all succeed, each reaches the driver once, and a row without a
-    message is settled once the queue has been worked through."""
+    """Extends queued while the service was stopped all succeed, once each.
+
+    Their rows are an hour old; a row without a message is settled once
+    the queue has been worked through.
+    """
     from oslo_messaging import server as messaging_server
     CONF.register_opts(messaging_server._pool_opts)
     CONF.set_override('executor_thread_pool_size', 1)

@@ -1,4 +1,4 @@
-"""What the create and delete flows hand the driver, compared with upstream's manager: the share for get_optional_share_creation_data, duration_seconds for delete_share."""
+"""What create and delete hand the driver, as upstream's manager: the share for creation data, duration_seconds for delete_share."""
 
 import datetime
 

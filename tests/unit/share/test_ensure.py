@@ -1,4 +1,4 @@
-"""Start-up ensure as upstream's ensure_driver_resources: a failing get_pool, instances left out of the driver's answer, a raising driver, and the backend info check."""
+"""Start-up ensure as upstream's: a failing get_pool, instances left out of the driver's answer, a raising driver, backend info."""
 
 import datetime
 import logging

@@ -90,9 +90,10 @@ def test_every_upstream_hooked_method_is_hooked(manager_factory):
 
 
 def test_capabilities_hooks_run_once_as_upstream(manager_factory, admin_ctx):
-    """Hooks run once around publish_service_capabilities (as upstream's
-    decorator), never around the driver status report inside it nor the
-    periodic one."""
+    """Hooks run once around publish_service_capabilities, as upstream's.
+
+    Never around the driver status report inside it, nor the periodic one.
+    """
     mgr = _hooked(manager_factory)
     mgr.publish_service_capabilities(helpers.user_ctx())
     assert [(call[0], call[1]) for call in CALLS] == [

@@ -171,8 +171,10 @@ def test_transfer_accept_bad_input(manager_factory, db, admin_ctx):
 
 def test_update_share_from_metadata(manager_factory, db, admin_ctx,
                                     monkeypatch):
-    """Every key received reaches the driver, as upstream (the API filters
-    by driver_updatable_metadata, not the share service)."""
+    """Every key received reaches the driver, as upstream.
+
+    The API filters by driver_updatable_metadata, not the share service.
+    """
     CONF.set_override('driver_updatable_metadata', ['snapdir'])
     try:
         mgr = manager_factory()
