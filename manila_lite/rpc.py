@@ -226,27 +226,38 @@ class BoundedIntakeRPCServer(rpc_server.RPCServer):
     closes. A stop therefore waits only for the requests being served.
     """
 
-    def __init__(self, transport, target, dispatcher, executor=None):
+    def __init__(self, transport, target, dispatcher, executor=None,
+                 on_take=None):
         super().__init__(transport, target, dispatcher, executor)
         self._free_workers = threading.BoundedSemaphore(
             self.conf.executor_thread_pool_size)
+        self._on_take = on_take
+        self._taken = {}        # id(incoming) -> releases of on_take
 
     def _on_incoming(self, incoming):
         # Runs in the listener thread. While it waits, stop() waits for it
         # too (for the listener thread to end); the requests in flight
         # end regardless and free their slots, so this cannot deadlock.
         self._free_workers.acquire()
+        if self._on_take is not None:
+            self._taken[id(incoming)] = [
+                self._on_take(getattr(m, 'message', None)) for m in incoming]
         try:
             super()._on_incoming(incoming)
         except BaseException:
-            self._free_workers.release()
+            self._release(incoming)
             raise
 
     def _process_incoming(self, incoming):
         try:
             return super()._process_incoming(incoming)
         finally:
-            self._free_workers.release()
+            self._release(incoming)
+
+    def _release(self, incoming):
+        for release in self._taken.pop(id(incoming), ()):
+            release()
+        self._free_workers.release()
 
     def _create_listener(self):
         return _ClosingListener(super()._create_listener(), self._on_incoming)
@@ -285,16 +296,19 @@ class _ClosingListener:
         self._listener.cleanup()
 
 
-def get_server(target, endpoints, serializer=None):
+def get_server(target, endpoints, serializer=None, on_take=None):
     """Return an RPC server (threading executor, bounded intake) for ``target``.
 
     Any public (not ``_``-prefixed) method of an endpoint can be invoked,
-    as with upstream's DefaultRPCAccessPolicy.
+    as with upstream's DefaultRPCAccessPolicy. ``on_take(message)`` runs
+    in the listener thread as each message is taken off the queue, in
+    queue order, and returns a callable run when the message is done.
     """
     rpc_dispatcher = _Dispatcher(endpoints,
                                  RequestContextSerializer(serializer),
                                  dispatcher.DefaultRPCAccessPolicy)
-    return BoundedIntakeRPCServer(get_transport(), target, rpc_dispatcher)
+    return BoundedIntakeRPCServer(get_transport(), target, rpc_dispatcher,
+                                  on_take=on_take)
 
 
 def get_notifier(service=None, host=None, publisher_id=None):

@@ -1,5 +1,6 @@
 """One backend's service: the services-table heartbeat, the RPC server and the periodic timer."""
 
+import functools
 import random
 import threading
 
@@ -18,6 +19,8 @@ from manila_lite import coordination
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite import rpc
+from manila_lite.share import backlog
+from manila_lite.share import guard
 from manila_lite.share import manager as share_manager
 
 CONF = cfg.CONF
@@ -44,6 +47,9 @@ class Service(oslo_service.Service):
         self.topic = topic or CONF.share_topic
         self.manager = share_manager.ShareManager(host=host,
                                                   service_name=backend)
+        # What the reconciliation asks before it settles a row (markers on
+        # this service's queue); opens nothing until used.
+        self.manager.backlog = backlog.Backlog(self.topic, self.host)
         self.service_id = None
         self.rpcserver = None
         self._timers = []
@@ -76,7 +82,10 @@ class Service(oslo_service.Service):
             if self._stopping.is_set() or self.rpcserver is not None:
                 return
             target = messaging.Target(topic=self.topic, server=self.host)
-            self.rpcserver = rpc.get_server(target, [self.manager])
+            self.rpcserver = rpc.get_server(
+                target, [self.manager, self.manager.backlog.endpoint],
+                on_take=functools.partial(guard.hold_message,
+                                          self.manager.in_flight))
             self.rpcserver.start()
         LOG.info('%(host)s is consuming RPC on topic %(topic)s.',
                  {'host': self.host, 'topic': self.topic})
@@ -159,10 +168,18 @@ class Service(oslo_service.Service):
         heartbeat.start(interval=CONF.report_interval,
                         initial_delay=CONF.report_interval)
         self._timers.append(heartbeat)
+        cleanup = loopingcall.FixedIntervalLoopingCall(self.cleanup_services)
+        cleanup.start(interval=CONF.cleanup_interval,
+                      initial_delay=CONF.cleanup_interval)
+        self._timers.append(cleanup)
         delay = (random.randint(0, CONF.periodic_fuzzy_delay)
                  if CONF.periodic_fuzzy_delay else None)
-        periodic = loopingcall.FixedIntervalLoopingCall(self.periodic_tasks)
-        periodic.start(interval=CONF.periodic_interval, initial_delay=delay)
+        # Woken when the next task is due (each task keeps its own
+        # spacing, e.g. transitional_state_check_interval), and at least
+        # every periodic_interval.
+        periodic = loopingcall.DynamicLoopingCall(self.periodic_tasks)
+        periodic.start(initial_delay=delay,
+                       periodic_interval_max=CONF.periodic_interval)
         self._timers.append(periodic)
 
     # -- timers ------------------------------------------------------------------
@@ -195,11 +212,26 @@ class Service(oslo_service.Service):
             self.manager.service_id = self.service_id
 
     def periodic_tasks(self):
+        """Run the due periodic tasks; returns seconds until the next one is due (None: periodic_interval)."""
         ctx = ml_context.get_admin_context()
         try:
-            self.manager.periodic_tasks(ctx)
+            return self.manager.periodic_tasks(ctx)
         except Exception:
             LOG.exception('Periodic tasks of %s failed.', self.host)
+            return None
+
+    def cleanup_services(self):
+        """Timer (cleanup_interval): remove the stopped services of our topic, as upstream's does."""
+        try:
+            removed = db_api.service_soft_delete_stopped(
+                ml_context.get_admin_context(), self.topic)
+        except Exception as exc:
+            LOG.error('Clean-up of stopped services failed: %(cls)s: '
+                      '%(exc)s', {'cls': type(exc).__name__, 'exc': exc})
+            return
+        if removed:
+            LOG.info('Removed %d stopped services of topic %s.', removed,
+                     self.topic)
 
     # -- stop ----------------------------------------------------------------------
     def stop(self, graceful=True):

@@ -11,7 +11,8 @@ reconcile_opts = [
                     'message. 0 disables the reconciliation. manila_lite '
                     'option; upstream leaves such rows stranded.'),
     cfg.IntOpt('transitional_state_check_interval', default=60, min=1,
-               help='Seconds between reconciliation runs.'),
+               help='Seconds between reconciliation runs (independent of '
+                    'periodic_interval).'),
 ]
 
 

@@ -46,7 +46,10 @@ service_opts = [
                help='Seconds between removals of stopped services of the '
                     'share topic.'),
     cfg.IntOpt('periodic_interval', default=60, min=1,
-               help='Seconds between runs of the periodic tasks.'),
+               help='Seconds between runs of the periodic tasks that have '
+                    'no interval option of their own (status polls, '
+                    'capability reports); the longest the service sleeps '
+                    'between checks for due periodic tasks.'),
     cfg.IntOpt('periodic_fuzzy_delay', default=60, min=0,
                help='Upper bound of a random delay before the first '
                     'periodic run (0 disables it).'),
@@ -56,7 +59,9 @@ service_opts = [
                 help='Set share instances to "ensuring" while the driver '
                      'ensures them.'),
     cfg.ListOpt('driver_updatable_metadata', default=[],
-                help='Share metadata keys that are passed on to drivers.'),
+                help='Share metadata keys that are passed on to drivers '
+                     '(read by manila-api, which chooses the keys it casts '
+                     'to the share service).'),
     cfg.ListOpt('driver_updatable_subnet_metadata', default=[],
                 help='Share network subnet metadata keys that are passed '
                      'on to drivers.'),

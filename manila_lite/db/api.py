@@ -82,7 +82,12 @@ def service_update(context, service_id, values):
 
 
 def service_report_heartbeat(context, service_id, availability_zone=None):
-    """One UPDATE: report_count + 1, state 'up', updated_at now (and the AZ).
+    """One UPDATE: report_count + 1, updated_at now (and the AZ), and upstream's state.
+
+    The state is judged from the row before the beat, as upstream's
+    heartbeat does: 'up' when the previous beat is within
+    ``service_down_time``, otherwise 'down' (a 'stopped' row stays
+    'stopped' until the next beat).
 
     Raises ServiceNotFound when the live row is gone so the caller can
     register again.

@@ -104,22 +104,34 @@ class InFlight:
         self._lock = threading.Lock()
         self._counts = {}
 
-    @contextlib.contextmanager
-    def track(self, ids):
+    def hold(self, ids):
+        """Mark ``ids`` as worked on; returns the callable that releases them (once)."""
         ids = [i for i in ids if isinstance(i, str) and i]
         with self._lock:
             for i in ids:
                 self._counts[i] = self._counts.get(i, 0) + 1
-        try:
-            yield
-        finally:
+        released = []
+
+        def release():
             with self._lock:
+                if released:
+                    return
+                released.append(True)
                 for i in ids:
                     left = self._counts.get(i, 1) - 1
                     if left:
                         self._counts[i] = left
                     else:
                         self._counts.pop(i, None)
+        return release
+
+    @contextlib.contextmanager
+    def track(self, ids):
+        release = self.hold(ids)
+        try:
+            yield
+        finally:
+            release()
 
     def snapshot(self):
         with self._lock:
@@ -134,6 +146,18 @@ def _resource_ids(arguments):
         elif name == 'share_instance_ids' and isinstance(value, list):
             ids.extend(v for v in value if isinstance(v, str))
     return ids
+
+
+def hold_message(in_flight, message):
+    """Mark the resources an RPC message names as worked on from the moment it is taken off the queue.
+
+    Called by the RPC server's listener before the message goes to a
+    worker (so before any later message, e.g. a queue marker, is taken);
+    returns the callable that releases them when the message is done.
+    """
+    args = message.get('args') if isinstance(message, dict) else None
+    return in_flight.hold(_resource_ids(args) if isinstance(args, dict)
+                          else [])
 
 
 def _tag_resource(context, arguments):

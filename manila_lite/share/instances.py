@@ -91,11 +91,11 @@ def _provision(mgr, context, inst, snapshot_id):
         raw = mgr.driver.create_share(context, inst,
                                       share_server=rows.server(inst))
         locations = export_locations.normalize(raw)
+        _store_creation_metadata(mgr, context, inst)
     except Exception as exc:
         _store_failure_locations(context, inst, exc)
         _fail_create(mgr, context, inst, exc, values=az_values)
         raise guard.driver_error('create_share', exc)
-    _store_creation_metadata(mgr, context, inst)
     # The locations and the status in one transaction.
     if states.advance(context, states.SHARE_INSTANCE, inst['id'],
                       'create_succeeded',
@@ -145,10 +145,12 @@ def store_driver_metadata(context, share_id, metadata):
 
 
 def _store_creation_metadata(mgr, context, inst):
+    """Ask the driver for metadata of the new share; as upstream it gets the share (``shares`` row), not the instance."""
     getter = getattr(mgr.driver, 'get_optional_share_creation_data', None)
     if getter is None:
         return
-    data = getter(inst, share_server=rows.server(inst)) or {}
+    share = inst.get('share') or db_api.share_get(context, inst['share_id'])
+    data = getter(share, share_server=rows.server(inst)) or {}
     store_driver_metadata(context, inst['share_id'],
                           data.get('metadata') if isinstance(data, dict)
                           else None)
@@ -281,9 +283,7 @@ def _remove(mgr, context, inst, force, deferred_delete, retry=False):
     deferred = (deferred_delete or
                 inst['status'] in _DEFERRED)
     steps = (('update_access', mf.Action.DELETE_ACCESS_RULES, _deny_all),
-             ('delete_share', mf.Action.DELETE,
-              lambda m, ctx, i: m.driver.delete_share(
-                  ctx, i, share_server=rows.server(i))))
+             ('delete_share', mf.Action.DELETE, _driver_delete))
     for operation, action, step in steps:
         try:
             step(mgr, context, inst)
@@ -312,6 +312,19 @@ def _remove(mgr, context, inst, force, deferred_delete, retry=False):
                                    'delete.end')
 
 
+# What upstream hands the driver when an instance's lifetime is unknown.
+ONE_WEEK_IN_SECONDS = 7 * 24 * 60 * 60
+
+
+def _driver_delete(mgr, context, inst):
+    """``delete_share`` with the instance's ``duration_seconds`` set, as upstream passes it."""
+    scheduled, terminated = inst.get('scheduled_at'), inst.get('terminated_at')
+    duration = ((terminated - scheduled).total_seconds()
+                if scheduled and terminated else ONE_WEEK_IN_SECONDS)
+    inst.update({'duration_seconds': duration})
+    mgr.driver.delete_share(context, inst, share_server=rows.server(inst))
+
+
 # The start-up ensure runs beside the RPC server: its per-instance Python
 # loops pause briefly every _PACE_EVERY instances, which hands the GIL to
 # request threads waiting for it (a plain switch may take 5 ms each time).
@@ -327,11 +340,21 @@ def _paced(items):
 
 
 def ensure_resources(mgr, context, skip_backend_info_check=False):
-    """Re-check every available instance of this host with the driver (batched reads and writes)."""
-    backend_hash = _backend_info_hash(mgr, context, skip_backend_info_check)
-    if backend_hash is _UNCHANGED:
-        LOG.info('Backend info unchanged; skipping ensure of shares.')
-        return
+    """Re-check every available instance of this host with the driver (batched reads and writes).
+
+    As upstream: unchanged backend info skips the ensure, and
+    ``skip_backend_info_check`` neither asks the driver for its backend
+    info nor saves it. A failing ``get_pool`` is logged and the instance
+    ensured without a pool. Instances the driver leaves out of its
+    ``ensure_shares`` answer (all of them when it raises) stay as they
+    are: ``ensuring`` with ``update_shares_status_on_ensure``.
+    """
+    backend_hash = None
+    if not skip_backend_info_check:
+        backend_hash = _backend_info_hash(mgr, context)
+        if backend_hash is _UNCHANGED:
+            LOG.info('Backend info unchanged; skipping ensure of shares.')
+            return
     instances = [
         i for i in db_api.share_instance_get_all_by_host(
             context, mgr.host, with_share_data=True,
@@ -353,29 +376,36 @@ def ensure_resources(mgr, context, skip_backend_info_check=False):
         access.resync_after_ensure(mgr, context, instances, updates)
     finally:
         db_api.service_update(context, mgr.service_id, {'ensuring': False})
-    LOG.info('Ensured %d share instances.', len(instances))
+    left_out = len(set(ids) - set(updates))
+    if left_out:
+        LOG.warning('The driver answered for %(done)d of %(all)d share '
+                    'instances; the others stay as they are.',
+                    {'done': len(ids) - left_out, 'all': len(ids)})
+    LOG.info('Ensured %d share instances.', len(ids))
 
 
 _UNCHANGED = object()
 
 
-def _backend_info_hash(mgr, context, skip_check):
+def _backend_info_hash(mgr, context):
+    """Hash of the driver's backend info, ``_UNCHANGED`` when it equals the stored one, None when not implemented.
+
+    As upstream, an empty answer with nothing stored counts as unchanged.
+    """
     try:
         info = mgr.driver.get_backend_info(context)
     except NotImplementedError:
         return None
-    if not info:
-        return None
-    digest = hashlib.sha1(str(sorted(info.items())).encode()).hexdigest()
-    if not skip_check:
-        stored = db_api.backend_info_get(context, mgr.host)
-        if stored and stored.get('info_hash') == digest:
-            return _UNCHANGED
+    digest = (hashlib.sha1(str(sorted(info.items())).encode()).hexdigest()
+              if info else None)
+    stored = db_api.backend_info_get(context, mgr.host)
+    if (stored or {}).get('info_hash') == digest:
+        return _UNCHANGED
     return digest
 
 
 def _save_backend_hash(context, host, digest):
-    if digest and digest is not _UNCHANGED:
+    if digest:
         db_api.backend_info_update(context, host, digest)
 
 
@@ -383,7 +413,12 @@ def _assign_pools(mgr, context, instances):
     for inst in instances:
         if '#' in (inst['host'] or ''):
             continue
-        pool = mgr.driver.get_pool(inst)
+        try:
+            pool = mgr.driver.get_pool(inst)
+        except Exception:
+            LOG.exception('Driver get_pool failed for share instance %s; '
+                          'ensured without a pool.', inst['id'])
+            continue
         if pool:
             host = '%s#%s' % (inst['host'], pool)
             db_api.share_instance_update(context, inst['id'], {'host': host})
@@ -391,7 +426,7 @@ def _assign_pools(mgr, context, instances):
 
 
 def _driver_ensure(mgr, context, instances):
-    """Return ``{instance_id: update}`` from the driver's bulk or per-share ensure."""
+    """Return ``{instance_id: update}`` from the driver's bulk or per-share ensure ({} when it fails)."""
     dicts = [views.share_instance_dict(i) for i in _paced(instances)]
     try:
         updates = mgr.driver.ensure_shares(context, dicts)
@@ -399,7 +434,7 @@ def _driver_ensure(mgr, context, instances):
         return _ensure_one_by_one(mgr, context, dicts)
     except Exception:
         LOG.exception('Driver ensure_shares failed; instances stay as they '
-                      'were.')
+                      'are.')
         return {}
     if updates is None:
         return {}
@@ -411,14 +446,18 @@ def _driver_ensure(mgr, context, instances):
 
 
 def _ensure_one(mgr, context, share_dict):
+    """One ``ensure_share``; as upstream the instance is ``available`` afterwards even when it failed."""
+    update = {'status': c.STATUS_AVAILABLE}
     try:
         locations = mgr.driver.ensure_share(
             context, share_dict, share_server=share_dict.get('share_server'))
     except Exception:
         LOG.exception('Driver ensure_share failed for share instance %s.',
                       share_dict['id'])
-        return {}
-    return {'export_locations': locations} if locations else {}
+        return update
+    if locations:
+        update['export_locations'] = locations
+    return update
 
 
 def _ensure_one_by_one(mgr, context, dicts):
@@ -432,28 +471,37 @@ def _ensure_one_by_one(mgr, context, dicts):
 
 
 def _apply_ensure_updates(context, instances, updates):
-    """Write driver updates, then return the rest to ``available`` in one UPDATE."""
+    """Write the driver's updates; those back to ``available`` in one UPDATE.
+
+    An instance with an update but no status returns to ``available``
+    (with ``update_shares_status_on_ensure``); one without an update is
+    left as it is.
+    """
     by_id = {i['id']: i for i in instances}
     unknown = set(updates) - set(by_id)
     if unknown:
         LOG.warning('Driver ensure returned updates for unknown instances '
                     '%s; ignored.', sorted(unknown))
-    plain = []
+    finished = []
     for inst_id, inst in _paced(by_id.items()):
-        update = updates.get(inst_id) or {}
+        if inst_id not in updates:
+            continue
+        update = updates[inst_id] or {}
         if not isinstance(update, dict):
             LOG.error('Driver ensure update for %s is not a dict; ignored.',
                       inst_id)
             update = {}
-        _apply_one_update(context, inst, update, plain)
-    if plain and CONF.update_shares_status_on_ensure:
-        states.advance_many(context, states.SHARE_INSTANCE, plain,
-                            'ensure_finished', sources=[c.STATUS_ENSURING])
+        if _apply_one_update(context, inst, update):
+            finished.append(inst_id)
+    if finished:
+        states.advance_many(context, states.SHARE_INSTANCE, finished,
+                            'ensure_finished')
 
 
-def _apply_one_update(context, inst, update, plain):
+def _apply_one_update(context, inst, update):
+    """Write one instance's locations, metadata and reported status; return whether it goes back to ``available``."""
     locations = update.get('export_locations')
-    if locations is not None:
+    if locations:
         try:
             db_api.export_locations_update(
                 context, inst['id'], export_locations.normalize(locations))
@@ -461,7 +509,9 @@ def _apply_one_update(context, inst, update, plain):
             LOG.error('Ensure of share instance %s: %s', inst['id'], exc)
     store_driver_metadata(context, inst['share_id'], update.get('metadata'))
     status = update.get('status')
-    if status and status != c.STATUS_AVAILABLE:
+    if status == c.STATUS_AVAILABLE:
+        return True
+    if status:
         try:
             states.advance(context, states.SHARE_INSTANCE, inst['id'],
                            'ensure_reported', reported=status)
@@ -469,8 +519,8 @@ def _apply_one_update(context, inst, update, plain):
             LOG.error('Ensure of share instance %(id)s: the driver reported '
                       'an unknown status: %(exc)s', {'id': inst['id'],
                                                      'exc': exc})
-    else:
-        plain.append(inst['id'])
+        return False
+    return CONF.update_shares_status_on_ensure
 
 
 def deferred_deletion(mgr, context):

@@ -102,6 +102,10 @@ class ShareManager(periodic_task.PeriodicTasks):
         self._capabilities_lock = threading.Lock()
         self._zone_cache = None
         self.in_flight = guard.InFlight()
+        # backlog.Backlog of the RPC queue this manager serves, set by the
+        # service that consumes it; None: no queue, so no message can be on
+        # its way to a row (the reconciliation goes by age alone).
+        self.backlog = None
         # Set while no driver set-up attempt is under way (see
         # _wait_for_driver_setup).
         self._driver_setup_done = threading.Event()
@@ -161,7 +165,12 @@ class ShareManager(periodic_task.PeriodicTasks):
         """Ensure the host's shares and publish capabilities (driver must be set up)."""
         self.service_id = service_id
         ctx = ml_context.get_admin_context()
-        instances.ensure_resources(self, ctx)
+        try:
+            instances.ensure_resources(self, ctx)
+        except Exception:
+            # Logged; the capabilities report and the reconciliation
+            # still run (upstream's init_host would end here).
+            LOG.exception('Start-up ensure of %s failed.', self.host)
         try:
             self.publish_service_capabilities(ctx)
         except messaging.ExpectedException:
@@ -485,7 +494,7 @@ class ShareManager(periodic_task.PeriodicTasks):
         unsupported.refuse(context.elevated(), method, kwargs, self.host)
 
     # -- periodic tasks ------------------------------------------------------------
-    @hook.add_hooks
+    # As upstream: no hooks here (they run around publish_service_capabilities).
     @periodic_task.periodic_task(spacing=60, run_immediately=True)
     def _report_driver_status(self, context):
         if not self.driver.initialized:

@@ -14,6 +14,13 @@ Rule changes waiting as long on an available instance
 (``access_rules_status`` ``syncing``) are synced to the driver again.
 Snapshot instances stranded in ``creating`` or ``deleting`` are driven
 again the same way.
+
+A row is settled only when no message still queued for this backend can
+reach it: its status must already have been ``transitional_state_timeout``
+old when a marker was cast to the backend's queue that has since been
+taken (``backlog.py``); a row still waiting for that is left for a later
+pass. So a daemon that starts after a long stop, with casts queued for it,
+carries those casts out first however long its backlog takes.
 """
 
 import datetime
@@ -58,30 +65,53 @@ def _last_change(inst):
     return inst['updated_at'] or inst['created_at']
 
 
-def _cutoff(now):
-    """Rows last changed before this are stranded; None when disabled."""
+def _window(mgr, now=None):
+    """``(stale, settle)``: rows last changed before ``stale`` are stranded, before ``settle`` out of reach of queued messages.
+
+    None when the reconciliation is disabled; ``settle`` None while no
+    queue marker came back yet. Read before the rows and the in-flight
+    set, so a message taken before the marker is seen in flight.
+    """
     timeout = CONF.transitional_state_timeout
     if not timeout:
         return None
-    return (now or timeutils.utcnow()) - datetime.timedelta(seconds=timeout)
+    delta = datetime.timedelta(seconds=timeout)
+    stale = (now or timeutils.utcnow()) - delta
+    backlog = getattr(mgr, 'backlog', None)
+    if backlog is None:         # no RPC queue: nothing can be on its way
+        return stale, stale
+    drained = backlog.drained_until()
+    return stale, (min(stale, drained - delta) if drained else None)
 
 
-def _stale_and_idle(mgr, rows, cutoff, parent='share_id'):
-    """The rows last changed before ``cutoff`` that this process is not working on (by id or ``parent`` id)."""
+def _stranded(mgr, context, rows, window, parent='share_id'):
+    """The ``rows`` stale in ``window`` that this process is not working on (by id or ``parent`` id) and no queued message can reach.
+
+    Rows that wait for a queue marker to tell ask for one.
+    """
+    stale, settle = window
     busy = mgr.in_flight.snapshot()
-    return [r for r in rows
-            if _last_change(r) is not None and _last_change(r) <= cutoff
-            and r['id'] not in busy and r[parent] not in busy]
+    candidates = [r for r in rows
+                  if _last_change(r) is not None and _last_change(r) <= stale
+                  and r['id'] not in busy and r[parent] not in busy]
+    ready = [r for r in candidates
+             if settle is not None and _last_change(r) <= settle]
+    if len(ready) < len(candidates):
+        LOG.debug('%d stranded rows wait until the messages queued for '
+                  '%s before them have been taken.',
+                  len(candidates) - len(ready), mgr.host)
+        mgr.backlog.request(context)
+    return ready
 
 
 def find_stranded(mgr, context, now=None):
     """This host's instances stuck in a transitional status (one query)."""
-    cutoff = _cutoff(now)
-    if cutoff is None:
+    window = _window(mgr, now)
+    if window is None:
         return []
     rows = db_api.share_instance_get_all_by_host(
         context, mgr.host, with_share_data=True, status=list(STRANDABLE))
-    return _stale_and_idle(mgr, rows, cutoff)
+    return _stranded(mgr, context, rows, window)
 
 
 def find_stranded_access(mgr, context, now=None):
@@ -89,13 +119,13 @@ def find_stranded_access(mgr, context, now=None):
 
     E.g. an ``update_access`` cast the broker lost.
     """
-    cutoff = _cutoff(now)
-    if cutoff is None:
+    window = _window(mgr, now)
+    if window is None:
         return []
     rows = db_api.share_instance_get_all_by_host(
         context, mgr.host, with_share_data=True, status=c.STATUS_AVAILABLE,
         access_rules_status=c.SHARE_INSTANCE_RULES_SYNCING)
-    return _stale_and_idle(mgr, rows, cutoff)
+    return _stranded(mgr, context, rows, window)
 
 
 def settle(mgr, context, inst):
@@ -197,12 +227,12 @@ _SNAPSHOT_REDRIVE = (c.STATUS_CREATING, c.STATUS_DELETING,
 
 def find_stranded_snapshots(mgr, context, now=None):
     """This host's snapshot instances stuck in creating or deleting (one query)."""
-    cutoff = _cutoff(now)
-    if cutoff is None:
+    window = _window(mgr, now)
+    if window is None:
         return []
     rows = db_api.share_snapshot_instance_get_all_with_filters(
         context, {'host': mgr.host, 'statuses': list(_SNAPSHOT_REDRIVE)})
-    return _stale_and_idle(mgr, rows, cutoff, parent='snapshot_id')
+    return _stranded(mgr, context, rows, window, parent='snapshot_id')
 
 
 def settle_snapshot(mgr, context, snapinst):

@@ -1,6 +1,5 @@
 """Share-level operations of the later RPC surface: transfer accept, metadata to the driver, connection info."""
 
-from oslo_config import cfg
 from oslo_log import log as logging
 
 from manila_lite.common import message_field as mf
@@ -10,7 +9,6 @@ from manila_lite.share import access
 from manila_lite.share import guard
 from manila_lite.share import rows
 
-CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
@@ -68,20 +66,14 @@ def transfer_accept(mgr, context, share_id, new_user, new_project,
 
 
 def update_share_from_metadata(mgr, context, share_id, metadata):
-    """1.28 cast: pass driver-updatable metadata keys to the driver; 027/029 or 027/030."""
+    """1.28 cast: pass the metadata to the driver as received; 027/029 or 027/030.
+
+    As upstream, the API chose the keys (``driver_updatable_metadata``).
+    """
     share, inst = rows.share_and_instance(context, share_id)
-    allowed = set(CONF.driver_updatable_metadata or [])
-    updatable = {k: v for k, v in metadata.items() if k in allowed}
-    ignored = sorted(set(metadata) - allowed)
-    if ignored:
-        LOG.warning('Share %(share)s: metadata keys %(keys)s are not in '
-                    'driver_updatable_metadata; not passed to the driver.',
-                    {'share': share_id, 'keys': ignored})
-    if not updatable:
-        return
     try:
         mgr.driver.update_share_from_metadata(
-            context, inst, updatable, rows.server(inst))
+            context, inst, metadata, rows.server(inst))
     except Exception as exc:
         LOG.error('Driver update_share_from_metadata failed for share '
                   '%(share)s: %(cls)s: %(exc)s',

@@ -406,7 +406,8 @@ def unmanage_snapshot(mgr, context, snapshot_id):
         _unmanage_failed(context, snapinst, exc)
         return
     except Exception as exc:
-        _unmanage_failed(context, snapinst, exc)
+        # As upstream: only the driver's refusal ends in unmanage_error;
+        # any other failure leaves the snapshot unmanage_starting.
         raise guard.driver_error('unmanage_snapshot', exc)
     # As upstream: reserved for the caller (the admin), like manage.
     _release_snapshot_quota(context, snapshot, snapinst,

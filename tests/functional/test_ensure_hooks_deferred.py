@@ -102,6 +102,40 @@ def test_ensure_rpc_and_restart_with_failing_ensure(fresh_db, pg_facade,
     rows.available_share(pg_facade, daemon, share_rpc)
 
 
+def test_restart_with_failing_get_pool_ensures_the_rest(fresh_db, pg_facade,
+                                                        daemon_factory,
+                                                        share_rpc):
+    """A failing get_pool is logged; the start-up goes on, as upstream's.
+
+    Instances without a pool in their host: the ensure, the capabilities
+    report and the reconciliation still run.
+    """
+    daemon = daemon_factory(fresh_db, options={
+        'DEFAULT': {'transitional_state_timeout': 5,
+                    'transitional_state_check_interval': 1}})
+    shares = [rows.available_share(pg_facade, daemon, share_rpc)
+              for _ in range(2)]
+    ids = [s['instance']['id'] for s in shares]
+    for inst_id in ids:       # as rows written before pools existed
+        daemon.db.execute('UPDATE share_instances SET host = :h WHERE '
+                          'id = :i', h=daemon.service_hosts[0], i=inst_id)
+    stranded = rows.share(pg_facade, daemon, 'extending', charge=False)
+    daemon.configure({'alpha': {'dummy_driver_fail_methods': 'get_pool'}})
+    daemon.restart()
+    for inst_id in ids:
+        _wait_log(daemon, 'Driver get_pool failed for share instance %s'
+                  % inst_id)
+    _wait_log(daemon, 'Ensured 2 share instances.')
+    assert 'Start-up ensure of' not in daemon.log_text()
+    for inst_id in ids:
+        assert _status(daemon, 'share_instances', inst_id) == 'available'
+    assert _ensuring_flag(daemon) is False
+    _wait(daemon, 'share_instances', stranded['instance']['id'],
+          'extending_error')
+    # still serving requests
+    rows.available_share(pg_facade, daemon, share_rpc)
+
+
 # -- hooks ----------------------------------------------------------------
 
 def _hook_calls(daemon, kind, func):

@@ -288,3 +288,21 @@ def test_expired_shares_and_transfers(daemon_factory, fresh_db, pg_facade,
                   message='transfer of a moved share deleted')
     assert share_rows.instance(good, moved)['status'] == 'error'
     assert good.running and bad.running
+
+
+def test_reconciliation_interval_shorter_than_periodic_interval(
+        daemon_factory, fresh_db, pg_facade):
+    """transitional_state_check_interval takes effect below periodic_interval.
+
+    Check interval 1 s, periodic_interval 60 s: a row stranded after the
+    start-up pass is settled long before the next periodic_interval tick.
+    """
+    options = {'DEFAULT': {'periodic_interval': 60,
+                           'transitional_state_timeout': 2,
+                           'transitional_state_check_interval': 1}}
+    daemon = daemon_factory(fresh_db, options=options)
+    row = share_rows.share(pg_facade, daemon, 'extending', charge=False)
+    # Bounded poll; a pass on the periodic_interval tick only would come a
+    # minute after the start.
+    share_rows.wait_status(daemon, row['id'], 'extending_error', timeout=40)
+    assert 'was stranded in extending' in daemon.log_text()

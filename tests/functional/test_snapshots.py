@@ -257,9 +257,16 @@ def test_snapshot_driver_failures(fresh_db, pg_facade, daemon_factory,
     assert daemon.db.scalar('SELECT size FROM share_snapshots WHERE id = :i',
                             i=managed['id']) == 1
 
+    # A generic driver error leaves the snapshot unmanage_starting, as
+    # upstream (only UnmanageInvalidShareSnapshot means unmanage_error).
     _set_snapshot_status(daemon, failed_inst['id'], 'unmanage_starting')
     share_rpc.unmanage_snapshot(_cloud_admin(), failed, inst['host'])
-    _wait_snap(daemon, failed_inst['id'], 'unmanage_error')
+    daemon.wait_for(lambda: 'unmanage_snapshot failed (request'
+                    in daemon.log_text(), timeout=30,
+                    message='unmanage_snapshot failure logged')
+    assert daemon.db.scalar(
+        'SELECT status FROM share_snapshot_instances WHERE id = :i',
+        i=failed_inst['id']) == 'unmanage_starting'
 
     # Each failed cast was logged as one line naming the method.
     log = daemon.log_text()

@@ -97,3 +97,42 @@ def notifications(monkeypatch):
         lambda service=None, host=None: Recorder('%s.%s' % (
             service, host or CONF.host)))
     return sent
+
+
+@pytest.fixture
+def make_service(db, tmp_path, monkeypatch):
+    """Build Services of backend ``alpha`` (host hostA) on the fake transport; stopped at the end."""
+    from manila_lite import rpc
+    from manila_lite import service
+    rpc.cleanup()
+    rpc.init(CONF, url='fake://')
+    CONF.set_override('lock_path', str(tmp_path / 'locks'),
+                      group='oslo_concurrency')
+    monkeypatch.setattr(service, 'DRIVER_SETUP_FIRST_INTERVAL', 0.2)
+    built, cleanups = [], []
+
+    def make(**options):
+        cleanups.append(configure_backend('alpha', **options))
+        svc = service.Service('hostA@alpha', backend='alpha')
+        built.append(svc)
+        return svc
+    yield make
+    for svc in built:
+        svc.stop()
+    for cleanup in cleanups:
+        cleanup()
+    rpc.cleanup()
+    CONF.clear_override('lock_path', group='oslo_concurrency')
+
+
+@pytest.fixture
+def wait_until():
+    """``wait_until(predicate, timeout=30)``: poll until true; fail after ``timeout`` seconds (a bound for failures only)."""
+    import time
+
+    def wait(predicate, timeout=30):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, 'condition not reached'
+            time.sleep(0.05)
+    return wait

@@ -5,41 +5,13 @@ a failed one stops consuming until a retry passes.
 """
 
 import threading
-import time
 
 from oslo_config import cfg
-import pytest
 
 from manila_lite import context
-from manila_lite import rpc
-from manila_lite import service
 from manila_lite.share import rpcapi
-from tests.unit.conftest import configure_backend
 
 CONF = cfg.CONF
-
-
-@pytest.fixture
-def make_service(db, tmp_path, monkeypatch):
-    rpc.cleanup()
-    rpc.init(CONF, url='fake://')
-    CONF.set_override('lock_path', str(tmp_path / 'locks'),
-                      group='oslo_concurrency')
-    monkeypatch.setattr(service, 'DRIVER_SETUP_FIRST_INTERVAL', 0.2)
-    built, cleanups = [], []
-
-    def make(**options):
-        cleanups.append(configure_backend('alpha', **options))
-        svc = service.Service('hostA@alpha', backend='alpha')
-        built.append(svc)
-        return svc
-    yield make
-    for svc in built:
-        svc.stop()
-    for cleanup in cleanups:
-        cleanup()
-    rpc.cleanup()
-    CONF.clear_override('lock_path', group='oslo_concurrency')
 
 
 def _answer_to_a_call():
@@ -54,14 +26,8 @@ def _answer_to_a_call():
     return None
 
 
-def _wait_until(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, 'condition not reached'
-        time.sleep(0.05)
-
-
-def test_requests_wait_for_the_driver_set_up_under_way(make_service):
+def test_requests_wait_for_the_driver_set_up_under_way(make_service,
+                                                       wait_until):
     svc = make_service()
     gate = threading.Event()
     real_setup = svc.manager.driver.do_setup
@@ -83,16 +49,17 @@ def test_requests_wait_for_the_driver_set_up_under_way(make_service):
     gate.set()
     caller.join(30)
     assert answers == ['ShareInstanceNotFound']
-    _wait_until(lambda: svc._ensure_thread is not None and
-                not svc._ensure_thread.is_alive())
+    wait_until(lambda: svc._ensure_thread is not None and
+               not svc._ensure_thread.is_alive())
 
 
-def test_failed_set_up_stops_consuming_until_a_retry_passes(make_service):
+def test_failed_set_up_stops_consuming_until_a_retry_passes(
+        make_service, wait_until):
     svc = make_service(dummy_driver_fail_methods=['check_for_setup_error'])
     svc.start()
-    _wait_until(lambda: svc.rpcserver is None)
+    wait_until(lambda: svc.rpcserver is None)
     assert not svc.manager.driver.initialized
     CONF.set_override('dummy_driver_fail_methods', [], group='alpha')
-    _wait_until(lambda: svc.manager.driver.initialized and
-                svc.rpcserver is not None)
+    wait_until(lambda: svc.manager.driver.initialized and
+               svc.rpcserver is not None)
     assert _answer_to_a_call() == 'ShareInstanceNotFound'

@@ -134,18 +134,38 @@ def service_update(context, service_id, values):
         return _service_get(session, context, service_id, refresh=True)
 
 
+def _heartbeat_state(now):
+    """The state upstream's heartbeat writes, judged from the row before it.
+
+    'up' if the last beat is within service_down_time, else 'down' (a
+    stopped row stays 'stopped').
+    """
+    window = datetime.timedelta(seconds=CONF.service_down_time)
+    svc = models.Service
+    last = sa.func.coalesce(svc.updated_at, svc.created_at)
+    return sa.case(
+        (last.between(now - window, now + window),
+         constants.SERVICE_STATE_UP),
+        (svc.state == constants.SERVICE_STATE_STOPPED,
+         constants.SERVICE_STATE_STOPPED),
+        else_=constants.SERVICE_STATE_DOWN)
+
+
 def service_report_heartbeat(context, service_id, availability_zone=None):
-    values = {'report_count': models.Service.report_count + 1,
-              'state': constants.SERVICE_STATE_UP,
-              'updated_at': model_base.utcnow()}
+    now = model_base.utcnow()
+    svc = models.Service
+    # state first: MySQL evaluates SET assignments left to right, and the
+    # state is judged from the previous updated_at.
+    values = [(svc.state, _heartbeat_state(now)),
+              (svc.report_count, svc.report_count + 1),
+              (svc.updated_at, now)]
     with engine.writer(context) as session:
         if availability_zone:
-            values['availability_zone_id'] = az_get_or_create(
-                session, context, availability_zone)['id']
-        stmt = (sa.update(models.Service)
-                .where(models.Service.id == service_id,
-                       model_base.live(models.Service))
-                .values(**values)
+            values.append((svc.availability_zone_id, az_get_or_create(
+                session, context, availability_zone)['id']))
+        stmt = (sa.update(svc)
+                .where(svc.id == service_id, model_base.live(svc))
+                .ordered_values(*values)
                 .execution_options(synchronize_session=False))
         if session.execute(stmt).rowcount != 1:
             raise exception.ServiceNotFound(service_id=service_id)

@@ -78,6 +78,34 @@ def test_heartbeat_is_one_update(ctxt):
     assert row['updated_at'] is not None
 
 
+def _beat_after(ctxt, state, seconds_ago):
+    """State the heartbeat writes over a row last beaten ``seconds_ago`` in ``state``."""
+    svc = _service(ctxt, host='h-%s-%s@a' % (state, seconds_ago))
+    then = datetime.datetime.utcnow() - datetime.timedelta(
+        seconds=seconds_ago)
+    helpers.raw_execute('UPDATE services SET state = :s, updated_at = :t '
+                        'WHERE id = :i', s=state, t=then, i=svc['id'])
+    db.service_report_heartbeat(ctxt, svc['id'])
+    return db.service_get(ctxt, svc['id'])['state']
+
+
+@pytest.mark.parametrize('state, seconds_ago, expected', [
+    # Upstream's report_state: 'up' when the previous beat is within
+    # service_down_time (60 s by default), whatever the state was ...
+    ('down', 5, 'up'), ('stopped', 5, 'up'), ('up', 5, 'up'),
+    # ... else 'down', except that a stopped row stays 'stopped'.
+    ('up', 600, 'down'), ('down', 600, 'down'), ('stopped', 600, 'stopped'),
+])
+def test_heartbeat_state_follows_upstream(ctxt, state, seconds_ago,
+                                          expected):
+    assert _beat_after(ctxt, state, seconds_ago) == expected
+
+
+def test_heartbeat_state_from_a_clock_ahead_is_down(ctxt):
+    # Upstream compares abs(now - last beat) with service_down_time.
+    assert _beat_after(ctxt, 'up', -600) == 'down'
+
+
 def test_heartbeat_changes_az(ctxt):
     svc = _service(ctxt)
     db.service_report_heartbeat(ctxt, svc['id'], availability_zone='zone-c')

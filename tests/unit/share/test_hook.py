@@ -75,7 +75,7 @@ def test_every_upstream_hooked_method_is_hooked(manager_factory):
                  'shrink_share', 'revert_to_snapshot', 'update_access',
                  'create_snapshot', 'delete_snapshot', 'manage_snapshot',
                  'unmanage_snapshot', 'publish_service_capabilities',
-                 'init_host', '_report_driver_status'):
+                 'init_host'):
         func = getattr(manager.ShareManager, name)
         hooked = False
         while func is not None:
@@ -83,8 +83,27 @@ def test_every_upstream_hooked_method_is_hooked(manager_factory):
                 getattr(func, 'runs_hooks', False)
             func = getattr(func, '__wrapped__', None)
         assert hooked, name
-    assert not getattr(manager.ShareManager.connection_get_info,
-                       'runs_hooks', False)
+    for name in ('connection_get_info', '_report_driver_status',
+                 '_publish_service_capabilities'):
+        assert not getattr(getattr(manager.ShareManager, name),
+                           'runs_hooks', False), name
+
+
+def test_capabilities_hooks_run_once_as_upstream(manager_factory, admin_ctx):
+    """Hooks run once around publish_service_capabilities, as upstream's.
+
+    Never around the driver status report inside it, nor the periodic one.
+    """
+    mgr = _hooked(manager_factory)
+    mgr.publish_service_capabilities(helpers.user_ctx())
+    assert [(call[0], call[1]) for call in CALLS] == [
+        ('pre', 'publish_service_capabilities'),
+        ('post', 'publish_service_capabilities')]
+    CALLS.clear()
+    mgr._report_driver_status(admin_ctx)
+    mgr._publish_service_capabilities(admin_ctx)
+    assert CALLS == []
+    assert mgr.last_capabilities['share_backend_name'] == 'alpha'
 
 
 def test_disabled_hooks_do_nothing(manager_factory, db, admin_ctx):

@@ -73,6 +73,27 @@ def test_extend_driver_failure(manager_factory, db, admin_ctx):
         ('008', '015', 'SHARE', 'p1')]
 
 
+@pytest.mark.parametrize('new_size', [2, 1])
+def test_extend_to_a_size_not_larger_reaches_the_driver(
+        manager_factory, db, admin_ctx, monkeypatch, new_size):
+    """As upstream: the share service leaves the size check to the API."""
+    mgr = manager_factory()
+    share, inst = _charged_share(db, admin_ctx, 2, c.STATUS_EXTENDING)
+    calls = []
+    real = mgr.driver.extend_share
+
+    def extend_share(share_instance, size, share_server=None):
+        calls.append((share_instance['id'], size))
+        return real(share_instance, size, share_server=share_server)
+    monkeypatch.setattr(mgr.driver, 'extend_share', extend_share)
+    mgr.extend_share(helpers.user_ctx(), share_id=share['id'], new_size=new_size,
+                     reservations=[])
+    assert calls == [(inst['id'], new_size)]
+    assert _status(db, admin_ctx, inst) == c.STATUS_AVAILABLE
+    assert db.share_get(admin_ctx, share['id'])['size'] == new_size
+    assert _messages(db, admin_ctx, share['id']) == []
+
+
 def test_extend_ignores_share_not_extending(manager_factory, db, admin_ctx):
     mgr = manager_factory()
     share, inst = _charged_share(db, admin_ctx, 1, c.STATUS_AVAILABLE)
@@ -95,21 +116,6 @@ def test_extend_rejects_malformed_size(manager_factory, db, admin_ctx,
                          new_size=new_size, reservations=[])
     assert isinstance(helpers.unwrap(excinfo), exception.InvalidInput)
     assert _status(db, admin_ctx, inst) == c.STATUS_EXTENDING
-
-
-def test_extend_to_smaller_size_fails_and_rolls_back(manager_factory, db,
-                                                     admin_ctx):
-    mgr = manager_factory()
-    share, inst = _charged_share(db, admin_ctx, 2, c.STATUS_EXTENDING)
-    res = db.quota_reserve(admin_ctx, {'gigabytes': 1}, 'p1', 'u1',
-                           share_type_id=inst['share_type_id'])
-    with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.extend_share(helpers.user_ctx(), share_id=share['id'], new_size=2,
-                         reservations=res)
-    assert isinstance(helpers.unwrap(excinfo), exception.InvalidInput)
-    assert _status(db, admin_ctx, inst) == c.STATUS_EXTENDING_ERROR
-    assert _gigabytes(db, admin_ctx, inst) == [(2, 0), (2, 0)]
-    assert db.share_get(admin_ctx, share['id'])['size'] == 2
 
 
 def test_extend_unknown_share(manager_factory):

@@ -169,31 +169,32 @@ def test_transfer_accept_bad_input(manager_factory, db, admin_ctx):
 
 # -- update_share_from_metadata ---------------------------------------------
 
-@pytest.fixture
-def updatable():
-    CONF.set_override('driver_updatable_metadata', ['snapdir', 'qos'])
-    yield
-    CONF.clear_override('driver_updatable_metadata')
-
-
 def test_update_share_from_metadata(manager_factory, db, admin_ctx,
-                                    monkeypatch, updatable):
-    mgr = manager_factory()
-    share, inst = _available_share(mgr, db, admin_ctx)
-    calls = _spy(monkeypatch, mgr.driver, 'update_share_from_metadata')
-    mgr.update_share_from_metadata(
-        helpers.user_ctx(), share_id=share['id'],
-        metadata={'snapdir': 'visible', 'color': 'blue'})
+                                    monkeypatch):
+    """Every key received reaches the driver, as upstream.
+
+    The API filters by driver_updatable_metadata, not the share service.
+    """
+    CONF.set_override('driver_updatable_metadata', ['snapdir'])
+    try:
+        mgr = manager_factory()
+        share, inst = _available_share(mgr, db, admin_ctx)
+        calls = _spy(monkeypatch, mgr.driver, 'update_share_from_metadata')
+        mgr.update_share_from_metadata(
+            helpers.user_ctx(), share_id=share['id'],
+            metadata={'snapdir': 'visible', 'color': 'blue'})
+    finally:
+        CONF.clear_override('driver_updatable_metadata')
     (args, _kwargs), = calls
     assert args[1]['id'] == inst['id']
-    assert args[2] == {'snapdir': 'visible'}
+    assert args[2] == {'snapdir': 'visible', 'color': 'blue'}
     assert args[3] is None
     assert _messages(db, admin_ctx, share['id']) == [
         ('027', '029', 'SHARE', 'p1')]
 
 
 def test_update_share_from_metadata_driver_failure(manager_factory, db,
-                                                   admin_ctx, updatable):
+                                                   admin_ctx):
     mgr = manager_factory(
         dummy_driver_fail_methods=['update_share_from_metadata'])
     share, inst = _available_share(mgr, db, admin_ctx)
@@ -205,16 +206,17 @@ def test_update_share_from_metadata_driver_failure(manager_factory, db,
         c.STATUS_AVAILABLE
 
 
-def test_update_share_from_metadata_nothing_updatable(manager_factory, db,
-                                                      admin_ctx, monkeypatch,
-                                                      updatable):
+def test_update_share_from_metadata_empty(manager_factory, db, admin_ctx,
+                                          monkeypatch):
+    """Upstream calls the driver and writes 027/029 for an empty dict too."""
     mgr = manager_factory()
     share, _inst = _available_share(mgr, db, admin_ctx)
     calls = _spy(monkeypatch, mgr.driver, 'update_share_from_metadata')
     mgr.update_share_from_metadata(helpers.user_ctx(), share_id=share['id'],
-                                   metadata={'color': 'blue'})
-    assert calls == []
-    assert _messages(db, admin_ctx, share['id']) == []
+                                   metadata={})
+    assert [args[2] for args, _kw in calls] == [{}]
+    assert _messages(db, admin_ctx, share['id']) == [
+        ('027', '029', 'SHARE', 'p1')]
 
 
 def test_update_share_from_metadata_bad_input(manager_factory, db,

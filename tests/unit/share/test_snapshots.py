@@ -721,6 +721,24 @@ def test_unmanage_snapshot_driver_failure(snap_env, db, admin_ctx):
                                       {'status': 'unmanage_starting'})
     with pytest.raises(messaging.ExpectedException):
         mgr.unmanage_snapshot(_cloud_admin(), snapshot_id=snapshot['id'])
+    # As upstream: a generic driver error leaves the snapshot where the
+    # API put it, and no user message.
+    assert db.share_snapshot_instance_get(admin_ctx, snapinst['id'])[
+        'status'] == c.STATUS_UNMANAGING
+    assert db.message_get_all(admin_ctx) == []
+
+
+def test_unmanage_snapshot_refused_by_the_driver(snap_env, db, admin_ctx,
+                                                 monkeypatch):
+    mgr, share, inst, snapshot, snapinst = snap_env()
+    _take(mgr, share, snapshot)
+    db.share_snapshot_instance_update(admin_ctx, snapinst['id'],
+                                      {'status': 'unmanage_starting'})
+
+    def refuse(snapshot_instance):
+        raise exception.UnmanageInvalidShareSnapshot(reason='in use')
+    monkeypatch.setattr(mgr.driver, 'unmanage_snapshot', refuse)
+    mgr.unmanage_snapshot(_cloud_admin(), snapshot_id=snapshot['id'])
     assert db.share_snapshot_instance_get(admin_ctx, snapinst['id'])[
         'status'] == c.STATUS_UNMANAGE_ERROR
 
