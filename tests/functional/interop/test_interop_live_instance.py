@@ -1,4 +1,10 @@
-"""While the manila-lite-share daemon creates, snapshots, deletes, manages, unmanages and reconciles shares, processes reading them with upstream manila 23.0.1's own DB API in a tight loop never see a live share without a live instance (upstream's API answers HTTP 500 for one at microversion 2.90 and later).
+"""Readers using upstream's DB API never see a live share without a live instance while the daemon works.
+
+The daemon creates, snapshots, deletes, manages, unmanages and reconciles
+shares; processes reading them with upstream manila 23.0.1's own DB API in a
+tight loop must never find a live share without a live instance (upstream's
+API answers HTTP 500 for one at microversion 2.90 and later).
+
 
 The readers (watch_shares.py) call upstream's ``share_get`` and its model's
 ``instance`` property, what ``GET /v2/shares/{id}`` reads; the flows are

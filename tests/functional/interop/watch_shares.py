@@ -1,4 +1,8 @@
-"""Read shares with upstream manila's own DB API in a tight loop, as its API's ``GET /v2/shares/{id}`` does, and report every read of a live share without a live instance, as JSON (runs inside the upstream venv).
+"""Read shares with upstream manila's own DB API in a tight loop, as its API's ``GET /v2/shares/{id}`` does.
+
+It reports every read of a live share without a live instance, as JSON
+(runs inside the upstream venv).
+
 
 The share ids to read are the lines of ``--watch-file`` (reloaded when it
 changes); the loop stops when ``--stop-file`` exists. Upstream's

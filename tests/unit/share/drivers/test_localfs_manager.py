@@ -82,15 +82,13 @@ def test_manage_invalid_export_path(localfs_manager, db, admin_ctx, path):
                                      status=c.STATUS_MANAGING, size=None)
     db.export_locations_update(admin_ctx, inst['id'], [path])
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.manage_share(_user_ctx(), share_id=share['id'],
+        mgr.manage_share(helpers.user_ctx(), share_id=share['id'],
                          driver_options={})
     assert excinfo.value.exc_info[0].__name__ == 'ManageInvalidShare'
     got = db.share_instance_get(admin_ctx, inst['id'], with_share_data=True)
     assert (got['status'], got['size']) == (c.STATUS_MANAGE_ERROR, 0)
-    msgs = [m for m in db.message_get_all(admin_ctx)
-            if m['resource_id'] == share['id']]
-    assert [(m['action_id'], m['detail_id']) for m in msgs] == [('002',
-                                                                 '001')]
+    assert helpers.messages(db, admin_ctx, share['id'], 'action_id',
+                            'detail_id') == [('002', '001')]
 
 
 def test_restart_heals_the_exports_file(localfs_manager, db, admin_ctx):
