@@ -3,7 +3,6 @@
 It reports every read of a live share without a live instance, as JSON
 (runs inside the upstream venv).
 
-
 The share ids to read are the lines of ``--watch-file`` (reloaded when it
 changes); the loop stops when ``--stop-file`` exists. Upstream's
 ``share_get`` reads the share row and then, in a second SELECT, its live
