@@ -85,6 +85,15 @@ class InvalidParameterValue(Invalid):
     message = '%(err)s'
 
 
+class InvalidDriverPrivateData(InvalidInput, ValueError):
+    """Driver private data addressed by a malformed entity id, key or value.
+
+    Also a ValueError: upstream's private storage raises that for a bad
+    entity id, and drivers written for it may catch it.
+    """
+    message = 'Invalid driver private data: %(reason)s.'
+
+
 class InvalidUUID(Invalid):
     message = '%(uuid)s is not a valid uuid.'
 

@@ -570,6 +570,8 @@ def quota_usage_get_all_by_project_and_share_type(context, project_id,
 
 
 # -- driver private data and backend info ------------------------------------
+# An entity id, key or value that does not fit its column raises
+# InvalidDriverPrivateData before any SQL.
 
 def driver_private_data_get(context, entity_id, key=None, default=None):
     """A value (or ``default``); a dict when ``key`` is None or a list."""

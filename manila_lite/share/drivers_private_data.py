@@ -10,16 +10,24 @@ manila entity (share instance, snapshot instance, share server, replica...)::
     self.private_storage.delete(share['id'])
 
 Values are stored as strings (``str(value)``), exactly as upstream's SQL
-storage does. ``entity_id`` must look like a UUID; anything else raises
-``ValueError`` before storage is touched. The data survives restarts and is
-shared with upstream manila-share processes using the same database.
+storage does. ``entity_id`` must look like a UUID and keys must be
+non-empty strings; anything else raises ``InvalidDriverPrivateData`` (a
+``ValueError``, as upstream raises) naming the bad id or key before
+storage is touched. The data survives restarts and is shared with
+upstream manila-share processes using the same database.
 """
 
 import abc
 import copy
+import reprlib
 import threading
 
 from oslo_utils import uuidutils
+
+from manila_lite import exception
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 80
 
 
 class StorageDriver(metaclass=abc.ABCMeta):
@@ -134,6 +142,7 @@ class DriverPrivateData(object):
         keys or ``key=None`` yields a (possibly empty) dict.
         """
         self._validate_entity_id(entity_id)
+        _check_keys(key)
         return self._storage.get(entity_id, key, default)
 
     def update(self, entity_id, details, delete_existing=False):
@@ -144,17 +153,34 @@ class DriverPrivateData(object):
         """
         self._validate_entity_id(entity_id)
         if not isinstance(details, dict):
-            raise ValueError('Provided details %s is not valid dict.'
-                             % (details,))
+            raise exception.InvalidDriverPrivateData(
+                reason='details for %s must be a dict, got %s'
+                       % (entity_id, _SHORT.repr(details)))
+        _check_keys(list(details))
         return self._storage.update(entity_id, details, delete_existing)
 
     def delete(self, entity_id, key=None):
         """Delete ``key`` (a string or list of strings) or every pair."""
         self._validate_entity_id(entity_id)
+        _check_keys(key)
         return self._storage.delete(entity_id, key)
 
     @staticmethod
     def _validate_entity_id(entity_id):
-        if not uuidutils.is_uuid_like(entity_id):
-            raise ValueError('Provided entity_id %s is not valid UUID.'
-                             % (entity_id,))
+        if not (isinstance(entity_id, str) and
+                uuidutils.is_uuid_like(entity_id)):
+            raise exception.InvalidDriverPrivateData(
+                reason='entity id %s is not a UUID (private data is kept '
+                       'under the id of a share instance, snapshot '
+                       'instance, share server or access rule)'
+                       % _SHORT.repr(entity_id))
+
+
+def _check_keys(key):
+    """Raise InvalidDriverPrivateData unless ``key`` is None, a key or a list of keys."""
+    if key is None:
+        return
+    for one in (key if isinstance(key, (list, tuple, set)) else [key]):
+        if not isinstance(one, str) or not one:
+            raise exception.InvalidDriverPrivateData(
+                reason='key %s is not a non-empty string' % _SHORT.repr(one))

@@ -7,6 +7,7 @@ from oslo_utils import strutils
 from oslo_utils import timeutils
 
 from manila_lite.common import constants as c
+from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import access
@@ -88,8 +89,9 @@ def _validated_update(update, share_type):
 def manage_share(mgr, context, share_id, driver_options):
     """``manage_starting`` → driver ``manage_existing`` → ``available``, size and quota charged.
 
-    Any failure → ``manage_error`` with size 0 (quota untouched); no user
-    message, as upstream.
+    Any failure, whatever the driver raised → ``manage_error`` with size 0
+    (quota untouched) and a user message (action ``create``, as for a
+    manage the reconciliation ends; upstream's manager records none).
     """
     share, inst = rows.share_and_instance(context, share_id)
     if not guard.expect_status('Share instance', inst, (c.STATUS_MANAGING,),
@@ -105,8 +107,12 @@ def manage_share(mgr, context, share_id, driver_options):
         _record(mgr, context, share, inst, share_type, update)
     except Exception as exc:
         db_api.share_update(context, share_id, {'size': 0})
-        states.advance(context, states.SHARE_INSTANCE, inst['id'],
-                       'manage_failed')
+        if states.advance(context, states.SHARE_INSTANCE, inst['id'],
+                          'manage_failed'):
+            mgr.message_api.create(
+                context, mf.Action.CREATE, share['project_id'],
+                resource_type=mf.Resource.SHARE, resource_id=share_id,
+                exception=exc)
         raise guard.driver_error('manage_existing', exc)
     LOG.info('Share %(share)s managed (%(size)s GB).',
              {'share': share_id, 'size': update['size']})

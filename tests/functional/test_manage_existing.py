@@ -84,3 +84,42 @@ def test_manage_and_unmanage_driver_failures(fresh_db, pg_facade,
         'unmanage_starting'
     assert rows.usage(pg_facade, 'shares') == (1, 0)
     assert rows.messages(daemon, share['id']) == []
+
+
+@pytest.mark.parametrize('backend', ['alpha', 'beta'])
+def test_manage_invalid_export_path(fresh_db, pg_facade, daemon_factory,
+                                    share_rpc, tmp_path, backend):
+    """dummy (alpha) and localfs (beta): manage_error, size 0, one user message, one clear log line."""
+    daemon = daemon_factory(fresh_db, options={
+        'DEFAULT': {'enabled_share_backends': 'alpha,beta'},
+        'beta': {'share_driver': 'localfs', 'share_backend_name': 'beta',
+                 'driver_handles_share_servers': False,
+                 'localfs_pools': str(tmp_path / 'pools' / 'beta'),
+                 'localfs_export_ips': '127.0.0.1'}})
+    path = '10.0.0.1:/not a uuid'
+    share, inst = helpers.make_share(pg_facade, rows.admin_ctx(),
+                                     host=daemon.pool_host(backend),
+                                     status='manage_starting', size=None)
+    pg_facade.export_locations_update(rows.admin_ctx(), inst['id'], [path])
+    share = pg_facade.share_get(rows.admin_ctx(), share['id'])
+    share_rpc.manage_share(rows.user_ctx(), share, driver_options={})
+    rows.wait_status(daemon, share['id'], 'manage_error')
+    assert rows.share_row(daemon, share['id'])['size'] == 0
+    assert rows.messages(daemon, share['id']) == [
+        ('002', '001', 'SHARE', 'p1')]
+    assert rows.usage(pg_facade, 'shares') == (0, 0)
+    # one ERROR record (with debug=True the driver's traceback is also
+    # logged, at DEBUG level, its lines prefixed ERROR by oslo.log)
+    errors = [line for line in daemon.log_text().splitlines()
+              if ' ERROR ' in line and 'failed (request ' in line]
+    assert len(errors) == 1, errors
+    assert ('manage_share failed' in errors[0] and
+            'ManageInvalidShare' in errors[0] and '/not a uuid' in errors[0]
+            ), errors
+    # the daemon keeps serving: a share on the same backend gets created
+    created, created_inst = helpers.make_share(
+        pg_facade, rows.admin_ctx(), host=daemon.pool_host(backend))
+    share_rpc.create_share_instance(rows.user_ctx(), created_inst,
+                                    daemon.pool_host(backend),
+                                    request_spec={}, filter_properties={})
+    rows.wait_status(daemon, created['id'], 'available')

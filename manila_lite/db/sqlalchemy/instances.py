@@ -641,8 +641,10 @@ def share_instance_delete(context, share_instance_id,
                           need_to_update_usages=False):
     """Soft-delete an instance and its children; the share too if it was the last.
 
-    One transaction. The instance row is locked (by its UPDATE) before the
-    share row: the share lock serialises deletions of sibling instances so
+    One transaction, as upstream's: a reader (upstream's API shows
+    ``share.instance``) never finds the share live without a live instance
+    (tests/functional/interop/test_interop_live_instance.py). The instance
+    row is locked (by its UPDATE) before the share row: the share lock serialises deletions of sibling instances so
     exactly one of them sees "no live instance left", and
     instance-before-share is the order every other writer uses (no-ops on
     SQLite, which already holds the database write lock). One SELECT then

@@ -1,5 +1,7 @@
 """Queries on drivers_private_data and backend_info, the share service's own key/value stores."""
 
+import reprlib
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql as sa_mysql
 from sqlalchemy.dialects import postgresql as sa_postgresql
@@ -9,9 +11,40 @@ from manila_lite.db.sqlalchemy import engine
 from manila_lite.db.sqlalchemy import model_base
 from manila_lite.db.sqlalchemy import models
 from manila_lite.db.sqlalchemy import utils
+from manila_lite import exception
 
 Data = models.DriverPrivateData
 Info = models.BackendInfo
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 80
+
+
+def _check_text(what, text, column, allow_empty=False):
+    """Raise InvalidDriverPrivateData unless ``text`` is a string that fits ``column``."""
+    limit = column.type.length
+    if (isinstance(text, str) and (text or allow_empty) and
+            len(text) <= limit):
+        return
+    raise exception.InvalidDriverPrivateData(
+        reason='%s %s is not a %sstring of at most %d characters'
+               % (what, _SHORT.repr(text), '' if allow_empty else 'non-empty ',
+                  limit))
+
+
+def _check(entity_id, keys=(), values=()):
+    """Check an entity id, keys and values against the table's columns before any SQL."""
+    columns = Data.__table__.c
+    _check_text('entity id', entity_id, columns.entity_uuid)
+    for key in keys:
+        _check_text('key', key, columns.key)
+    for value in values:
+        _check_text('value', value, columns.value, allow_empty=True)
+
+
+def _keys(key):
+    if key is None:
+        return ()
+    return list(key) if isinstance(key, (list, tuple, set)) else [key]
 
 
 def _data_query(entity_id, key=None):
@@ -26,6 +59,7 @@ def _data_query(entity_id, key=None):
 
 def driver_private_data_get(context, entity_id, key=None, default=None):
     """One value (``default`` if absent), or a dict for key None or a list."""
+    _check(entity_id, _keys(key))
     with engine.reader(context) as session:
         rows = list(session.scalars(_data_query(entity_id, key)))
     if key is None or isinstance(key, (list, tuple, set)):
@@ -132,6 +166,7 @@ def driver_private_data_update(context, entity_id, details,
                                delete_existing=False):
     """Upsert ``details`` (values stored as str); optionally drop other keys."""
     new = {k: str(v) for k, v in details.items()}
+    _check(entity_id, new, new.values())
     now = model_base.utcnow()
     with engine.writer(context) as session:
         if delete_existing:
@@ -156,6 +191,7 @@ def _delete_all_stmt():
 
 def driver_private_data_delete(context, entity_id, key=None):
     """Soft-delete one key, a list of keys, or every key of the entity."""
+    _check(entity_id, _keys(key))
     now = model_base.utcnow()
     with engine.writer(context) as session:
         if key is None:

@@ -42,6 +42,7 @@ from oslo_config import cfg
 from oslo_log import log
 from oslo_serialization import jsonutils
 from oslo_utils import timeutils
+from oslo_utils import uuidutils
 
 from manila_lite.common import constants
 from manila_lite.common import hosts
@@ -551,17 +552,27 @@ class DummyDriver(driver.ShareDriver):
     # ------------------------------------------------------------------
 
     @staticmethod
-    def _id_after_prefix(value, prefix):
-        # '<prefix><share or snapshot id>_<instance id>' -> instance id
-        parts = value.split(prefix)
-        if len(parts) > 1:
-            return parts[1][37:].replace('_', '-')
-        return value
+    def _id_after_prefix(value, prefix, error, what):
+        """The instance id in ``...<prefix><share or snapshot id>_<instance id>``.
+
+        Raises ``error`` (naming ``what``) unless ``value`` holds one: the
+        id addresses private storage, which takes UUIDs only.
+        """
+        parts = value.split(prefix) if isinstance(value, str) else []
+        found = parts[1][37:].replace('_', '-') if len(parts) > 1 else None
+        if (found is None or len(found) != 36 or
+                not uuidutils.is_uuid_like(found)):
+            raise error(reason='%s %r names no %s of this backend (expected '
+                               '...%s<id>_<instance id>)'
+                               % (what, value, prefix.rstrip('_'), prefix))
+        return found
 
     @slow_me_down
     def manage_existing(self, share, driver_options):
         new_export = share['export_location']
-        old_id = self._id_after_prefix(new_export, 'share_')
+        old_id = self._id_after_prefix(new_export, 'share_',
+                                       exception.ManageInvalidShare,
+                                       'export location')
         old_export = self.private_storage.get(old_id, key='export_location')
         if old_export and (old_export.split(':/')[-1]
                            == new_export.split(':/')[-1]):
@@ -590,7 +601,9 @@ class DummyDriver(driver.ShareDriver):
     @slow_me_down
     def manage_existing_snapshot(self, snapshot, driver_options):
         location = snapshot['provider_location']
-        old_id = self._id_after_prefix(location, 'snapshot_')
+        old_id = self._id_after_prefix(
+            location, 'snapshot_', exception.ManageInvalidShareSnapshot,
+            'provider location')
         old_location = self.private_storage.get(old_id,
                                                 key='provider_location')
         if old_location == location:

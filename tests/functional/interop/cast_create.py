@@ -10,12 +10,16 @@ import _upstream
 
 
 def create_share(ctx, host, size=1, proto='NFS', name='interop-share',
-                 reserve_quota=False, replication_type=None):
+                 reserve_quota=False, replication_type=None,
+                 snapshot_id=None, share_type_id=None, before_cast=None):
     """Write the share rows as upstream's API does and cast; return the ids.
 
     ``reserve_quota`` also reserves shares/gigabytes (and, for a type with
     ``replication_type``, share_replicas/replica_gigabytes) before the share
-    row is written and commits them after, as upstream's API does.
+    row is written and commits them after, as upstream's API does. With
+    ``snapshot_id`` the share is created from that snapshot (give the
+    parent's ``share_type_id``); ``before_cast(share_id)`` runs once the
+    rows are written, before the cast.
     """
     from manila import db
     from manila import quota
@@ -23,16 +27,18 @@ def create_share(ctx, host, size=1, proto='NFS', name='interop-share',
     from manila.share import rpcapi
 
     extra_specs = {'driver_handles_share_servers': 'False',
-                   'snapshot_support': 'True'}
+                   'snapshot_support': 'True',
+                   'create_share_from_snapshot_support': 'True'}
     deltas = {'shares': 1, 'gigabytes': size}
     if replication_type:
         extra_specs['replication_type'] = replication_type
         deltas.update(share_replicas=1, replica_gigabytes=size)
-    share_type = db.share_type_create(ctx, {
-        'name': 'interop-%s' % uuid.uuid4().hex[:8],
-        'extra_specs': extra_specs,
-    })
-    share_type = db.share_type_get(ctx, share_type['id'])
+    if share_type_id is None:
+        share_type_id = db.share_type_create(ctx, {
+            'name': 'interop-%s' % uuid.uuid4().hex[:8],
+            'extra_specs': extra_specs,
+        })['id']
+    share_type = db.share_type_get(ctx, share_type_id)
     reservations = None
     if reserve_quota:
         reservations = quota.QUOTAS.reserve(
@@ -43,7 +49,7 @@ def create_share(ctx, host, size=1, proto='NFS', name='interop-share',
         'size': size,
         'user_id': ctx.user_id,
         'project_id': ctx.project_id,
-        'snapshot_id': None,
+        'snapshot_id': snapshot_id,
         'metadata': {},
         'display_name': name,
         'display_description': 'made by upstream manila 23.0.1',
@@ -61,9 +67,11 @@ def create_share(ctx, host, size=1, proto='NFS', name='interop-share',
         share_api.API.create_share_instance_and_get_request_spec(
             api_like, ctx, share, host=host,
             share_type_id=share_type['id']))
+    if before_cast is not None:
+        before_cast(share['id'])
     rpcapi.ShareAPI().create_share_instance(
         ctx, instance, host, request_spec=request_spec,
-        filter_properties={'scheduler_hints': None}, snapshot_id=None)
+        filter_properties={'scheduler_hints': None}, snapshot_id=snapshot_id)
     return {'share_id': share['id'], 'share_instance_id': instance['id'],
             'share_type_id': share_type['id']}
 

@@ -2,8 +2,13 @@
 
 (rows + cast), then a wait for the share service and what upstream's DB API
 reads back, as JSON (runs inside the upstream venv).
+
+With the step ``serve`` it runs one step per line of standard input (a
+JSON list of further arguments, the step first) and answers each with a
+JSON line, sparing the start-up of upstream's modules per step.
 """
 
+import json
 import sys
 import time
 
@@ -11,14 +16,16 @@ import _upstream
 import cast_create
 
 TRANSITIONAL_SHARE = ('creating', 'extending', 'shrinking', 'reverting',
-                      'deleting', 'deferred_deleting')
+                      'deleting', 'creating_from_snapshot', 'manage_starting',
+                      'unmanage_starting', 'manage_error_unmanage_starting',
+                      'deferred_deleting')
 BUSY_RULES = ('queued_to_apply', 'queued_to_deny', 'queued_to_update',
               'applying', 'denying', 'updating')
 
 
-def _arguments():
+def _arguments(argv=None):
     p = _upstream.parser(__doc__)
-    p.add_argument('step', choices=sorted(STEPS))
+    p.add_argument('step', choices=sorted(STEPS) + ['serve'])
     p.add_argument('--host', help='H@B#pool (create)')
     p.add_argument('--share-id')
     p.add_argument('--instance-id', help='needed to show a deleted share')
@@ -37,11 +44,24 @@ def _arguments():
     p.add_argument('--deferred', action='store_true',
                    help='delete with is_deferred_deletion_enabled (delete)')
     p.add_argument('--timeout', type=float, default=60.0)
+    p.add_argument('--watch-file',
+                   help='append the share id here once its rows exist '
+                        '(watch_shares.py reads it)')
+    p.add_argument('--from-snapshot', action='store_true',
+                   help='create: from the last --snapshot-id')
+    p.add_argument('--no-cast', action='store_true',
+                   help='create: write the rows only (a lost cast)')
+    p.add_argument('--export-path', help='manage: the export to adopt')
+    p.add_argument('--force', action='store_true', help='delete: force')
     p.add_argument('--state-path', required=True,
                    help="the share service's state_path (coordination)")
     p.add_argument('--lock-path', required=True,
                    help="the share service's [oslo_concurrency] lock_path")
-    return p.parse_args()
+    args = p.parse_args(argv)
+    # steps append to these: never to the parser's shared defaults
+    args.snapshot_id, args.access_id = (list(args.snapshot_id),
+                                        list(args.access_id))
+    return args
 
 
 def _admin_context(ctx, project_id):
@@ -198,12 +218,76 @@ def _snapshot(ctx, args):
     return db.share_snapshot_get(ctx, args.snapshot_id[-1])
 
 
+def _watch(args, share_id):
+    if args.watch_file:
+        with open(args.watch_file, 'a') as f:
+            f.write(share_id + '\n')
+
+
 def step_create(api, ctx, args):
-    ids = cast_create.create_share(ctx, args.host, size=args.size,
-                                   reserve_quota=True,
-                                   replication_type=args.replication_type)
+    options = {}
+    if args.from_snapshot:
+        snapshot = _snapshot(ctx, args)
+        options = {'snapshot_id': snapshot['id'],
+                   'share_type_id': snapshot['share']['share_type_id']}
+    if args.no_cast:
+        options['before_cast'] = _lost_cast
+    else:
+        options['before_cast'] = lambda share_id: _watch(args, share_id)
+    try:
+        ids = cast_create.create_share(ctx, args.host, size=args.size,
+                                       reserve_quota=True,
+                                       replication_type=args.replication_type,
+                                       **options)
+    except _CastLost as lost:
+        _watch(args, lost.share_id)
+        ids = {'share_id': lost.share_id}
     args.share_id = ids['share_id']
     return ids
+
+
+class _CastLost(Exception):
+    def __init__(self, share_id):
+        super().__init__(share_id)
+        self.share_id = share_id
+
+
+def _lost_cast(share_id):
+    raise _CastLost(share_id)
+
+
+def step_manage(api, ctx, args):
+    """The rows upstream's API writes for a manage request, then the scheduler's cast."""
+    import uuid
+
+    from oslo_utils import timeutils
+
+    from manila.common import constants
+    from manila import db
+    from manila.share import rpcapi
+
+    share_type = db.share_type_create(ctx, {
+        'name': 'interop-%s' % uuid.uuid4().hex[:8],
+        'extra_specs': {'driver_handles_share_servers': 'False'}})
+    share_data = {
+        'share_proto': 'NFS', 'host': args.host, 'size': None,
+        'display_name': 'managed', 'is_public': False,
+        'share_type_id': share_type['id'], 'user_id': ctx.user_id,
+        'project_id': ctx.project_id, 'status': constants.STATUS_MANAGING,
+        'scheduled_at': timeutils.utcnow(), 'mount_point_name': None,
+        'qos_type_id': None,
+    }
+    share = db.share_create(ctx, share_data)
+    db.export_locations_update(ctx, share.instance['id'], args.export_path)
+    args.share_id = share['id']
+    _watch(args, share['id'])
+    rpcapi.ShareAPI().manage_share(ctx, db.share_get(ctx, share['id']), {})
+    return {'share_id': share['id'], 'share_instance_id': share.instance['id']}
+
+
+def step_unmanage(api, ctx, args):
+    api.unmanage(ctx, _share(ctx, args))
+    return {}
 
 
 def step_snapshot_create(api, ctx, args):
@@ -250,9 +334,7 @@ def step_snapshot_delete(api, ctx, args):
 
 
 def step_delete(api, ctx, args):
-    from oslo_config import cfg
-    cfg.CONF.set_override('is_deferred_deletion_enabled', args.deferred)
-    api.delete(ctx, _share(ctx, args))
+    api.delete(ctx, _share(ctx, args), force=args.force)
     return {}
 
 
@@ -292,6 +374,8 @@ STEPS = {
     'revert': (step_revert, _revert_settled),
     'snapshot-delete': (step_snapshot_delete, _snapshot_settled),
     'delete': (step_delete, _share_settled),
+    'manage': (step_manage, _share_settled),
+    'unmanage': (step_unmanage, _share_settled),
     'show': (step_show, lambda v, args: True),
 }
 
@@ -307,9 +391,40 @@ def _wait(ctx, args, settled):
         time.sleep(0.2)
 
 
+def run_step(api, base_ctx, args):
+    """Do ``args.step``, wait for the share service; return the outcome and view."""
+    from oslo_config import cfg
+    cfg.CONF.set_override('is_deferred_deletion_enabled', args.deferred)
+    ctx = _admin_context(base_ctx, args.project_id)
+    step, settled = STEPS[args.step]
+    if args.share_id and not args.instance_id:
+        args.instance_id = _share_view(ctx, args.share_id).get('instance_id')
+    done = step(api, ctx, args)
+    if args.no_cast:
+        settled = STEPS['show'][1]
+    if not args.instance_id:
+        args.instance_id = _share_view(ctx, args.share_id)['instance_id']
+    current, timed_out = _wait(ctx, args, settled)
+    done.update(current, timed_out=timed_out)
+    return done
+
+
+def _serve(api, base_ctx, argv):
+    """One step per line of stdin (a JSON list of arguments), one JSON line out each."""
+    common = [a for a in argv if a != 'serve']
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        args = _arguments(common + json.loads(line))
+        json.dump(run_step(api, base_ctx, args), sys.stdout, default=str)
+        sys.stdout.write('\n')
+        sys.stdout.flush()
+    return {}
+
+
 def main():
     args = _arguments()
-    ctx = _admin_context(_upstream.setup(args), args.project_id)
+    ctx = _upstream.setup(args)
 
     from oslo_config import cfg
 
@@ -322,17 +437,12 @@ def main():
                           group='oslo_concurrency')
     api = share_api.API()
     try:
-        step, settled = STEPS[args.step]
-        if args.share_id and not args.instance_id:
-            args.instance_id = _share_view(ctx, args.share_id).get(
-                'instance_id')
-        done = step(api, ctx, args)
-        if not args.instance_id:
-            args.instance_id = _share_view(ctx, args.share_id)['instance_id']
-        current, timed_out = _wait(ctx, args, settled)
+        if args.step == 'serve':
+            done = _serve(api, ctx, sys.argv[1:])
+        else:
+            done = run_step(api, ctx, args)
     finally:
         coordination.LOCK_COORDINATOR.stop()
-    done.update(current, timed_out=timed_out)
     _upstream.finish(done)
 
 

@@ -1,8 +1,10 @@
 """drivers_private_data and backend_info key/value stores."""
 
+import pytest
 import sqlalchemy as sa
 
 from manila_lite.db import api as db
+from manila_lite import exception
 from tests.unit.db import helpers
 
 
@@ -114,3 +116,36 @@ def test_several_keys_are_one_statement_on_the_wire(ctxt):
     assert [c for c in calls if c[0] == 'INSERT'] == [('INSERT', 3)]
     assert db.driver_private_data_get(ctxt, 'e1') == {'a': '1', 'b': '2',
                                                       'c': '3'}
+
+
+_UUID = '0b1d1e5e-6a4f-4c59-9a39-cc1b5a8e8d7e'
+
+
+@pytest.mark.parametrize('entity_id, details, message', [
+    ('urn:uuid:' + _UUID, {'a': '1'}, 'entity id'),
+    ('', {'a': '1'}, 'entity id'),
+    (None, {'a': '1'}, 'entity id'),
+    (_UUID, {'k' * 256: '1'}, 'key'),
+    (_UUID, {'': '1'}, 'key'),
+    (_UUID, {'a': 'v' * 1024}, 'value'),
+])
+def test_rows_that_do_not_fit_are_refused_before_sql(ctxt, entity_id,
+                                                     details, message):
+    with pytest.raises(exception.InvalidDriverPrivateData,
+                       match='^Invalid driver private data: %s ' % message):
+        db.driver_private_data_update(ctxt, entity_id, details)
+    assert helpers.raw_rows('SELECT * FROM drivers_private_data') == []
+
+
+def test_reads_and_deletes_check_ids_and_keys(ctxt):
+    db.driver_private_data_update(ctxt, _UUID, {'a': '1', 'b': '2'})
+    for call in (lambda: db.driver_private_data_get(ctxt, 'x' * 37),
+                 lambda: db.driver_private_data_get(ctxt, _UUID, ['a', 5]),
+                 lambda: db.driver_private_data_delete(ctxt, _UUID, ''),
+                 lambda: db.driver_private_data_delete(ctxt, 42)):
+        with pytest.raises(exception.InvalidDriverPrivateData):
+            call()
+    assert db.driver_private_data_get(ctxt, _UUID) == {'a': '1', 'b': '2'}
+    # a value of up to the column's 1,023 characters, empty included, is fine
+    db.driver_private_data_update(ctxt, _UUID, {'a': '', 'b': 'v' * 1023})
+    assert db.driver_private_data_get(ctxt, _UUID, 'b') == 'v' * 1023

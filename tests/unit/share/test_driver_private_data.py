@@ -7,6 +7,7 @@ import types
 from oslo_utils import uuidutils
 import pytest
 
+from manila_lite import exception
 from manila_lite.share import drivers_private_data as pd
 
 
@@ -47,18 +48,38 @@ def test_entities_are_separate(private):
     assert private.get(two, key='k') == 'v2'
 
 
-@pytest.mark.parametrize('entity_id', ['not-a-uuid', '', None, 42])
+@pytest.mark.parametrize('entity_id', ['not-a-uuid', '', None, 42,
+                                       '10.0.0.1:/not a uuid'])
 def test_entity_id_must_be_uuid_like(private, entity_id):
     for call in (lambda: private.get(entity_id),
                  lambda: private.update(entity_id, {}),
                  lambda: private.delete(entity_id)):
-        with pytest.raises(ValueError):
+        # a ValueError as upstream raises, and a clear manila error
+        with pytest.raises(exception.InvalidDriverPrivateData) as excinfo:
             call()
+        assert isinstance(excinfo.value, ValueError)
+        assert 'entity id %r is not a UUID' % (entity_id,) in str(
+            excinfo.value)
 
 
 def test_details_must_be_a_dict(private):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match='must be a dict'):
         private.update(uuidutils.generate_uuid(), ['a'])
+
+
+@pytest.mark.parametrize('key', ['', 7, ['a', None], ('a', '')])
+def test_keys_must_be_non_empty_strings(private, key):
+    uid = uuidutils.generate_uuid()
+    private.update(uid, {'a': 1})
+    for call in (lambda: private.get(uid, key=key),
+                 lambda: private.delete(uid, key=key)):
+        with pytest.raises(exception.InvalidDriverPrivateData,
+                           match='is not a non-empty string'):
+            call()
+    if not isinstance(key, (list, tuple)):
+        with pytest.raises(exception.InvalidDriverPrivateData):
+            private.update(uid, {key: 'v'})
+    assert private.get(uid) == {'a': '1'}
 
 
 def test_memory_storage_is_thread_safe(private):

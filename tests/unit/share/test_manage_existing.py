@@ -77,7 +77,44 @@ def test_manage_unknown_export_fails(manager_factory, db, admin_ctx):
     assert got['status'] == c.STATUS_MANAGE_ERROR
     assert got['size'] == 0
     assert _usage(db, admin_ctx, inst['share_type_id']) == [{}, {}]
-    assert db.message_get_all(admin_ctx) == []
+    assert _messages(db, admin_ctx, share) == [('002', '001', 'SHARE', 'p1')]
+
+
+def _messages(db, ctx, share):
+    return helpers.messages(db, ctx, share['id'], 'action_id', 'detail_id',
+                            'resource_type', 'project_id')
+
+
+@pytest.mark.parametrize('path', [
+    '10.0.0.1:/not a uuid', '10.0.0.1:/path/share_x_y', '', 'share_',
+    '10.0.0.1:/share_%s_{%s}' % ('a' * 36, uuidutils.generate_uuid()),
+])
+def test_manage_invalid_export_path(manager_factory, db, admin_ctx, path):
+    """Whatever export path the driver is handed: manage_error, size 0, a message, a clear error."""
+    mgr = manager_factory()
+    share, inst = _managing_share(db, admin_ctx, path)
+    with pytest.raises(messaging.ExpectedException) as excinfo:
+        mgr.manage_share(helpers.user_ctx(), share_id=share['id'],
+                         driver_options={})
+    error = helpers.unwrap(excinfo)
+    assert isinstance(error, exception.ManageInvalidShare), error
+    assert 'export location %r names no share of this backend' % path in (
+        str(error))
+    got = db.share_instance_get(admin_ctx, inst['id'], with_share_data=True)
+    assert (got['status'], got['size']) == (c.STATUS_MANAGE_ERROR, 0)
+    assert _messages(db, admin_ctx, share) == [('002', '001', 'SHARE', 'p1')]
+    assert _usage(db, admin_ctx, inst['share_type_id']) == [{}, {}]
+
+
+def test_manage_error_message_once(manager_factory, db, admin_ctx):
+    """A manage request for a share no longer managing writes neither status nor message."""
+    mgr = manager_factory()
+    share, inst = _managing_share(db, admin_ctx, '10.0.0.1:/not a uuid')
+    with pytest.raises(messaging.ExpectedException):
+        mgr.manage_share(helpers.user_ctx(), share_id=share['id'],
+                         driver_options={})
+    mgr.manage_share(helpers.user_ctx(), share_id=share['id'], driver_options={})
+    assert len(_messages(db, admin_ctx, share)) == 1
 
 
 @pytest.mark.parametrize('fault', [

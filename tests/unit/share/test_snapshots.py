@@ -2,6 +2,7 @@
 
 from oslo_config import cfg
 import oslo_messaging as messaging
+from oslo_utils import uuidutils
 import pytest
 import sqlalchemy
 
@@ -767,15 +768,24 @@ def test_manage_snapshot_success(snap_env, db, admin_ctx):
     assert mgr.driver.private_storage.get(snapinst['id'])
 
 
-def test_manage_snapshot_driver_failure(snap_env, db, admin_ctx):
+@pytest.mark.parametrize('unknown, error', [
+    (True, exception.ShareBackendException),          # no such snapshot
+    (False, exception.ManageInvalidShareSnapshot),    # names none at all
+])
+def test_manage_snapshot_driver_failure(snap_env, db, admin_ctx, unknown,
+                                        error):
     mgr, share, inst, old, old_inst, location = _unmanaged(
         snap_env, db, admin_ctx)
-    snapshot, snapinst = _to_manage(db, admin_ctx, share,
-                                    location + '_not_there')
+    if unknown:
+        location = location[:-36] + uuidutils.generate_uuid().replace(
+            '-', '_')
+    else:
+        location += '_not_there'
+    snapshot, snapinst = _to_manage(db, admin_ctx, share, location)
     with pytest.raises(messaging.ExpectedException) as excinfo:
         mgr.manage_snapshot(_cloud_admin(), snapshot_id=snapshot['id'],
                             driver_options={})
-    assert isinstance(helpers.unwrap(excinfo), exception.ShareBackendException)
+    assert isinstance(helpers.unwrap(excinfo), error)
     got = db.share_snapshot_get(admin_ctx, snapshot['id'])
     assert (got['status'], got['size']) == (c.STATUS_MANAGE_ERROR, 1)
     assert _usage(db, admin_ctx, user_id='admin1')['snapshots']['in_use'] == 0

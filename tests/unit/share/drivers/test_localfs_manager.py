@@ -74,6 +74,23 @@ def test_permission_error_ends_in_error_with_user_message(
                                                                  '001')]
 
 
+@pytest.mark.parametrize('path', ['10.0.0.1:/not a uuid', 'not a path',
+                                  '//10.0.0.1/not a uuid'])
+def test_manage_invalid_export_path(localfs_manager, db, admin_ctx, path):
+    mgr = localfs_manager()
+    share, inst = helpers.make_share(db, admin_ctx, host=HOST,
+                                     status=c.STATUS_MANAGING, size=None)
+    db.export_locations_update(admin_ctx, inst['id'], [path])
+    with pytest.raises(messaging.ExpectedException) as excinfo:
+        mgr.manage_share(helpers.user_ctx(), share_id=share['id'],
+                         driver_options={})
+    assert excinfo.value.exc_info[0].__name__ == 'ManageInvalidShare'
+    got = db.share_instance_get(admin_ctx, inst['id'], with_share_data=True)
+    assert (got['status'], got['size']) == (c.STATUS_MANAGE_ERROR, 0)
+    assert helpers.messages(db, admin_ctx, share['id'], 'action_id',
+                            'detail_id') == [('002', '001')]
+
+
 def test_restart_heals_the_exports_file(localfs_manager, db, admin_ctx):
     mgr = localfs_manager()
     share, inst = helpers.make_share(db, admin_ctx, host=HOST)
