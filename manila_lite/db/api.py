@@ -14,6 +14,7 @@ from manila_lite.db.sqlalchemy import backups as _backups
 from manila_lite.db.sqlalchemy import engine as _engine
 from manila_lite.db.sqlalchemy import export_locations as _el
 from manila_lite.db.sqlalchemy import groups as _groups
+from manila_lite.db.sqlalchemy import health as _health
 from manila_lite.db.sqlalchemy import instances as _instances
 from manila_lite.db.sqlalchemy import messages as _messages
 from manila_lite.db.sqlalchemy import private_data as _private
@@ -40,6 +41,21 @@ def dispose_engine():
     ``CONF.database.connection`` and calling this.
     """
     _engine.dispose_engine()
+
+
+def check_database(url=None):
+    """Open one connection (no retries) and check the schema; return the table names.
+
+    Raises ConfigError (bad URL, login refused, no such database),
+    DatabaseUnavailable (server unreachable) or DatabaseSchemaMissing, each
+    with a one-line message.
+    """
+    return _health.check(url)
+
+
+def describe_database_error(exc):
+    """The one-line ConfigError or DatabaseUnavailable ``exc`` (from the DB driver) means, or None."""
+    return _health.describe(exc, connecting=False)
 
 
 def stop_retrying():
