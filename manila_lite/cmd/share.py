@@ -119,10 +119,19 @@ def _why(exc):
     return '%s: %s' % (type(orig).__name__, lines[0])
 
 
+def _expected(exc):
+    """A failure its one line explains (ours or the database's): no traceback, even at DEBUG."""
+    import sqlalchemy
+    from oslo_db import exception as db_exc
+    return isinstance(exc, (exception.ManilaException, db_exc.DBError,
+                            sqlalchemy.exc.SQLAlchemyError))
+
+
 def _start_services(services, stop):
     """Start every service, each in its own thread; return (started, still starting).
 
-    A service that fails is logged in one line (its traceback at DEBUG)
+    A service that fails is logged in one line (an unexpected error's
+    traceback at DEBUG)
     and stopped; the others go on. Returns early, when ``stop`` is set,
     with those still starting in the second list.
     """
@@ -153,8 +162,9 @@ def _start_services(services, stop):
         LOG.error('Backend %(be)s (%(host)s) did not start: %(why)s',
                   {'be': getattr(svc, 'backend', None),
                    'host': getattr(svc, 'host', None), 'why': _why(exc)})
-        LOG.debug('Start-up failure of %s', getattr(svc, 'host', svc),
-                  exc_info=exc)
+        if not _expected(exc):
+            LOG.debug('Start-up failure of %s', getattr(svc, 'host', svc),
+                      exc_info=exc)
         _stop_quietly(svc)
     return started, pending
 
