@@ -181,11 +181,16 @@ class RequestContextSerializer(messaging.Serializer):
                 raise messaging.ExpectedException()
 
 
-def get_client(target, version_cap=None, serializer=None):
-    """Return an RPCClient on the process transport for ``target``."""
+def get_client(target, version_cap=None, serializer=None, retry=None):
+    """Return an RPCClient on the process transport for ``target``.
+
+    ``retry``: reconnection attempts of a send while the broker is
+    unreachable before it fails with MessageDeliveryFailure (None: no
+    limit, as a service; a command gives a few).
+    """
     return messaging.get_rpc_client(
         get_transport(), target, version_cap=version_cap,
-        serializer=RequestContextSerializer(serializer))
+        serializer=RequestContextSerializer(serializer), retry=retry)
 
 
 class _Dispatcher(dispatcher.RPCDispatcher):

@@ -43,14 +43,15 @@ def dispose_engine():
     _engine.dispose_engine()
 
 
-def check_database(url=None):
-    """Open one connection (no retries) and check the schema; return the table names.
+def check_database(url=None, schema=True):
+    """Open one connection (no retries) and, with ``schema``, look for the tables; return the table names.
 
     Raises ConfigError (bad URL, login refused, no such database),
     DatabaseUnavailable (server unreachable) or DatabaseSchemaMissing, each
     with a one-line message.
     """
-    return _health.check(url)
+    return _health.check(url, required_tables=(
+        _health.REQUIRED_TABLES if schema else ()))
 
 
 def describe_database_error(exc):
