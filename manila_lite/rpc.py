@@ -3,6 +3,7 @@
 import re
 import threading
 
+import kombu.exceptions
 from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
@@ -22,6 +23,12 @@ LOG = logging.getLogger(__name__)
 # callers therefore see our errors as RemoteError carrying class and text.)
 ALLOWED_EXMODS = [exception.__name__]
 EXTRA_EXMODS = []
+
+# What a send with a bounded ``retry`` raises when the broker stayed
+# unreachable: oslo.messaging's own error, or kombu's when even the first
+# connection of the pool could not be opened.
+SEND_FAILURES = (messaging.MessageDeliveryFailure,
+                 kombu.exceptions.OperationalError)
 
 _LOCK = threading.Lock()
 TRANSPORT = None

@@ -1,7 +1,6 @@
 """The part of upstream's share API the admin CLI needs: write share rows as manila-api does, then cast."""
 
 from oslo_log import log as logging
-import oslo_messaging as messaging
 from oslo_utils import strutils
 from oslo_utils import timeutils
 
@@ -9,6 +8,7 @@ from manila_lite.common import constants
 from manila_lite.common import hosts
 from manila_lite.db import api as db_api
 from manila_lite import exception
+from manila_lite import rpc
 from manila_lite.share import quota
 from manila_lite.share import rpcapi as share_rpcapi
 from manila_lite.share import states
@@ -178,7 +178,7 @@ class API:
         """
         try:
             cast()
-        except messaging.MessageDeliveryFailure as exc:
+        except rpc.SEND_FAILURES as exc:
             instance_id = _field(instance, 'id')
             states.advance(context, states.SHARE_INSTANCE, instance_id,
                            failed_event)
