@@ -2,7 +2,6 @@
 
 import manila_lite.cmd  # noqa: F401  (selects the concurrency backend first)
 
-import logging as std_logging
 import re
 import sys
 import time
@@ -132,14 +131,7 @@ def parse_config(argv, conf=CONF):
     """Parse the command line and config files; return an error line or None."""
     conf.clear()
     conf.register_cli_opt(category_opt)
-    logging.register_options(conf)
-    conf.set_default('use_stderr', True)
-    # stderr carries the command's one-line errors; the libraries' own
-    # retry chatter (the broker, stevedore) would only blur them.
-    logging.set_defaults(default_log_levels=(
-        logging.get_default_log_levels() +
-        ['stevedore=ERROR', 'oslo.messaging=CRITICAL',
-         'oslo_messaging=CRITICAL']))
+    preflight.cli_logging_defaults(conf)
     try:
         conf(argv, project='manila', prog=PROG, version=version.VERSION)
     except (cfg.Error, ValueError) as exc:
@@ -478,10 +470,7 @@ def run(argv=None):
     error = parse_config(argv)
     if error:
         return _error(error, EXIT_USAGE)
-    logging.setup(CONF, 'manila_lite')
-    if not CONF.debug:
-        # A CLI: stderr carries warnings and the one-line errors only.
-        std_logging.getLogger().setLevel(std_logging.WARNING)
+    preflight.setup_cli_logging(CONF)
     return _dispatch(CONF.category)
 
 

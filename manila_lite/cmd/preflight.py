@@ -31,6 +31,23 @@ _LOCATED = re.compile(
 _LOCATION = re.compile(r" from LocationInfo\([^)]*\)\)?")
 
 
+def cli_logging_defaults(conf):
+    """Before parsing: a command logs to stderr, and not the libraries' retry chatter (broker, stevedore)."""
+    logging.register_options(conf)
+    conf.set_default('use_stderr', True)
+    logging.set_defaults(default_log_levels=(
+        logging.get_default_log_levels() +
+        ['stevedore=ERROR', 'oslo.messaging=CRITICAL',
+         'oslo_messaging=CRITICAL']))
+
+
+def setup_cli_logging(conf):
+    """After parsing: stderr carries warnings and the one-line errors only, unless --debug."""
+    logging.setup(conf, 'manila_lite')
+    if not conf.debug:
+        std_logging.getLogger().setLevel(std_logging.WARNING)
+
+
 def _one_line(text):
     return ' '.join(str(text).split())
 
