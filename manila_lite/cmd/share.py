@@ -248,6 +248,9 @@ def _parse(argv):
     from manila_lite.cmd import config_check
     from manila_lite import conf as ml_conf  # noqa: F401  (registers options)
     logging.register_options(CONF)
+    # A request's resource tag reads "[share instance <id> of share <id>] "
+    # (see share.guard), instead of oslo.log's "[instance: <id>] ".
+    CONF.set_default('instance_uuid_format', '[%(uuid)s] ')
     gmr_opts.set_defaults(CONF)
     service_opts.register_service_opts(CONF)  # graceful_shutdown_timeout
     try:

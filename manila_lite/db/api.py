@@ -9,6 +9,7 @@ access (``obj['x']``, ``obj.get('x')``). Soft-deleted rows are hidden
 unless ``context.read_deleted`` says otherwise, where upstream honours it.
 """
 
+from manila_lite import context as _ml_context
 from manila_lite.db.sqlalchemy import access as _access
 from manila_lite.db.sqlalchemy import backups as _backups
 from manila_lite.db.sqlalchemy import engine as _engine
@@ -185,9 +186,11 @@ def share_instance_get(context, share_instance_id, with_share_data=False,
     ``has_access_rules`` on it, as share_instance_has_access_rules would
     answer, from the same SELECT.
     """
-    return _instances.share_instance_get(
+    instance = _instances.share_instance_get(
         context, share_instance_id, with_share_data=with_share_data,
         check_access_rules=check_access_rules)
+    _ml_context.tag_share_of(context, instance)   # log lines name the share
+    return instance
 
 
 def share_instance_get_all_by_host(context, host, with_share_data=False,
