@@ -131,9 +131,8 @@ def _start_services(services, stop):
     """Start every service, each in its own thread; return (started, still starting).
 
     A service that fails is logged in one line (an unexpected error's
-    traceback at DEBUG)
-    and stopped; the others go on. Returns early, when ``stop`` is set,
-    with those still starting in the second list.
+    traceback at DEBUG) and stopped; the others go on. Returns early, when
+    ``stop`` is set, with those still starting in the second list.
     """
     failures = {}
 
