@@ -455,8 +455,10 @@ def _dispatch(args):
         return _error(described, EXIT_USAGE if isinstance(
             described, exception.ConfigError) else EXIT_FAILED)
     finally:
+        from manila_lite.db import api as db_api
         from manila_lite import rpc
         rpc.cleanup()
+        db_api.resume_retrying()      # see _use_database
 
 
 def _error(message, code):

@@ -178,7 +178,10 @@ def main(argv=None):
     from manila_lite.db import api as db_api
     db_api.stop_retrying()          # a check answers, it does not wait
     upgradecheck.CONF = CONF        # for --json
-    return upgradecheck.run(CONF)
+    try:
+        return upgradecheck.run(CONF)
+    finally:
+        db_api.resume_retrying()
 
 
 if __name__ == '__main__':

@@ -65,6 +65,11 @@ def stop_retrying():
     _retry.stop_retrying()
 
 
+def resume_retrying():
+    """Retry lost connections again (undoes stop_retrying)."""
+    _retry.resume_retrying()
+
+
 # -- services and availability zones -----------------------------------------
 
 def service_get(context, service_id):

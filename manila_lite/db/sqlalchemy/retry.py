@@ -42,6 +42,11 @@ def stop_retrying():
     _STOPPING.set()
 
 
+def resume_retrying():
+    """Undo stop_retrying (a command run in-process leaves the process as it found it)."""
+    _STOPPING.clear()
+
+
 def _should_retry(exc):
     return is_connection_error(exc) and not _STOPPING.is_set()
 
