@@ -2,7 +2,6 @@
 
 import manila_lite.cmd  # noqa: F401  (selects the concurrency backend first)
 
-import re
 import sys
 import time
 

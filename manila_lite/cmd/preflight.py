@@ -92,8 +92,8 @@ def read_options(conf, section, names):
 
 def init_transport(conf):
     """Create the process's RPC transport; a bad ``transport_url`` becomes one ConfigError."""
-    import oslo_messaging as messaging
     from manila_lite import rpc
+    import oslo_messaging as messaging
     # stevedore would log its own WARNING for an unknown scheme first.
     quiet = std_logging.getLogger('stevedore')
     level = quiet.level

@@ -121,8 +121,8 @@ def _why(exc):
 
 def _expected(exc):
     """A failure its one line explains (ours or the database's): no traceback, even at DEBUG."""
-    import sqlalchemy
     from oslo_db import exception as db_exc
+    import sqlalchemy
     return isinstance(exc, (exception.ManilaException, db_exc.DBError,
                             sqlalchemy.exc.SQLAlchemyError))
 
@@ -182,10 +182,10 @@ def _serve(services, signals=None):
     options. systemd (Type=notify) is told the daemon is ready once every
     service that could start did.
     """
-    from oslo_service import systemd
     # Imported before a stop can begin: the shutdown watchdog must not
     # count an import.
     from manila_lite.db import api as db_api
+    from oslo_service import systemd
     signals = signals or _Signals()
     started, pending = _start_services(services, signals.stop)
     if not started and not signals.stop.is_set():

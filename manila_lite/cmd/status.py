@@ -41,9 +41,9 @@ class Checks(upgradecheck.UpgradeCommands):
             ('Database', Checks._check_database),
             ('Database schema', Checks._check_schema),
             ('Message broker', Checks._check_broker),
-        ) + tuple(('Backend %s' % name, (Checks._check_backend,
-                                          {'name': name}))
-                  for name in backends) + (
+        ) + tuple(
+            ('Backend %s' % name, (Checks._check_backend, {'name': name}))
+            for name in backends) + (
             ('Share services', Checks._check_services),)
         return super().check()
 
@@ -103,8 +103,8 @@ class Checks(upgradecheck.UpgradeCommands):
     def _check_services(self):
         """This host's share services: registered and heartbeating (a warning otherwise: maybe not started yet)."""
         from manila_lite.cmd import manage
-        from manila_lite.db import api as db_api
         from manila_lite import context
+        from manila_lite.db import api as db_api
         try:
             db_api.check_database()
             rows = db_api.service_get_all(context.get_admin_context(),

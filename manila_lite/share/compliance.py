@@ -1,4 +1,4 @@
-"""The driver compliance check, shipped so an out-of-tree driver can run it against itself: signatures, construction, set-up and the capabilities report.
+"""The driver compliance check, shipped so an out-of-tree driver can run it against itself: signatures, build, set-up, capabilities.
 
 From a driver's own test suite::
 
@@ -208,9 +208,9 @@ def check(cls, options=None, state_path=None, conf=None):
 def main(argv=None):
     """``python -m manila_lite.share.compliance DRIVER [--option k=v ...] [--state-path DIR]``: exit 0 when it complies."""
     import argparse
-    import tempfile
     from manila_lite import conf as _conf  # noqa: F401  (registers options)
     from manila_lite.share import driver_loader
+    import tempfile
     parser = argparse.ArgumentParser(
         prog='python -m manila_lite.share.compliance',
         description='Check a share driver against the ShareDriver contract.')

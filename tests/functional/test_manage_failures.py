@@ -1,4 +1,4 @@
-"""manila-lite-manage on a broken deployment: each failure is one line on stderr with its exit code, within a (generous) bound, and leaves no row in a transitional status.
+"""manila-lite-manage on a broken deployment: one line per failure with its exit code, within a generous bound; no row left transitional.
 
 Also the way out of a share sent to a host that does not exist: ``share
 delete --force`` ends it, ``share reset-state`` resets it.

@@ -1,4 +1,4 @@
-"""How the daemon fits a host: systemd readiness notification (Type=notify) once its backends started, none when start-up fails, and log lines naming the share beside its instance."""
+"""How the daemon fits a host: systemd readiness notification once its backends started (none on a failed start); log lines name the share."""
 
 import os
 import socket

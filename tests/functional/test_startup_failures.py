@@ -1,4 +1,4 @@
-"""Start-up failures of manila-lite-share, as an operator meets them: each is one line with its exit code, within a (generous) bound, and never a traceback.
+"""Start-up failures of manila-lite-share as an operator meets them: one line each with its exit code, a generous bound, no traceback.
 
 * database unreachable: one WARNING per attempt ([database] max_retries,
   retry_interval), then one ERROR line and exit 1;

@@ -1,4 +1,4 @@
-"""manila-lite-status upgrade check: passes on a good deployment (daemon serving on RabbitMQ and PostgreSQL) and names the failing check on each bad one."""
+"""manila-lite-status upgrade check: passes on a good deployment (daemon on RabbitMQ and PostgreSQL), names the failing check on each bad one."""
 
 import json
 import subprocess

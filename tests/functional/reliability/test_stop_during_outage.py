@@ -1,4 +1,4 @@
-"""SIGTERM while the broker is down (lost while serving, or down since the start): the daemon stops promptly and exits 0 when nothing was in flight."""
+"""SIGTERM while the broker is down (lost while serving, or never reached): the daemon stops promptly and exits 0 when nothing was in flight."""
 
 import time
 

@@ -1,4 +1,4 @@
-"""Start-up checks shared by the commands: one-line configuration errors, the database look and its start-up retries (SQLite; PostgreSQL in the functional tests)."""
+"""Start-up checks shared by the commands: one-line configuration errors, the database look and its retries (SQLite here)."""
 
 import threading
 

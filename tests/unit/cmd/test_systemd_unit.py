@@ -1,4 +1,4 @@
-"""The systemd unit shipped in etc/: readiness notification, restart on failure, no restart on a bad configuration, and a stop bound above graceful_shutdown_timeout."""
+"""The systemd unit in etc/: readiness notification, restart on failure but not on bad configuration, stop bound above the graceful one."""
 
 import configparser
 import os

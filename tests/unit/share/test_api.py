@@ -182,8 +182,8 @@ def _in_use(resource):
     return rows[0]['in_use']
 
 
-def test_force_delete_without_a_share_service_removes_the_rows(db, sent,
-                                                                ctx):
+def test_force_delete_without_a_share_service_removes_the_rows(
+        db, sent, ctx):
     # The share went to a host where no share service ever registered
     # (a typo): nothing was created, nothing would answer a cast.
     api = share_api.API()
