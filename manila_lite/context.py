@@ -154,3 +154,27 @@ def get_admin_context(read_deleted='no'):
     return RequestContext(user_id=None, project_id=None, is_admin=True,
                           read_deleted=read_deleted, roles=['admin'],
                           overwrite=False)
+
+
+def tag_resource(context, kind, resource_id):
+    """Make every log line of this request name its resource: ``[<kind> <id>] `` (oslo.log's instance_uuid_format)."""
+    try:
+        context.resource_uuid = ('%s %s' % (kind, resource_id))[:_MAX_ID]
+    except AttributeError:
+        pass
+
+
+def tag_share_of(context, instance):
+    """Add the share id (what users and the API show) to the tag of a request about this share instance.
+
+    Also on the thread's current context (the one log lines read), which
+    a flow's elevated or copied context is not.
+    """
+    share_id = instance.get('share_id') if instance is not None else None
+    if not share_id:
+        return
+    plain = 'share instance %s' % instance.get('id')
+    for ctx in (context, oslo_context.get_current()):
+        if getattr(ctx, 'resource_uuid', None) == plain:
+            tag_resource(ctx, 'share instance',
+                         '%s of share %s' % (instance['id'], share_id))

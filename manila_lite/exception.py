@@ -55,6 +55,26 @@ class ConfigError(BadConfigurationException):
     message = 'Invalid configuration: [%(section)s] %(option)s: %(reason)s'
 
 
+class DatabaseUnavailable(ManilaException):
+    """The database server could not be reached (it may come back)."""
+
+    message = 'Database unreachable: %(reason)s'
+
+
+class DatabaseSchemaMissing(ManilaException):
+    """The configured database has no manila schema (yet)."""
+
+    message = ('Database schema missing: %(reason)s; create it with '
+               '"manila-lite-manage db sync" (or upstream\'s "manila-manage '
+               'db sync" for a database shared with manila-api)')
+
+
+class BrokerUnavailable(ManilaException):
+    """A request could not be handed to the message broker."""
+
+    message = 'Message broker unreachable: %(reason)s'
+
+
 class NotAuthorized(ManilaException):
     message = 'Not authorized.'
     code = 403

@@ -3,6 +3,7 @@
 import re
 import threading
 
+import kombu.exceptions
 from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
@@ -22,6 +23,12 @@ LOG = logging.getLogger(__name__)
 # callers therefore see our errors as RemoteError carrying class and text.)
 ALLOWED_EXMODS = [exception.__name__]
 EXTRA_EXMODS = []
+
+# What a send with a bounded ``retry`` raises when the broker stayed
+# unreachable: oslo.messaging's own error, or kombu's when even the first
+# connection of the pool could not be opened.
+SEND_FAILURES = (messaging.MessageDeliveryFailure,
+                 kombu.exceptions.OperationalError)
 
 _LOCK = threading.Lock()
 TRANSPORT = None
@@ -181,11 +188,16 @@ class RequestContextSerializer(messaging.Serializer):
                 raise messaging.ExpectedException()
 
 
-def get_client(target, version_cap=None, serializer=None):
-    """Return an RPCClient on the process transport for ``target``."""
+def get_client(target, version_cap=None, serializer=None, retry=None):
+    """Return an RPCClient on the process transport for ``target``.
+
+    ``retry``: reconnection attempts of a send while the broker is
+    unreachable before it fails with MessageDeliveryFailure (None: no
+    limit, as a service; a command gives a few).
+    """
     return messaging.get_rpc_client(
         get_transport(), target, version_cap=version_cap,
-        serializer=RequestContextSerializer(serializer))
+        serializer=RequestContextSerializer(serializer), retry=retry)
 
 
 class _Dispatcher(dispatcher.RPCDispatcher):

@@ -59,18 +59,20 @@ class Service(oslo_service.Service):
 
     # -- start ---------------------------------------------------------------
     def start(self):
-        """Register, consume RPC, then set the driver up and ensure in the init thread.
+        """Register, start the timers and the init thread: consume RPC, set the driver up, ensure.
 
-        Requests are taken at once: those that need the driver wait for
-        its first set-up attempt (ShareManager._wait_for_driver_setup). If
-        that attempt fails, consuming stops until a retry passes, so
-        requests wait in the broker rather than fail.
+        Returns once the services row is written; the init thread waits
+        for the broker if it is unreachable (a stop meanwhile is not held
+        up by it). Requests are taken before the driver set-up ends: those
+        that need the driver wait for its first attempt
+        (ShareManager._wait_for_driver_setup). If that attempt fails,
+        consuming stops until a retry passes, so requests wait in the
+        broker rather than fail.
         """
         ctx = ml_context.get_admin_context()
         self.service_id = self._register(ctx)
         coordination.LOCK_COORDINATOR.start()
         self.manager._driver_setup_started()
-        self._start_rpc()
         self._start_timers()
         self._ensure_thread = threading.Thread(
             target=self._set_up_and_init_host,
@@ -78,15 +80,25 @@ class Service(oslo_service.Service):
         self._ensure_thread.start()
 
     def _start_rpc(self):
+        """Consume the backend's queue; blocks while the broker is unreachable."""
         with self._rpc_lock:
             if self._stopping.is_set() or self.rpcserver is not None:
                 return
             target = messaging.Target(topic=self.topic, server=self.host)
-            self.rpcserver = rpc.get_server(
+            server = rpc.get_server(
                 target, [self.manager, self.manager.backlog.endpoint],
                 on_take=functools.partial(guard.hold_message,
                                           self.manager.in_flight))
-            self.rpcserver.start()
+        # Not under the lock: start() retries the broker for as long as
+        # it is down, and stop() must not wait for that.
+        server.start()
+        with self._rpc_lock:
+            stopped_meanwhile = self._stopping.is_set()
+            if not stopped_meanwhile:
+                self.rpcserver = server
+        if stopped_meanwhile:
+            self._stop_server(server)
+            return
         LOG.info('%(host)s is consuming RPC on topic %(topic)s.',
                  {'host': self.host, 'topic': self.topic})
         self.manager.init_host_with_rpc()
@@ -95,21 +107,26 @@ class Service(oslo_service.Service):
         """Stop consuming and wait for the requests being served."""
         with self._rpc_lock:
             server, self.rpcserver = self.rpcserver, None
-            if server is None:
-                return
-            try:
-                server.stop()
-                server.wait()
-            except Exception:
-                LOG.exception('Error stopping the RPC server of %s.',
-                              self.host)
+        if server is not None:
+            self._stop_server(server)
+
+    def _stop_server(self, server):
+        try:
+            server.stop()
+            server.wait()
+        except Exception:
+            LOG.exception('Error stopping the RPC server of %s.', self.host)
 
     def _set_up_and_init_host(self):
-        """The init thread: driver set-up, then the start-up ensure."""
+        """The init thread: consume RPC, driver set-up, then the start-up ensure."""
         try:
-            ready = self._try_driver_setup(DRIVER_SETUP_FIRST_INTERVAL)
+            self._start_rpc()
+            ready = (not self._stopping.is_set() and
+                     self._try_driver_setup(DRIVER_SETUP_FIRST_INTERVAL))
         finally:
             self.manager._driver_setup_finished()
+        if self._stopping.is_set():
+            return
         if not ready:
             LOG.warning('%s stops consuming RPC until its driver is set up.',
                         self.host)

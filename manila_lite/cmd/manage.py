@@ -2,8 +2,6 @@
 
 import manila_lite.cmd  # noqa: F401  (selects the concurrency backend first)
 
-import logging as std_logging
-import re
 import sys
 import time
 
@@ -11,7 +9,9 @@ from oslo_config import cfg
 from oslo_db import exception as db_exception
 from oslo_log import log as logging
 from oslo_utils import timeutils
+import sqlalchemy
 
+from manila_lite.cmd import preflight
 from manila_lite.common import constants
 from manila_lite.common import message_field
 from manila_lite import conf as ml_conf  # noqa: F401  (registers options)
@@ -25,6 +25,8 @@ LOG = logging.getLogger(__name__)
 PROG = 'manila-lite-manage'
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 POLL_INTERVAL = 1.0
+PROGRESS_EVERY = 10.0
+SEND_BOUND = 20.0      # seconds a send may wait for the broker without --wait
 
 
 def _arg(*names, **kwargs):
@@ -70,9 +72,20 @@ COMMANDS = {
         'delete': ('share_delete', [
             _arg('share_id', help='Share id.'),
             _arg('--force', action='store_true', default=False,
-                 help='Delete whatever the status.'),
+                 help='Delete whatever the status; a share whose host has '
+                      'no share service (never registered) is removed '
+                      'from the database at once.'),
             _arg('--wait', type=float, default=None, metavar='SECONDS',
                  help=_WAIT_HELP),
+        ]),
+        'reset-state': ('share_reset_state', [
+            _arg('share_id', help='Share id.'),
+            _arg('--state', default=constants.STATUS_AVAILABLE,
+                 help='New status (default: available), as upstream\'s '
+                      'reset_status admin action accepts: '
+                      'available, error, creating, deleting, '
+                      'error_deleting, migrating, migrating_to, '
+                      'server_migrating.'),
         ]),
     },
 }
@@ -97,29 +110,19 @@ category_opt = cfg.SubCommandOpt('category', title='Command categories',
 
 # -- configuration -------------------------------------------------------
 
-_LOCATION = re.compile(r" from LocationInfo\(location=<[^>]*>, "
-                       r"detail='([^']*)'\)")
-
-
-def _describe_config_error(section, name, exc):
-    text = _LOCATION.sub(r' (in \1)', str(exc))
-    return '[%s] %s: %s' % (section, name, text)
-
-
 def check_config(conf):
     """Read every registered option; return a one-line error or None."""
     for name in sorted(conf):
         try:
             value = conf[name]
         except cfg.Error as exc:
-            return _describe_config_error('DEFAULT', name, exc)
+            return str(preflight.option_error('DEFAULT', name, exc))
         if not isinstance(value, cfg.ConfigOpts.GroupAttr):
             continue
-        for opt_name in sorted(value):
-            try:
-                value[opt_name]
-            except cfg.Error as exc:
-                return _describe_config_error(name, opt_name, exc)
+        try:
+            preflight.read_options(conf, name, sorted(value))
+        except exception.ConfigError as exc:
+            return str(exc)
     return None
 
 
@@ -127,26 +130,23 @@ def parse_config(argv, conf=CONF):
     """Parse the command line and config files; return an error line or None."""
     conf.clear()
     conf.register_cli_opt(category_opt)
-    logging.register_options(conf)
-    conf.set_default('use_stderr', True)
-    logging.set_defaults(default_log_levels=(
-        logging.get_default_log_levels() + ['stevedore=ERROR']))
+    preflight.cli_logging_defaults(conf)
     try:
         conf(argv, project='manila', prog=PROG, version=version.VERSION)
-    except cfg.ConfigFilesNotFoundError as exc:
-        return 'cannot read config file(s): %s' % ', '.join(exc.config_files)
-    except cfg.Error as exc:
-        return str(exc).splitlines()[0]
+    except (cfg.Error, ValueError) as exc:
+        return preflight.parse_error_line(exc)
     return check_config(conf)
 
 
 def _init_rpc():
-    from manila_lite import rpc
-    try:
-        rpc.init(CONF)
-    except Exception as exc:
-        raise exception.ConfigError(section='DEFAULT', option='transport_url',
-                                    reason=exc)
+    preflight.init_transport(CONF)
+
+
+def _use_database(schema=True):
+    """A command answers at once: no waiting on the database, one look first."""
+    from manila_lite.db import api as db_api
+    db_api.stop_retrying()
+    db_api.check_database(schema=schema)
 
 
 # -- helpers -------------------------------------------------------------
@@ -199,6 +199,7 @@ def _zone_name(service):
 
 def db_sync(args):
     from manila_lite.db import migration
+    _use_database(schema=False)
     migration.db_sync(version=args.version)
     print('Database is at revision %s.' % migration.db_version())
     return EXIT_OK
@@ -206,6 +207,7 @@ def db_sync(args):
 
 def db_version(args):
     from manila_lite.db import migration
+    _use_database(schema=False)
     print(migration.db_version())
     return EXIT_OK
 
@@ -214,6 +216,7 @@ def db_version(args):
 
 def service_list(args):
     from manila_lite.db import api as db_api
+    _use_database()
     services = db_api.service_get_all(_admin_context())
     now = timeutils.utcnow()
     rows = []
@@ -231,9 +234,9 @@ def service_list(args):
 
 # -- share ---------------------------------------------------------------
 
-def _share_api():
+def _share_api(send_retries=None):
     from manila_lite.share import api as share_api
-    return share_api.API()
+    return share_api.API(send_retries=send_retries)
 
 
 def _print_share(share):
@@ -287,16 +290,33 @@ def _print_messages(api, context, share_id):
 
 
 def _wait(api, context, share_id, seconds, done):
-    """Poll the share until ``done(share)`` is true; return it (None if gone)."""
-    deadline = time.monotonic() + seconds
+    """Poll the share until ``done(share)`` is true; return it (None if gone).
+
+    Progress goes to stderr: each status change, and the time spent every
+    PROGRESS_EVERY seconds.
+    """
+    began = time.monotonic()
+    deadline = began + seconds
+    shown, shown_at = None, began
     while True:
         try:
             share = api.get(context, share_id)
         except exception.ShareNotFound:
             return None
-        if done(share) or time.monotonic() >= deadline:
+        now = time.monotonic()
+        status = _status(share)
+        if done(share) or now >= deadline:
             return share
+        if status != shown or now - shown_at >= PROGRESS_EVERY:
+            print('share %s: %s (%.0f s of %s s)' % (
+                share_id, status, now - began, _seconds(seconds)),
+                file=sys.stderr)
+            shown, shown_at = status, now
         time.sleep(POLL_INTERVAL)
+
+
+def _seconds(value):
+    return ('%g' % value)
 
 
 def _status(share):
@@ -304,9 +324,24 @@ def _status(share):
     return _field(instance, 'status') if instance is not None else None
 
 
+def _send_retries(wait):
+    """Reconnections a send may try while the broker is unreachable: as many as fit in half of ``wait`` (default SEND_BOUND).
+
+    The broker's reconnection delays grow 1, 3, 5, ... seconds (plus
+    oslo.messaging's own second), so the command fails within its wait.
+    """
+    budget = (SEND_BOUND if wait is None else wait) / 2.0
+    retries, spent = 0, 0.0
+    while spent + (2 * retries + 1) + 1 <= budget:
+        spent += (2 * retries + 1) + 1
+        retries += 1
+    return retries
+
+
 def share_create(args):
     _init_rpc()
-    api = _share_api()
+    _use_database()
+    api = _share_api(send_retries=_send_retries(args.wait))
     context = _admin_context(args)
     share = api.create(context, args.size, args.proto, args.share_host,
                        name=args.display_name, description=args.description,
@@ -318,14 +353,15 @@ def share_create(args):
     share = _wait(api, context, share_id, args.wait,
                   lambda s: _status(s) != constants.STATUS_CREATING)
     if share is None:
-        print('share %s disappeared' % share_id, file=sys.stderr)
+        print('%s: share %s disappeared' % (PROG, share_id), file=sys.stderr)
         return EXIT_FAILED
     status = _status(share)
     print('status: %s' % status)
     _print_export_locations(api, context, share)
     if status == constants.STATUS_CREATING:
-        print('timed out after %ss waiting for share %s'
-              % (args.wait, share_id), file=sys.stderr)
+        print('%s: timed out after %ss waiting for share %s (still %s)'
+              % (PROG, _seconds(args.wait), share_id, status),
+              file=sys.stderr)
         return EXIT_FAILED
     if status != constants.STATUS_AVAILABLE:
         _print_messages(api, context, share_id)
@@ -334,6 +370,7 @@ def share_create(args):
 
 
 def share_list(args):
+    _use_database()
     api = _share_api()
     rows = []
     for share in api.get_all(_admin_context()):
@@ -347,6 +384,7 @@ def share_list(args):
 
 
 def share_show(args):
+    _use_database()
     api = _share_api()
     context = _admin_context()
     share = api.get(context, args.share_id)
@@ -358,9 +396,16 @@ def share_show(args):
 
 def share_delete(args):
     _init_rpc()
-    api = _share_api()
+    _use_database()
+    api = _share_api(send_retries=_send_retries(args.wait))
     context = _admin_context()
     api.delete(context, args.share_id, force=args.force)
+    try:
+        api.get(context, args.share_id)
+    except exception.ShareNotFound:
+        print('Share %s deleted (no share service serves its host: rows '
+              'removed without a driver call).' % args.share_id)
+        return EXIT_OK
     print('Deletion of share %s requested.' % args.share_id)
     if args.wait is None:
         return EXIT_OK
@@ -371,12 +416,22 @@ def share_delete(args):
         return EXIT_OK
     status = _status(share)
     if status == constants.STATUS_DELETING:
-        print('timed out after %ss waiting for share %s'
-              % (args.wait, args.share_id), file=sys.stderr)
+        print('%s: timed out after %ss waiting for share %s (still %s)'
+              % (PROG, _seconds(args.wait), args.share_id, status),
+              file=sys.stderr)
     else:
-        print('status: %s' % status, file=sys.stderr)
+        print('%s: share %s is %s' % (PROG, args.share_id, status),
+              file=sys.stderr)
         _print_messages(api, context, args.share_id)
     return EXIT_FAILED
+
+
+def share_reset_state(args):
+    _use_database()
+    api = _share_api()
+    share = api.reset_status(_admin_context(), args.share_id, args.state)
+    print('Share %s is now %s.' % (args.share_id, _status(share)))
+    return EXIT_OK
 
 
 # -- entry point ---------------------------------------------------------
@@ -386,19 +441,28 @@ def _dispatch(args):
     try:
         return handler(args)
     except exception.ConfigError as exc:
-        print('%s: bad configuration: %s' % (PROG, exc), file=sys.stderr)
-        return EXIT_USAGE
+        return _error(exc, EXIT_USAGE)
     except exception.ManilaException as exc:
-        print('%s: error: %s' % (PROG, exc), file=sys.stderr)
-        return EXIT_FAILED
-    except db_exception.DBError as exc:
+        return _error(exc, EXIT_FAILED)
+    except (db_exception.DBError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        from manila_lite.db import api as db_api
         LOG.debug('Database error', exc_info=True)
-        print('%s: database error: %s' % (PROG, str(exc).splitlines()[0]),
-              file=sys.stderr)
-        return EXIT_FAILED
+        described = db_api.describe_database_error(exc)
+        if described is None:
+            described = 'Database error: %s' % str(
+                getattr(exc, 'inner_exception', None) or exc).splitlines()[0]
+        return _error(described, EXIT_USAGE if isinstance(
+            described, exception.ConfigError) else EXIT_FAILED)
     finally:
+        from manila_lite.db import api as db_api
         from manila_lite import rpc
         rpc.cleanup()
+        db_api.resume_retrying()      # see _use_database
+
+
+def _error(message, code):
+    print('%s: %s' % (PROG, ' '.join(str(message).split())), file=sys.stderr)
+    return code
 
 
 def run(argv=None):
@@ -406,12 +470,8 @@ def run(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     error = parse_config(argv)
     if error:
-        print('%s: bad configuration: %s' % (PROG, error), file=sys.stderr)
-        return EXIT_USAGE
-    logging.setup(CONF, 'manila_lite')
-    if not CONF.debug:
-        # A CLI: stderr carries warnings and the one-line errors only.
-        std_logging.getLogger().setLevel(std_logging.WARNING)
+        return _error(error, EXIT_USAGE)
+    preflight.setup_cli_logging(CONF)
     return _dispatch(CONF.category)
 
 

@@ -4,9 +4,11 @@ from oslo_config import cfg
 
 share_manager_opts = [
     cfg.StrOpt('share_driver',
-               default='manila.share.drivers.generic.GenericShareDriver',
                help='Driver of this backend: a registered alias (dummy, '
-                    'localfs) or a dotted class path.'),
+                    'localfs) or a dotted class path. No default: set it '
+                    'in each section named by [DEFAULT] '
+                    'enabled_share_backends (upstream\'s default, the '
+                    'generic driver, does not exist here).'),
     cfg.ListOpt('hook_drivers', default=[],
                 help='Hook classes run before and after driver actions and '
                      'periodically.'),

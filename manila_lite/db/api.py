@@ -9,11 +9,13 @@ access (``obj['x']``, ``obj.get('x')``). Soft-deleted rows are hidden
 unless ``context.read_deleted`` says otherwise, where upstream honours it.
 """
 
+from manila_lite import context as _ml_context
 from manila_lite.db.sqlalchemy import access as _access
 from manila_lite.db.sqlalchemy import backups as _backups
 from manila_lite.db.sqlalchemy import engine as _engine
 from manila_lite.db.sqlalchemy import export_locations as _el
 from manila_lite.db.sqlalchemy import groups as _groups
+from manila_lite.db.sqlalchemy import health as _health
 from manila_lite.db.sqlalchemy import instances as _instances
 from manila_lite.db.sqlalchemy import messages as _messages
 from manila_lite.db.sqlalchemy import private_data as _private
@@ -43,9 +45,30 @@ def dispose_engine():
     _engine.dispose_engine()
 
 
+def check_database(url=None, schema=True):
+    """Open one connection (no retries) and, with ``schema``, look for the tables; return the table names.
+
+    Raises ConfigError (bad URL, login refused, no such database),
+    DatabaseUnavailable (server unreachable) or DatabaseSchemaMissing, each
+    with a one-line message.
+    """
+    return _health.check(url, required_tables=(
+        _health.REQUIRED_TABLES if schema else ()))
+
+
+def describe_database_error(exc):
+    """The one-line ConfigError or DatabaseUnavailable ``exc`` (from the DB driver) means, or None."""
+    return _health.describe(exc, connecting=False)
+
+
 def stop_retrying():
     """The process is stopping: an operation that loses its connection now fails instead of being retried."""
     _retry.stop_retrying()
+
+
+def resume_retrying():
+    """Retry lost connections again (undoes stop_retrying)."""
+    _retry.resume_retrying()
 
 
 # -- services and availability zones -----------------------------------------
@@ -198,9 +221,11 @@ def share_instance_get(context, share_instance_id, with_share_data=False,
     ``has_access_rules`` on it, as share_instance_has_access_rules would
     answer, from the same SELECT.
     """
-    return _instances.share_instance_get(
+    instance = _instances.share_instance_get(
         context, share_instance_id, with_share_data=with_share_data,
         check_access_rules=check_access_rules)
+    _ml_context.tag_share_of(context, instance)   # log lines name the share
+    return instance
 
 
 def share_instance_get_all_by_host(context, host, with_share_data=False,

@@ -8,8 +8,10 @@ from manila_lite.common import constants
 from manila_lite.common import hosts
 from manila_lite.db import api as db_api
 from manila_lite import exception
+from manila_lite import rpc
 from manila_lite.share import quota
 from manila_lite.share import rpcapi as share_rpcapi
+from manila_lite.share import states
 
 LOG = logging.getLogger(__name__)
 
@@ -28,6 +30,12 @@ _INFERRED_SPECS = (
 )
 _DELETABLE_STATUSES = (constants.STATUS_AVAILABLE, constants.STATUS_ERROR,
                        constants.STATUS_INACTIVE)
+# What upstream's reset_status admin action accepts for a share.
+RESETTABLE_STATUSES = (
+    constants.STATUS_AVAILABLE, constants.STATUS_ERROR,
+    constants.STATUS_CREATING, constants.STATUS_DELETING,
+    constants.STATUS_ERROR_DELETING, constants.STATUS_MIGRATING,
+    constants.STATUS_MIGRATING_TO, constants.STATUS_SERVER_MIGRATING)
 
 
 def _field(row, name, default=None):
@@ -90,8 +98,9 @@ def instances_of(share):
 class API:
     """Creates and deletes shares the way manila-api does, for the admin CLI."""
 
-    def __init__(self, share_rpc=None):
-        self.share_rpcapi = share_rpc or share_rpcapi.ShareAPI()
+    def __init__(self, share_rpc=None, send_retries=None):
+        self.share_rpcapi = share_rpc or share_rpcapi.ShareAPI(
+            retry=send_retries)
 
     def ensure_share_type(self, context, name=None):
         """Return the share type ``name``; create the default one if missing."""
@@ -152,11 +161,31 @@ class API:
         instance = _field(share, 'instance')
         request_spec = self._request_spec(share, instance, share_type,
                                           metadata)
-        self.share_rpcapi.create_share_instance(
-            context, instance, host, request_spec=request_spec,
-            filter_properties={'scheduler_hints': None},
-            snapshot_id=_field(share, 'snapshot_id'))
+        self._send(context, instance, 'create_failed',
+                   lambda: self.share_rpcapi.create_share_instance(
+                       context, instance, host, request_spec=request_spec,
+                       filter_properties={'scheduler_hints': None},
+                       snapshot_id=_field(share, 'snapshot_id')))
         return db_api.share_get(context, _field(share, 'id'))
+
+    @staticmethod
+    def _send(context, instance, failed_event, cast):
+        """Run ``cast``; if the broker cannot take it, apply ``failed_event`` to the instance and raise BrokerUnavailable.
+
+        The request never reached a share service, so nothing would end
+        the transitional status written before it: the instance moves to
+        the event's error status (conditionally, as every status change).
+        """
+        try:
+            cast()
+        except rpc.SEND_FAILURES as exc:
+            instance_id = _field(instance, 'id')
+            states.advance(context, states.SHARE_INSTANCE, instance_id,
+                           failed_event)
+            raise exception.BrokerUnavailable(
+                reason='%s; share %s is now %s' % (
+                    ' '.join(str(exc).split()), _field(instance, 'share_id'),
+                    states.SHARE_INSTANCE[failed_event].target)) from None
 
     @staticmethod
     def _validate_create(context, size, share_proto, host):
@@ -224,10 +253,10 @@ class API:
                     reason='share instance %s is %s; it must be one of %s '
                            '(or use force)' % (_field(instance, 'id'), status,
                                                ', '.join(_DELETABLE_STATUSES)))
-            if not _field(instance, 'host'):
+            if not force and not _field(instance, 'host'):
                 raise exception.InvalidShare(
-                    reason='share instance %s has no host to delete it on'
-                           % _field(instance, 'id'))
+                    reason='share instance %s has no host to delete it on '
+                           '(use force)' % _field(instance, 'id'))
         task_state = _field(share, 'task_state')
         if task_state in constants.BUSY_TASK_STATES:
             raise exception.InvalidShare(
@@ -237,6 +266,16 @@ class API:
         return share
 
     def _delete_instance(self, context, instance, force):
+        if force and not self._has_share_service(context, instance):
+            # Sent to a host without a share service (a typo, a backend
+            # long gone): nothing was ever created, nothing will answer.
+            LOG.warning('Share instance %(id)s: host %(host)s has no share '
+                        'service; its rows are removed without a driver '
+                        'call.', {'id': _field(instance, 'id'),
+                                  'host': _field(instance, 'host')})
+            db_api.share_instance_delete(context, _field(instance, 'id'),
+                                         need_to_update_usages=True)
+            return
         if _field(instance, 'status') not in (
                 constants.STATUS_DEFERRED_DELETING,
                 constants.STATUS_ERROR_DEFERRED_DELETING):
@@ -246,8 +285,36 @@ class API:
                  'terminated_at': timeutils.utcnow().replace(microsecond=0)})
             if updated is not None and _field(updated, 'host'):
                 instance = updated
-        self.share_rpcapi.delete_share_instance(
-            context, instance, force=force, deferred_delete=False)
+        self._send(context, instance, 'delete_failed',
+                   lambda: self.share_rpcapi.delete_share_instance(
+                       context, instance, force=force,
+                       deferred_delete=False))
+
+    @staticmethod
+    def _has_share_service(context, instance):
+        """Whether a share service ever registered for the instance's backend (up or not)."""
+        host = _field(instance, 'host')
+        if not host:
+            return False
+        try:
+            db_api.service_get_by_args(
+                context, hosts.extract_host(host, level='backend'),
+                constants.SERVICE_BINARY)
+        except exception.ServiceNotFound:
+            return False
+        return True
+
+    def reset_status(self, context, share_id, status):
+        """Set the status of the share's instances, as upstream's reset_status admin action (no RPC)."""
+        if status not in RESETTABLE_STATUSES:
+            raise exception.InvalidInput(
+                reason='invalid status %r; valid: %s'
+                       % (status, ', '.join(RESETTABLE_STATUSES)))
+        share = db_api.share_get(context, share_id)
+        for instance in instances_of(share):
+            db_api.share_instance_update(context, _field(instance, 'id'),
+                                         {'status': status})
+        return db_api.share_get(context, share_id)
 
     def get(self, context, share_id):
         """Return the share (raises ShareNotFound)."""

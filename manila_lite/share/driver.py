@@ -338,10 +338,11 @@ class ShareDriver(driver_base.ShareServerMixin, driver_base.MigrationMixin,
     ``dhss_mandatory_security_service_association``
         ``{proto_lower: [security service types]}`` a share network must
         carry for this driver.
-    ``security_service_update_support``, ``network_allocation_update_support``,
-    ``share_replicas_migration_support``, ``restore_to_target_support``,
-    ``qos_type_support``
-        feature flags (False), copied into capabilities and new servers.
+    feature flags (False), copied into capabilities and new servers
+        ``security_service_update_support``,
+        ``network_allocation_update_support``,
+        ``share_replicas_migration_support``, ``restore_to_target_support``,
+        ``qos_type_support``.
     ``encryption_support``
         None, or e.g. ``['share_server']``.
     ``network_api``, ``admin_network_api``
@@ -748,6 +749,7 @@ class ShareDriver(driver_base.ShareServerMixin, driver_base.MigrationMixin,
         """Bring the backend's access list of ``share`` in line (see the module manual).
 
         :returns: None or ``{access_id: {'state': ..., 'access_key': ...}}``.
+
         The default raises ``NotImplementedError``: the service then calls
         :meth:`allow_access` for each added and :meth:`deny_access` for each
         deleted rule.

@@ -8,6 +8,7 @@ import threading
 from oslo_log import log as logging
 import oslo_messaging as messaging
 
+from manila_lite import context as ml_context
 from manila_lite import exception
 from manila_lite import rpc
 
@@ -25,7 +26,8 @@ _STR_ARGS = frozenset(('dest_host', 'identifier', 'new_user', 'new_project'))
 _MAX_ID_LENGTH = 255
 # Arguments whose value names the resource a message is about; the first one
 # present goes into the context's resource_uuid, which oslo.log prints as
-# "[instance: <id>]" on every line logged while the request runs.
+# "[share instance <id> of share <id>] " (instance_uuid_format, set by
+# manila-lite-share) on every line logged while the request runs.
 _RESOURCE_ARGS = ('share_instance_id', 'share_replica_id',
                   'snapshot_instance_id', 'src_instance_id', 'share_id',
                   'snapshot_id', 'share_server_id', 'src_share_server_id',
@@ -164,10 +166,10 @@ def _tag_resource(context, arguments):
     for name in _RESOURCE_ARGS:
         value = arguments.get(name)
         if isinstance(value, str) and value:
-            try:
-                context.resource_uuid = value
-            except AttributeError:
-                pass
+            # share_instance_id -> "share instance <id>"; the flow adds the
+            # share id once it loaded the row (db.api.share_instance_get).
+            ml_context.tag_resource(context, name[:-3].replace('_', ' '),
+                                    value)
             return
 
 

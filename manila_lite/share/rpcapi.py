@@ -71,10 +71,12 @@ class ShareAPI:
     BASE_RPC_API_VERSION = '1.0'
     VERSION_CAP = RPC_API_VERSION
 
-    def __init__(self, topic=None):
+    def __init__(self, topic=None, retry=None):
         # Built on first use, so a manager may create its ShareAPI before
-        # rpc.init() runs; no connection is opened either way.
+        # rpc.init() runs; no connection is opened either way. ``retry``
+        # bounds the reconnections of a send (None: no bound).
         self._topic = topic
+        self._retry = retry
         self._client = None
         self._client_lock = threading.Lock()
 
@@ -88,7 +90,8 @@ class ShareAPI:
                         topic=self._topic or CONF.share_topic,
                         version=self.BASE_RPC_API_VERSION)
                     self._client = rpc.get_client(
-                        target, version_cap=self.VERSION_CAP)
+                        target, version_cap=self.VERSION_CAP,
+                        retry=self._retry)
         return self._client
 
     def _prepare(self, host, version=None):

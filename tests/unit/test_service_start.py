@@ -37,8 +37,9 @@ def test_requests_wait_for_the_driver_set_up_under_way(make_service,
         real_setup(ctx)
     svc.manager.driver.do_setup = slow_setup
     svc.start()
-    # Consuming already, the driver not set up yet.
-    assert svc.rpcserver is not None
+    # Consuming (the init thread starts the RPC server first), the driver
+    # not set up yet.
+    _wait_until(lambda: svc.rpcserver is not None)
     assert not svc.manager.driver.initialized
     answers = []
     caller = threading.Thread(

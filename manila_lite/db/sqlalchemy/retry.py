@@ -48,6 +48,7 @@ from oslo_log import log as logging
 import sqlalchemy as sa
 
 from manila_lite.db.sqlalchemy import engine
+from manila_lite.db.sqlalchemy import health
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -71,14 +72,22 @@ def stop_retrying():
     _STOPPING.set()
 
 
+def resume_retrying():
+    """Undo stop_retrying (a command run in-process leaves the process as it found it)."""
+    _STOPPING.clear()
+
+
 def is_connection_error(exc):
     """Whether ``exc`` means the database could not be reached (not a bad statement).
 
     oslo.db raises DBConnectionError for a connection lost in use; a
     connection that could not even be opened (server down or starting up)
     arrives as SQLAlchemy's OperationalError without a statement, since
-    recent libpq messages escape oslo.db's patterns.
+    recent libpq messages escape oslo.db's patterns. A login the server
+    refused arrives the same way and is not one.
     """
+    if health.is_credentials_error(exc):
+        return False        # a refused login is no outage: never waited on
     if isinstance(exc, db_exc.DBConnectionError):
         return True
     if isinstance(exc, db_exc.DBError) and exc.inner_exception is not None:

@@ -152,7 +152,14 @@ def test_delete_marks_deleting_and_casts(db, sent, ctx):
                                'force': False, 'deferred_delete': False}
 
 
+def _register_service(db, ctx, host='hostA@alpha'):
+    db.service_create(ctx, {'host': host, 'binary': 'manila-share',
+                            'topic': 'manila-share', 'report_count': 0,
+                            'state': 'up'})
+
+
 def test_delete_needs_force_while_creating(db, sent, ctx):
+    _register_service(db, ctx)
     api = share_api.API()
     share = api.create(ctx, 1, 'NFS', HOST)
     del sent[:]
@@ -166,3 +173,96 @@ def test_delete_needs_force_while_creating(db, sent, ctx):
 def test_get_unknown_share(db, ctx):
     with pytest.raises(exception.ShareNotFound):
         share_api.API().get(ctx, 'no-such-share')
+
+
+def _in_use(resource):
+    rows = _rows("SELECT in_use FROM quota_usages WHERE project_id = 'p1' "
+                 "AND user_id = 'u1' AND resource = :r AND deleted = 0",
+                 r=resource)
+    return rows[0]['in_use']
+
+
+def test_force_delete_without_a_share_service_removes_the_rows(
+        db, sent, ctx):
+    # The share went to a host where no share service ever registered
+    # (a typo): nothing was created, nothing would answer a cast.
+    api = share_api.API()
+    share = api.create(ctx, 2, 'NFS', 'hostA@nosuch#pool0')
+    del sent[:]
+    with pytest.raises(exception.InvalidShare):
+        api.delete(ctx, share['id'])
+    api.delete(ctx, share['id'], force=True)
+    assert sent == []
+    with pytest.raises(exception.ShareNotFound):
+        api.get(ctx, share['id'])
+    assert _in_use('shares') == 0 and _in_use('gigabytes') == 0
+
+
+def test_force_delete_with_a_registered_service_casts(db, sent, ctx):
+    _register_service(db, ctx)
+    api = share_api.API()
+    share = api.create(ctx, 1, 'NFS', HOST)
+    del sent[:]
+    api.delete(ctx, share['id'], force=True)
+    assert [m['method'] for _t, m in sent] == ['delete_share_instance']
+    assert api.get(ctx, share['id'])['instance']['status'] == 'deleting'
+
+
+@pytest.mark.parametrize('status', sorted(share_api.RESETTABLE_STATUSES))
+def test_reset_status(db, sent, ctx, status):
+    api = share_api.API()
+    share = api.create(ctx, 1, 'NFS', HOST)
+    del sent[:]
+    assert api.reset_status(ctx, share['id'], status)['instance'][
+        'status'] == status
+    assert sent == []
+
+
+def test_reset_status_refuses_other_statuses(db, sent, ctx):
+    api = share_api.API()
+    share = api.create(ctx, 1, 'NFS', HOST)
+    with pytest.raises(exception.InvalidInput):
+        api.reset_status(ctx, share['id'], 'extending')
+    assert api.get(ctx, share['id'])['instance']['status'] == 'creating'
+
+
+@pytest.fixture
+def undeliverable(monkeypatch):
+    """A transport whose sends fail as a cast does when the broker stays unreachable past its retries."""
+    import oslo_messaging as messaging
+    rpc.cleanup()
+    rpc.init(CONF, url='fake://')
+
+    def _send(*args, **kwargs):
+        raise messaging.MessageDeliveryFailure('Unable to connect to AMQP '
+                                               'server after 2 tries')
+    monkeypatch.setattr(rpc.get_transport(), '_send', _send)
+    yield
+    rpc.cleanup()
+
+
+def test_create_with_the_broker_unreachable_leaves_an_error_share(
+        db, undeliverable, ctx):
+    with pytest.raises(exception.BrokerUnavailable) as info:
+        share_api.API().create(ctx, 1, 'NFS', HOST)
+    assert 'after 2 tries' in str(info.value)
+    rows = _rows("SELECT status FROM share_instances WHERE deleted = 'False'")
+    assert [r['status'] for r in rows] == ['error'], rows
+    assert 'is now error' in str(info.value)
+
+
+def test_delete_with_the_broker_unreachable_ends_in_error_deleting(
+        db, sent, ctx, monkeypatch):
+    import oslo_messaging as messaging
+    _register_service(db, ctx)
+    api = share_api.API()
+    share = api.create(ctx, 1, 'NFS', HOST)
+    api.reset_status(ctx, share['id'], 'available')
+
+    def _send(*args, **kwargs):
+        raise messaging.MessageDeliveryFailure('no broker')
+    monkeypatch.setattr(rpc.get_transport(), '_send', _send)
+    with pytest.raises(exception.BrokerUnavailable):
+        api.delete(ctx, share['id'])
+    assert api.get(ctx, share['id'])['instance']['status'] == \
+        'error_deleting'

@@ -5,17 +5,11 @@ import inspect
 import os
 import re
 
-from oslo_config import cfg
-from oslo_utils import uuidutils
 import pytest
 
-from manila_lite.conf import share_driver as share_driver_opts
-from manila_lite import context as ml_context
-from manila_lite.share import configuration
+from manila_lite.share import compliance
 from manila_lite.share import driver
-from manila_lite.share import drivers_private_data
 
-CONF = cfg.CONF
 NAMESPACE = 'manila_lite.share.drivers'
 
 # Every method of upstream's ShareDriver listed in the seed document
@@ -170,28 +164,6 @@ LATER_METHODS = (
     'update_share_network_subnet_from_metadata',
 )
 
-REQUIRED_CAPABILITIES = (
-    'share_backend_name', 'driver_handles_share_servers', 'vendor_name',
-    'driver_version', 'storage_protocol', 'total_capacity_gb',
-    'free_capacity_gb', 'reserved_percentage',
-    'reserved_snapshot_percentage', 'reserved_share_extend_percentage',
-    'qos', 'pools', 'snapshot_support',
-    'create_share_from_snapshot_support', 'revert_to_snapshot_support',
-    'mount_snapshot_support', 'replication_domain', 'filter_function',
-    'goodness_function', 'security_service_update_support',
-    'network_allocation_update_support',
-    'share_server_multiple_subnet_support', 'mount_point_name_support',
-    'share_replicas_migration_support', 'encryption_support',
-    'qos_type_support', 'snapshot_inherit_share_access_support',
-    'share_group_stats', 'ipv4_support', 'ipv6_support',
-)
-
-REQUIRED_POOL_KEYS = (
-    'pool_name', 'total_capacity_gb', 'free_capacity_gb',
-    'reserved_percentage', 'reserved_snapshot_percentage',
-    'reserved_share_extend_percentage',
-)
-
 # Extra backend options a registered driver needs to build and report
 # stats in a unit test (keyed by entry-point alias).
 DRIVER_TEST_OPTIONS = {
@@ -201,7 +173,7 @@ DRIVER_TEST_OPTIONS = {
 
 SEED_DOCUMENT = '/work/shared/seed/000_82c88e1340a924e7.txt'
 
-_KIND = inspect.Parameter
+_KIND = compliance.KIND
 
 
 def _parse_seed_params(text):
@@ -218,54 +190,13 @@ def _parse_seed_params(text):
     return params
 
 
-def _params_of(func):
-    sig = inspect.signature(func)
-    params = list(sig.parameters.values())
-    if params and params[0].name == 'self':
-        params = params[1:]
-    return [(p.name, p.kind, p.default is not _KIND.empty) for p in params]
-
-
-def _incompatibilities(base, override):
-    """Why a call valid for ``base`` params could fail on ``override``."""
-    kinds = {kind for _, kind, _ in override}
-    if {_KIND.VAR_POSITIONAL, _KIND.VAR_KEYWORD} <= kinds:
-        return []
-    problems = []
-    positional = [p for p in base if p[1] == _KIND.POSITIONAL_OR_KEYWORD]
-    over_pos = [p for p in override
-                if p[1] in (_KIND.POSITIONAL_ONLY,
-                            _KIND.POSITIONAL_OR_KEYWORD)]
-    for index, (name, _, has_default) in enumerate(positional):
-        if index >= len(over_pos) or over_pos[index][0] != name:
-            if _KIND.VAR_POSITIONAL not in kinds:
-                problems.append('positional parameter %d is not %r'
-                                % (index, name))
-            continue
-        if has_default and not over_pos[index][2]:
-            problems.append('%r lost its default' % name)
-    base_names = {name for name, _, _ in base}
-    for name, kind, has_default in override:
-        if (name not in base_names and not has_default and kind in
-                (_KIND.POSITIONAL_OR_KEYWORD, _KIND.KEYWORD_ONLY)):
-            problems.append('new parameter %r has no default' % name)
-    for name, kind, _ in base:
-        if kind in (_KIND.VAR_POSITIONAL, _KIND.VAR_KEYWORD) and \
-                kind not in kinds:
-            problems.append('does not accept %s' % (
-                '*args' if kind == _KIND.VAR_POSITIONAL else '**kwargs'))
-    return problems
+_params_of = compliance.params_of
+_incompatibilities = compliance.incompatibilities
 
 
 def _registered_drivers():
     return sorted(importlib.metadata.entry_points(group=NAMESPACE),
                   key=lambda ep: ep.name)
-
-
-def _public_base_methods():
-    return sorted(name for name, member in
-                  inspect.getmembers(driver.ShareDriver, inspect.isfunction)
-                  if not name.startswith('__'))
 
 
 # ---------------------------------------------------------------------------
@@ -338,22 +269,6 @@ def test_signature_checker_catches_breakage():
 # Every registered driver against the base class
 # ---------------------------------------------------------------------------
 
-@pytest.fixture
-def backend_section():
-    name = 'compliance_%s' % uuidutils.generate_uuid(dashed=False)[:12]
-    for _group, opts in share_driver_opts.list_opts():
-        CONF.register_opts(opts, group=name)
-    overrides = []
-
-    def override(key, value):
-        CONF.set_override(key, value, group=name)
-        overrides.append(key)
-
-    yield name, override
-    for key in overrides:
-        CONF.clear_override(key, group=name)
-
-
 def test_namespace_is_not_empty():
     assert 'dummy' in [ep.name for ep in _registered_drivers()]
 
@@ -369,51 +284,49 @@ def test_driver_subclasses_share_driver(entry_point):
 @pytest.mark.parametrize('entry_point', _registered_drivers(),
                          ids=lambda ep: ep.name)
 def test_driver_overrides_keep_base_signatures(entry_point):
-    cls = entry_point.load()
-    problems = {}
-    for name in _public_base_methods():
-        override = getattr(cls, name)
-        base = getattr(driver.ShareDriver, name)
-        if override is base or name == '__init__':
-            continue
-        found = _incompatibilities(_params_of(base), _params_of(override))
-        if found:
-            problems[name] = found
-    assert problems == {}
+    assert compliance.signature_problems(entry_point.load()) == {}
 
 
 @pytest.mark.parametrize('entry_point', _registered_drivers(),
                          ids=lambda ep: ep.name)
-def test_driver_builds_in_dhss_false_mode_and_reports_stats(
-        entry_point, backend_section, tmp_path):
-    name, override = backend_section
-    CONF.set_override('state_path', str(tmp_path))
-    try:
-        override('driver_handles_share_servers', False)
-        for key, value in DRIVER_TEST_OPTIONS.get(entry_point.name,
-                                                  {}).items():
-            override(key, value)
-        cls = entry_point.load()
-        conf = configuration.Configuration([], config_group=name)
-        storage = drivers_private_data.DriverPrivateData(
-            storage=drivers_private_data.MemoryStorageDriver())
-        drv = cls(configuration=conf, private_storage=storage)
-        assert drv.driver_handles_share_servers is False
-        assert drv.initialized is False
-        drv.do_setup(ml_context.get_admin_context())
-        drv.check_for_setup_error()
-        stats = drv.get_share_stats(refresh=True)
-    finally:
-        CONF.clear_override('state_path')
-    _check_stats(stats)
+def test_driver_builds_in_dhss_false_mode_and_reports_stats(entry_point,
+                                                            tmp_path):
+    # The check shipped in the package, as an out-of-tree driver runs it.
+    assert compliance.check(
+        entry_point.load(),
+        options=DRIVER_TEST_OPTIONS.get(entry_point.name, {}),
+        state_path=str(tmp_path)) == []
 
 
-def _check_stats(stats):
-    missing = [key for key in REQUIRED_CAPABILITIES if key not in stats]
-    assert missing == []
-    assert stats['driver_handles_share_servers'] is False
-    assert 'consistent_snapshot_support' in stats['share_group_stats']
-    pools = stats['pools']
-    assert pools, 'drivers must report pools'
-    for pool in pools:
-        assert [k for k in REQUIRED_POOL_KEYS if k not in pool] == []
+def test_check_reports_each_problem_of_a_broken_driver(tmp_path):
+    from manila_lite.share.drivers import dummy
+
+    class Broken(dummy.DummyDriver):
+        def create_share(self, context, share):       # lost share_server
+            pass
+
+        def get_share_stats(self, refresh=False):
+            return {'pools': [{'pool_name': 'p'}],
+                    'driver_handles_share_servers': False}
+
+    problems = compliance.check(Broken, options=DRIVER_TEST_OPTIONS['dummy'],
+                                state_path=str(tmp_path))
+    assert any(p.startswith('create_share: ') for p in problems), problems
+    assert "capability 'vendor_name' is missing" in problems
+    assert "pool 'p' lacks total_capacity_gb, free_capacity_gb, " \
+        "reserved_percentage, reserved_snapshot_percentage, " \
+        "reserved_share_extend_percentage" in problems
+    assert compliance.check(object) == ["<class 'object'> is not a "
+                                        "ShareDriver subclass"]
+
+
+def test_compliance_runs_from_a_shell(tmp_path):
+    import subprocess
+    import sys
+    res = subprocess.run(
+        [sys.executable, '-m', 'manila_lite.share.compliance', 'dummy',
+         '--option', 'dummy_driver_default_driver_method_delay=0',
+         '--state-path', str(tmp_path)],
+        capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.strip().splitlines()[-1] == 'dummy: compliant'
