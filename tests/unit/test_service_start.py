@@ -39,7 +39,7 @@ def test_requests_wait_for_the_driver_set_up_under_way(make_service,
     svc.start()
     # Consuming (the init thread starts the RPC server first), the driver
     # not set up yet.
-    _wait_until(lambda: svc.rpcserver is not None)
+    wait_until(lambda: svc.rpcserver is not None)
     assert not svc.manager.driver.initialized
     answers = []
     caller = threading.Thread(
