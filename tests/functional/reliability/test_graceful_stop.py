@@ -4,7 +4,7 @@ SIGTERM while hundreds of creates wait; the daemon finishes the ones it began,
 exits 0, leaves the rest on the broker, and the next start serves them (none
 lost, none half done).
 
-The dummy driver takes one second per create, so with the default 64
+The dummy driver takes CREATE_SECONDS per create, so with the default 64
 workers a 300-share backlog needs several waves. The RPC server takes a
 request off the broker only when a worker is free
 (rpc.BoundedIntakeRPCServer), so at SIGTERM only the requests being
@@ -24,6 +24,11 @@ pytestmark = pytest.mark.functional
 
 SHARES = 300
 EXIT_BOUND = 60.0           # liveness bound for the exit, not a timing check
+# Long enough that a loaded machine still signals the daemon during the
+# second wave of creates (the first one done, the third not begun): with
+# one second a busy test process saw the first wave late and the daemon
+# had run everything by the SIGTERM.
+CREATE_SECONDS = 5
 
 
 def _queued(daemon):
@@ -49,7 +54,8 @@ def test_sigterm_leaves_the_backlog_on_the_broker_and_loses_nothing(
     # broker) can finish the creates, so a lost request shows.
     daemon = daemon_factory(fresh_db, options={
         'DEFAULT': {'transitional_state_timeout': 0},
-        'alpha': {'dummy_driver_driver_methods_delays': 'create_share:1'}})
+        'alpha': {'dummy_driver_driver_methods_delays':
+                  'create_share:%d' % CREATE_SECONDS}})
     shares = [rows.share(pg_facade, daemon, 'creating', charge=False)
               for _ in range(SHARES)]
     ids = [s['instance']['id'] for s in shares]
