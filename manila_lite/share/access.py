@@ -367,7 +367,11 @@ def update_access_for_instances(mgr, context, share_instance_ids,
 
     Each instance goes to the driver with its own share server (the
     server ``share_server_id`` names, for the instances the API sends).
+    An unknown ``share_server_id`` fails the request before any instance
+    is touched, as upstream looks the server up first.
     """
+    if share_server_id is not None:
+        db_api.share_server_get(context, share_server_id)
     _sync_each(mgr, context, share_instance_ids)
 
 

@@ -320,6 +320,19 @@ def test_update_access_for_instances_reports_unknown_ids(manager_factory, db,
     assert _state(db, admin_ctx, inst, rule) == 'active'
 
 
+def test_update_access_for_instances_unknown_server_touches_nothing(
+        manager_factory, db, admin_ctx):
+    mgr = manager_factory()
+    share, inst = _available(mgr, db, admin_ctx)
+    rule = _allow(db, admin_ctx, share, inst)
+    with pytest.raises(messaging.ExpectedException) as excinfo:
+        mgr.update_access_for_instances(
+            helpers.user_ctx(), share_instance_ids=[inst['id']],
+            share_server_id='no-such-server')
+    assert isinstance(helpers.unwrap(excinfo), exception.ShareServerNotFound)
+    assert _state(db, admin_ctx, inst, rule) == 'queued_to_apply'
+
+
 # -- what the driver answers -------------------------------------------------
 
 def test_driver_access_key_is_stored_on_the_rule(manager_factory, db,
