@@ -85,13 +85,12 @@ class Service(oslo_service.Service):
             if self._stopping.is_set() or self.rpcserver is not None:
                 return
             target = messaging.Target(topic=self.topic, server=self.host)
-            server = rpc.get_server(
-                target, [self.manager, self.manager.backlog.endpoint],
-                on_take=functools.partial(guard.hold_message,
-                                          self.manager.in_flight))
+            server = self._new_server(target)
         # Not under the lock: start() retries the broker for as long as
         # it is down, and stop() must not wait for that.
-        server.start()
+        server = self._start_server(server, target)
+        if server is None:
+            return
         with self._rpc_lock:
             stopped_meanwhile = self._stopping.is_set()
             if not stopped_meanwhile:
@@ -102,6 +101,34 @@ class Service(oslo_service.Service):
         LOG.info('%(host)s is consuming RPC on topic %(topic)s.',
                  {'host': self.host, 'topic': self.topic})
         self.manager.init_host_with_rpc()
+
+    def _start_server(self, server, target):
+        """Start ``server``; a broker that refuses us (a wrong login) is one line and a later try.
+
+        oslo.messaging retries a broker that is down, but raises on a
+        refused login; the init thread must not die of it. None when a stop
+        came first.
+        """
+        delay = 1
+        while True:
+            try:
+                server.start()
+                return server
+            except Exception as exc:
+                LOG.error('%(host)s cannot consume RPC: %(why)s; trying '
+                          'again in %(delay)d s.',
+                          {'host': self.host, 'delay': delay,
+                           'why': ' '.join(str(exc).split())})
+            if self._stopping.wait(delay):
+                return None
+            delay = min(delay * 2, 30)
+            server = self._new_server(target)
+
+    def _new_server(self, target):
+        return rpc.get_server(
+            target, [self.manager, self.manager.backlog.endpoint],
+            on_take=functools.partial(guard.hold_message,
+                                      self.manager.in_flight))
 
     def _stop_rpc(self):
         """Stop consuming and wait for the requests being served."""
