@@ -71,6 +71,15 @@ class RequestContext(oslo_context.RequestContext):
             s for s in (service_catalog or [])
             if isinstance(s, dict) and s.get('type') in ('compute', 'volume')]
 
+    def redacted_copy(self, **kwargs):
+        """A copy without secrets (oslo.messaging's notifier sends one) that leaves the thread's current context alone.
+
+        oslo.context's copy would become the thread's current context,
+        and the request's later log lines would lose its resource tag.
+        """
+        kwargs.setdefault('overwrite', False)
+        return super().redacted_copy(**kwargs)
+
     @property
     def read_deleted(self):
         return self._read_deleted

@@ -45,9 +45,6 @@ def test_no_ready_when_start_up_fails(daemon_factory, fresh_db,
         notify_socket.recv(512)
 
 
-@pytest.mark.xfail(reason='regression found at the merge of 2026-12-07: the '
-                   'resource tag is missing from the flow log lines; to fix '
-                   'next session', strict=False)
 def test_log_lines_name_the_share_beside_the_instance(
         daemon_factory, fresh_db, pg_facade, share_rpc):
     daemon = daemon_factory(fresh_db)
