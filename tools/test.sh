@@ -11,7 +11,7 @@ if ! .venv/bin/python -m flake8; then
     echo "test.sh: the style check (flake8 + hacking, tox -e pep8) failed" >&2
     exit 1
 fi
-.venv/bin/python -m pytest -p no:cacheprovider -ra "$@" tests
+.venv/bin/python -m pytest -p no:cacheprovider -ra --durations=30 "$@" tests
 rc=$?
 if [ "$rc" -eq 5 ]; then
     echo "test.sh: pytest collected no tests; that is a failure" >&2
