@@ -80,8 +80,11 @@ def test_create_restore_delete(fresh_db, pg_facade,
 
 def test_backup_driver_failures(fresh_db, pg_facade,
                                 daemon_factory, share_rpc):
+    # The failures are synchronous; the progress polls stay out of the way
+    # (a poll could otherwise finish the restore before its cast arrives).
     daemon = daemon_factory(fresh_db, options={
-        'DEFAULT': FAST_POLLS,
+        'DEFAULT': {'driver_backup_continue_update_interval': 3600,
+                    'driver_restore_continue_update_interval': 3600},
         'alpha': {'dummy_driver_fail_methods':
                   'create_backup,restore_backup,delete_backup'}})
     ctx = rows.user_ctx()
