@@ -139,22 +139,8 @@ def share_metadata_update(context, share_id, metadata, delete=False):
     with engine.writer(context) as session:
         _require_share(session, context, share_id)
         utils.lock_row(session, Share, share_id)
-        rows = {}
-        for row in _metadata_rows(session, share_id):
-            if delete and row.key not in metadata:
-                row.soft_delete(session)
-            else:
-                rows[row.key] = row
-        for key, value in metadata.items():
-            value = utils.metadata_value(key, value)
-            if value is None:
-                continue
-            if key in rows:
-                rows[key].value = value
-            else:
-                session.add(models.ShareMetadata(share_id=share_id, key=key,
-                                                 value=value))
-        session.flush()
+        utils.upsert_metadata(session, models.ShareMetadata, 'share_id',
+                              share_id, metadata, delete=delete)
     return metadata
 
 

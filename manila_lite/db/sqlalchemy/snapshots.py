@@ -273,25 +273,8 @@ def share_snapshot_instance_export_location_create(context, values):
 
 
 def _upsert_metadata(session, snapshot_id, metadata, delete):
-    rows = {}
-    live_rows = session.scalars(sa.select(SnapMeta).where(
-        SnapMeta.share_snapshot_id == snapshot_id,
-        model_base.live(SnapMeta)).order_by(SnapMeta.id))
-    for row in live_rows:
-        if delete and row.key not in metadata:
-            row.soft_delete(session)
-        else:
-            rows[row.key] = row
-    for key, value in metadata.items():
-        value = utils.metadata_value(key, value)
-        if value is None:
-            continue
-        if key in rows:
-            rows[key].value = value
-        else:
-            session.add(SnapMeta(share_snapshot_id=snapshot_id, key=key,
-                                 value=value))
-    session.flush()
+    utils.upsert_metadata(session, SnapMeta, 'share_snapshot_id',
+                          snapshot_id, metadata, delete=delete)
 
 
 def share_snapshot_metadata_update(context, share_snapshot_id, metadata,

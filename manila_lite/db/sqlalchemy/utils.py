@@ -121,6 +121,34 @@ def metadata_value(key, value):
     return value if isinstance(value, str) else str(value)
 
 
+def upsert_metadata(session, model, owner_column, owner_id, metadata,
+                    delete=False):
+    """Write ``metadata`` over the owner's live ``model`` rows; with ``delete`` soft-delete the keys not in it.
+
+    ``owner_column`` names the column that ties a row to its owner
+    (``share_id``, ``share_snapshot_id``...). A None value is not stored.
+    """
+    rows = {}
+    live_rows = session.scalars(sa.select(model).where(
+        getattr(model, owner_column) == owner_id,
+        model_base.live(model)).order_by(model.id))
+    for row in live_rows:
+        if delete and row.key not in metadata:
+            row.soft_delete(session)
+        else:
+            rows[row.key] = row
+    for key, value in metadata.items():
+        value = metadata_value(key, value)
+        if value is None:
+            continue
+        if key in rows:
+            rows[key].value = value
+        else:
+            session.add(model(**{owner_column: owner_id, 'key': key,
+                                 'value': value}))
+    session.flush()
+
+
 def split_values(values, keys):
     """Move the truthy values of ``keys`` out of a copy of ``values``.
 
