@@ -9,12 +9,12 @@ from oslo_utils import uuidutils
 import pytest
 
 from manila_lite.common import constants
-from manila_lite.conf import manager as manager_opts
 from manila_lite.conf import share_driver as share_driver_opts
 from manila_lite import exception
 from manila_lite.share import configuration
 from manila_lite.share.drivers import dummy
 from manila_lite.share import drivers_private_data
+from tests.unit.conftest import configure_backend
 
 CONF = cfg.CONF
 ADMIN_IP, PRIMARY_IP, SECONDARY_IP = '11.0.0.11', '10.0.0.10', '10.0.0.20'
@@ -23,30 +23,21 @@ ADMIN_IP, PRIMARY_IP, SECONDARY_IP = '11.0.0.11', '10.0.0.10', '10.0.0.20'
 @pytest.fixture
 def backend():
     """Factory of dummy drivers in fresh backend sections (instant by default)."""
-    overrides = []
+    cleanups = []
 
     def make(name=None, **options):
         name = name or 'dummytest_%s' % uuidutils.generate_uuid(
             dashed=False)[:12]
-        for _group, opts in share_driver_opts.list_opts():
-            CONF.register_opts(opts, group=name)
-        CONF.register_opts(manager_opts.share_manager_opts, group=name)
-        values = {'share_driver': 'dummy',
-                  'driver_handles_share_servers': False,
-                  'dummy_driver_default_driver_method_delay': 0,
-                  'dummy_driver_driver_methods_delays': {}}
-        values.update(options)
-        for key, value in values.items():
-            CONF.set_override(key, value, group=name)
-            overrides.append((key, name))
+        options.setdefault('share_backend_name', None)
+        cleanups.append(configure_backend(name, **options))
         conf = configuration.Configuration([], config_group=name)
         storage = drivers_private_data.DriverPrivateData(
             storage=drivers_private_data.MemoryStorageDriver())
         return dummy.DummyDriver(configuration=conf, private_storage=storage)
 
     yield make
-    for key, group in overrides:
-        CONF.clear_override(key, group=group)
+    for cleanup in cleanups:
+        cleanup()
 
 
 def set_option(drv, key, value):
