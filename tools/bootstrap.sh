@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian machine for the daemon and its tests:
 #
-# * Debian packages (apt-get): rabbitmq-server and postgresql (the
+# * Debian packages (apt-get): rabbitmq-server, postgresql and mariadb-server (the
 #   functional tests start private instances of them on 127.0.0.1; their
 #   system services are not started) and python3-venv. As root they are
 #   installed directly; otherwise through "sudo -n" when a password-less
