@@ -250,6 +250,12 @@ def share_instance_get_all(context, filters=None):
     return _instances.share_instance_get_all(context, filters=filters)
 
 
+def share_instance_get_all_by_share_group_id(context, share_group_id):
+    """Live instances, with share data, of the shares in a share group (one read)."""
+    return _instances.share_instance_get_all_by_share_group_id(
+        context, share_group_id)
+
+
 def share_instance_update(context, share_instance_id, values,
                           with_share_data=False):
     """Update an instance (AZ name translated) and return it reloaded."""
@@ -671,7 +677,8 @@ def share_snapshot_instance_get_all_with_filters(context, filters,
     """Live snapshot instances matching ``filters``.
 
     Filters: instance_ids, snapshot_ids, share_instance_ids, statuses,
-    share_group_snapshot_id, host.
+    share_group_snapshot_id, host, group_members (False: only the ones
+    outside any share group snapshot).
     """
     return _snapshots.share_snapshot_instance_get_all_with_filters(
         context, filters, with_share_data=with_share_data)
@@ -793,6 +800,63 @@ def share_group_snapshot_update(context, share_group_snapshot_id, values):
     """Update a share group snapshot; returns it."""
     return _groups.share_group_snapshot_update(
         context, share_group_snapshot_id, values)
+
+
+def share_group_get(context, share_group_id):
+    """A live share group with its share type mappings and zone; raises ShareGroupNotFound."""
+    return _groups.share_group_get(context, share_group_id)
+
+
+def share_group_get_all(context, filters=None):
+    """Live share groups (one read); filters: host (pools too), status, id."""
+    return _groups.share_group_get_all(context, filters=filters)
+
+
+def share_group_conditional_update(context, share_group_id,
+                                   expected_statuses, values):
+    """``UPDATE ... WHERE id AND live AND status IN expected``; True if a row changed."""
+    return _groups.share_group_conditional_update(
+        context, share_group_id, expected_statuses, values)
+
+
+def share_group_destroy(context, share_group_id):
+    """Soft-delete a share group and its share type mappings (one transaction)."""
+    _groups.share_group_destroy(context, share_group_id)
+
+
+def share_group_snapshot_get(context, share_group_snapshot_id):
+    """A live share group snapshot with its group; raises ShareGroupSnapshotNotFound."""
+    return _groups.share_group_snapshot_get(context, share_group_snapshot_id)
+
+
+def share_group_snapshot_get_all(context, filters=None):
+    """Live share group snapshots (one read); filters: host (of the group), status, share_group_id."""
+    return _groups.share_group_snapshot_get_all(context, filters=filters)
+
+
+def share_group_snapshot_members_get_all(context, share_group_snapshot_id):
+    """The members (snapshot instances, ``share`` = their share instance with share data) of a group snapshot."""
+    return _snapshots.share_snapshot_instance_get_all_with_filters(
+        context, {'share_group_snapshot_id': share_group_snapshot_id},
+        with_share_data=True)
+
+
+def share_group_snapshot_member_update(context, member_id, values):
+    """Update one group snapshot member (a snapshot instance row)."""
+    return _snapshots.share_snapshot_instance_update(context, member_id,
+                                                     values)
+
+
+def share_group_snapshot_conditional_update(context, share_group_snapshot_id,
+                                            expected_statuses, values):
+    """``UPDATE ... WHERE id AND live AND status IN expected``; True if a row changed."""
+    return _groups.share_group_snapshot_conditional_update(
+        context, share_group_snapshot_id, expected_statuses, values)
+
+
+def share_group_snapshot_destroy(context, share_group_snapshot_id):
+    """Soft-delete a share group snapshot and all its members (one transaction)."""
+    _groups.share_group_snapshot_destroy(context, share_group_snapshot_id)
 
 
 def share_backup_update(context, backup_id, values):

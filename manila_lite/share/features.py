@@ -23,7 +23,7 @@ IMPLEMENTED = {
     'share_server_migration': False,
     'security_service_update': False,
     'network_allocation_update': False,
-    'share_groups': False,
+    'share_groups': True,
     'encryption': False,
     'qos_types': False,
 }

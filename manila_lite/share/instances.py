@@ -83,6 +83,7 @@ def _provision(mgr, context, inst, snapshot_id):
             method='create_share_instance with driver_handles_share_servers')
         _fail_create(mgr, context, inst, exc, values=az_values)
         raise exc
+    rows.attach_group_members(context, inst)
     if snapshot_id:
         create_from_snapshot(mgr, context, inst, snapshot_id,
                              az_values=az_values)

@@ -30,6 +30,7 @@ from manila_lite.share import driver_loader
 from manila_lite.share import drivers_private_data
 from manila_lite.share import expiry
 from manila_lite.share import features
+from manila_lite.share import groups
 from manila_lite.share import guard
 from manila_lite.share.guard import rpc_method
 from manila_lite.share import hook
@@ -451,23 +452,19 @@ class ShareManager(periodic_task.PeriodicTasks):
     # -- share groups ------------------------------------------------------------
     @rpc_method()
     def create_share_group(self, context, share_group_id):
-        self._refuse(context, 'create_share_group',
-                     share_group_id=share_group_id)
+        groups.create_share_group(self, context.elevated(), share_group_id)
 
     @rpc_method()
     def delete_share_group(self, context, share_group_id):
-        self._refuse(context, 'delete_share_group',
-                     share_group_id=share_group_id)
+        groups.delete_share_group(self, context.elevated(), share_group_id)
 
     @rpc_method()
     def create_share_group_snapshot(self, context, share_group_snapshot_id):
-        self._refuse(context, 'create_share_group_snapshot',
-                     share_group_snapshot_id=share_group_snapshot_id)
+        groups.create_share_group_snapshot(self, context.elevated(), share_group_snapshot_id)
 
     @rpc_method()
     def delete_share_group_snapshot(self, context, share_group_snapshot_id):
-        self._refuse(context, 'delete_share_group_snapshot',
-                     share_group_snapshot_id=share_group_snapshot_id)
+        groups.delete_share_group_snapshot(self, context.elevated(), share_group_snapshot_id)
 
     # -- backups -------------------------------------------------------------------
     @rpc_method()

@@ -66,3 +66,12 @@ def snapshot_instance(context, snapshot_instance_id):
 def snapshot_server(snapinst):
     """The share server of a snapshot instance's share instance, or None."""
     return server(snapinst['share'])
+
+
+def attach_group_members(context, inst):
+    """Give an instance of a share in a share group its ``share_group_members`` (the group's instances), as upstream's create does."""
+    if inst.get('share_group_id'):
+        inst['share_group_members'] = (
+            db_api.share_instance_get_all_by_share_group_id(
+                context, inst['share_group_id']))
+    return inst

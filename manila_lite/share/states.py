@@ -138,6 +138,9 @@ SHARE_INSTANCE = StateTable('share_instance', [
     ('revert_finished_async',   (c.STATUS_REVERTING_TO_SNAPSHOT,),   c.STATUS_AVAILABLE),
     ('revert_failed',           (c.STATUS_REVERTING,
                                  c.STATUS_REVERTING_TO_SNAPSHOT),    c.STATUS_REVERTING_ERROR),
+    # Members of a share group being created (states.md 4.19).
+    ('group_create_succeeded',  (c.STATUS_CREATING,
+                                 c.STATUS_CREATING_FROM_SNAPSHOT),   c.STATUS_AVAILABLE),
 ], statuses=ANY_INSTANCE_STATUS)
 
 # Snapshot instances (share_snapshot_instances.status), states.md 4.8-4.11.
@@ -154,6 +157,8 @@ SNAPSHOT_INSTANCE = StateTable('share_snapshot_instance', [
     ('unmanage_failed',         (c.STATUS_UNMANAGING,),              c.STATUS_UNMANAGE_ERROR),
     # The share was reverted to it (or the revert failed): usable again.
     ('restore_finished',        (c.STATUS_RESTORING,),               c.STATUS_AVAILABLE),
+    # A share group snapshot member, as the driver reported it.
+    ('member_reported',         (c.STATUS_CREATING,),                REPORTED),
     # A cast for an operation this service cannot perform yet.
     ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
     ('unsupported_delete_failed', ANY,                               c.STATUS_ERROR_DELETING),
@@ -194,12 +199,21 @@ SHARE_SERVER_TASK = StateTable('share_server_task', [
 SHARE_TASK = StateTable('share_task', [
     ('unsupported_failed',      ANY,                                 c.TASK_STATE_MIGRATION_ERROR),
 ], conditional=False)
+# Share groups and group snapshots (share_groups.status,
+# share_group_snapshots.status), states.md 4.19.
+GROUP_STATUSES = (c.STATUS_CREATING, c.STATUS_AVAILABLE, c.STATUS_ERROR,
+                  c.STATUS_DELETING)
 SHARE_GROUP = StateTable('share_group', [
-    ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
-], conditional=False)
+    # event                      from                                 to
+    ('create_succeeded',        (c.STATUS_CREATING,),                c.STATUS_AVAILABLE),
+    ('create_failed',           (c.STATUS_CREATING,),                c.STATUS_ERROR),
+    ('delete_failed',           (c.STATUS_DELETING,),                c.STATUS_ERROR),
+], statuses=GROUP_STATUSES)
 SHARE_GROUP_SNAPSHOT = StateTable('share_group_snapshot', [
-    ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
-], conditional=False)
+    ('create_succeeded',        (c.STATUS_CREATING,),                c.STATUS_AVAILABLE),
+    ('create_failed',           (c.STATUS_CREATING,),                c.STATUS_ERROR),
+    ('delete_failed',           (c.STATUS_DELETING,),                c.STATUS_ERROR),
+], statuses=GROUP_STATUSES)
 
 TABLES = {table.kind: table for table in (
     SHARE_INSTANCE, SNAPSHOT_INSTANCE, SHARE_BACKUP, SHARE_SERVER,
@@ -210,6 +224,9 @@ _WRITERS = {
     'share_snapshot_instance':
         lambda: db_api.share_snapshot_instance_conditional_update,
     'share_backup': lambda: db_api.share_backup_conditional_update,
+    'share_group': lambda: db_api.share_group_conditional_update,
+    'share_group_snapshot':
+        lambda: db_api.share_group_snapshot_conditional_update,
 }
 
 
@@ -227,9 +244,6 @@ _WRITERS.update({
     'share_server_task': lambda: _plain_writer('share_server_update',
                                                'task_state'),
     'share_task': lambda: _plain_writer('share_update', 'task_state'),
-    'share_group': lambda: _plain_writer('share_group_update'),
-    'share_group_snapshot': lambda: _plain_writer(
-        'share_group_snapshot_update'),
 })
 
 

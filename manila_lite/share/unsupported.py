@@ -33,10 +33,6 @@ CASTS = {
     'migration_start': ('share_task', 'share_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
     'migration_complete': ('instance_share_task', 'src_instance_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
     'migration_cancel': ('instance_share_task', 'src_instance_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
-    'create_share_group': ('group', 'share_group_id', 'unsupported_failed', mf.Action.CREATE, mf.Resource.SHARE_GROUP),
-    'delete_share_group': ('group', 'share_group_id', 'unsupported_failed', mf.Action.DELETE, mf.Resource.SHARE_GROUP),
-    'create_share_group_snapshot': ('group_snapshot', 'share_group_snapshot_id', 'unsupported_failed', mf.Action.CREATE, mf.Resource.SHARE_GROUP),
-    'delete_share_group_snapshot': ('group_snapshot', 'share_group_snapshot_id', 'unsupported_failed', mf.Action.DELETE, mf.Resource.SHARE_GROUP),
     'update_share_network_security_service': ('none', 'share_network_id', None, mf.Action.ADD_UPDATE_SECURITY_SERVICE, mf.Resource.SECURITY_SERVICE),
     'check_update_share_network_security_service': ('none', 'share_network_id', None, mf.Action.ADD_UPDATE_SECURITY_SERVICE, mf.Resource.SECURITY_SERVICE),
     'check_update_share_server_network_allocations': ('none', 'share_network_id', None, mf.Action.UPDATE, mf.Resource.SHARE_NETWORK_SUBNET),
@@ -76,10 +72,8 @@ def _mark(context, kind, rid, event):
 # kind -> the state table of the rows refusals write through a plain update
 _TABLES = {'server': states.SHARE_SERVER,
            'server_task': states.SHARE_SERVER_TASK,
-           'share_task': states.SHARE_TASK,
-           'group': states.SHARE_GROUP,
-           'group_snapshot': states.SHARE_GROUP_SNAPSHOT}
-_OWNED = ('share_task', 'group', 'group_snapshot')
+           'share_task': states.SHARE_TASK}
+_OWNED = ('share_task',)
 
 
 def refuse(context, method, kwargs, host):

@@ -88,3 +88,58 @@ def access_share_dict(inst, metadata):
     if metadata:
         share['metadata'] = metadata
     return share
+
+
+_GROUP_KEYS = (
+    'id', 'name', 'description', 'host', 'status', 'user_id', 'project_id',
+    'share_network_id', 'share_server_id', 'share_group_type_id',
+    'availability_zone_id', 'consistent_snapshot_support',
+    'source_share_group_snapshot_id', 'created_at', 'updated_at',
+)
+_GROUP_SNAPSHOT_KEYS = ('id', 'share_group_id', 'name', 'description',
+                        'status', 'user_id', 'project_id', 'created_at',
+                        'updated_at')
+
+
+def share_group_dict(group, shares, host):
+    """The group dict drivers get: its columns, ``host``, ``share_types`` and ``shares`` (member instance dicts)."""
+    result = {key: field(group, key) for key in _GROUP_KEYS}
+    result['host'] = host
+    result['availability_zone'] = field(group, 'availability_zone')
+    result['share_types'] = [{'share_type_id': m['share_type_id']}
+                             for m in (field(group, 'share_types', []))]
+    result['shares'] = [share_instance_dict(inst) for inst in shares]
+    return result
+
+
+def group_snapshot_member_dict(member):
+    """One member of a group snapshot: a snapshot instance whose ``share`` is its share instance dict."""
+    share = share_instance_dict(member['share'])
+    return {
+        'id': member['id'],
+        'share_group_snapshot_id': member['share_group_snapshot_id'],
+        'share_instance_id': member['share_instance_id'],
+        'share_id': member['share_instance_id'],
+        'share_name': member['share_name'],
+        'name': member['name'],
+        'status': member['status'],
+        'size': member['size'] or share['size'],
+        'share_proto': member['share_proto'] or share['share_proto'],
+        'provider_location': member['provider_location'],
+        'user_id': member['user_id'],
+        'project_id': member['project_id'],
+        'created_at': member['created_at'],
+        'updated_at': member['updated_at'],
+        'share': share,
+    }
+
+
+def share_group_snapshot_dict(snapshot, members, group=None):
+    """The group snapshot dict drivers get, with ``share_group_snapshot_members`` and ``share_group``."""
+    result = {key: field(snapshot, key) for key in _GROUP_SNAPSHOT_KEYS}
+    result['share_group'] = (
+        {key: field(group, key) for key in _GROUP_KEYS} if group is not None
+        else None)
+    result['share_group_snapshot_members'] = [
+        group_snapshot_member_dict(m) for m in members]
+    return result

@@ -363,6 +363,16 @@ def share_instance_get_all(context, filters=None, with_share_data=False):
         return load_rows(session, stmt, with_share_data=with_share_data)
 
 
+def share_instance_get_all_by_share_group_id(context, share_group_id):
+    """Live instances (with share data) of the shares in a share group."""
+    stmt = _rows_stmt('no', True).join(
+        models.Share, models.Share.id == SI.share_id).where(
+        models.Share.share_group_id == share_group_id).order_by(
+        SI.created_at, SI.id)
+    with engine.reader(context) as session:
+        return load_rows(session, stmt, with_share_data=True)
+
+
 def prepare_values(session, context, values):
     """Copy of ``values`` with AZ names and ``share_type`` objects turned into ids."""
     values = dict(values)

@@ -74,6 +74,8 @@ def _instances_query(context, filters):
     if filters.get('share_group_snapshot_id'):
         stmt = stmt.where(SnapInst.share_group_snapshot_id ==
                           filters['share_group_snapshot_id'])
+    if filters.get('group_members') is False:
+        stmt = stmt.where(SnapInst.share_group_snapshot_id.is_(None))
     if filters.get('host'):
         si = models.ShareInstance
         stmt = stmt.join(si, SnapInst.share_instance_id == si.id).where(
@@ -83,7 +85,7 @@ def _instances_query(context, filters):
 
 def share_snapshot_instance_get_all_with_filters(context, filters,
                                                  with_share_data=False):
-    """Filters: instance_ids, snapshot_ids, share_instance_ids, statuses, host."""
+    """Filters: instance_ids, snapshot_ids, share_instance_ids, statuses, host, share_group_snapshot_id, group_members."""
     stmt = _instances_query(context, dict(filters or {})).options(
         *_snapshot_instance_options(with_share_data))
     with engine.reader(context) as session:
