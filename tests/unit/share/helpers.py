@@ -56,3 +56,56 @@ def messages(db_api, ctx, resource_id, *fields):
     if not fields:
         return rows
     return [tuple(m[f] for f in fields) for m in rows]
+
+
+def _insert(db_api, model, values):
+    from sqlalchemy import orm
+    values = dict(values, id=values.get('id') or uuidutils.generate_uuid(),
+                  created_at=timeutils.utcnow(), deleted='False')
+    with orm.Session(db_api.get_engine()) as session, session.begin():
+        session.add(model(**values))
+    return values['id']
+
+
+def make_group(db_api, ctx, host='hostA@alpha#fake_pool_for_alpha',
+               status='creating', share_count=2, project_id='p1',
+               source_snapshot=None, share_status=None, **extra):
+    """A share group with ``share_count`` member shares, as upstream's API writes them.
+
+    With ``source_snapshot`` (a group snapshot id) each member share comes
+    from one member of that snapshot, as upstream's API creates them.
+    Returns ``(group id, [member share instances])``.
+    """
+    from manila_lite.db.sqlalchemy import models
+    share_type = _share_type(db_api, ctx)
+    group_id = _insert(db_api, models.ShareGroup, dict(
+        user_id='u1', project_id=project_id, host=host, name='group',
+        status=status, source_share_group_snapshot_id=source_snapshot,
+        **extra))
+    _insert(db_api, models.ShareGroupShareTypeMapping,
+            {'share_group_id': group_id, 'share_type_id': share_type['id']})
+    sources = ([m['id'] for m in db_api.share_group_snapshot_members_get_all(
+        ctx, source_snapshot)] if source_snapshot else [None] * share_count)
+    instances = []
+    for member_id in sources:
+        _share, inst = make_share(
+            db_api, ctx, host=host, project_id=project_id,
+            status=share_status or status, share_group_id=group_id,
+            source_share_group_snapshot_member_id=member_id)
+        instances.append(inst)
+    return group_id, instances
+
+
+def make_group_snapshot(db_api, ctx, group_id, status='creating'):
+    """A share group snapshot and one member per member share, as upstream's API writes them; returns its id."""
+    from manila_lite.db.sqlalchemy import models
+    snapshot_id = _insert(db_api, models.ShareGroupSnapshot, dict(
+        share_group_id=group_id, user_id='u1', project_id='p1',
+        name='group-snapshot', status=status))
+    for inst in db_api.share_instance_get_all_by_share_group_id(ctx,
+                                                                group_id):
+        _insert(db_api, models.ShareSnapshotInstance, dict(
+            share_group_snapshot_id=snapshot_id, share_instance_id=inst['id'],
+            status=status, instance_size=inst['size'], user_id='u1',
+            project_id='p1', share_proto=inst['share_proto']))
+    return snapshot_id

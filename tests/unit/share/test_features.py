@@ -131,8 +131,10 @@ def test_the_dummy_backend_withholds_its_unimplemented_promises(
     assert 'replication_type' not in published
     assert 'replication_type' not in published['pools'][0]
     assert published['replication_domain'] is None
+    # Share groups are implemented: the dummy's group snapshots (no data)
+    # are consistent, so its promise goes through.
     assert published['share_group_stats'] == {
-        'consistent_snapshot_support': None}
+        'consistent_snapshot_support': 'pool'}
     assert published['share_server_multiple_subnet_support'] is False
     assert published['snapshot_support'] is True
     assert published['revert_to_snapshot_support'] is True
@@ -174,9 +176,9 @@ def test_trimming_rules():
     assert published == {
         'snapshot_support': True, 'encryption_support': None,
         'share_group_stats': {'consistent_snapshot_support': None},
-        'custom_key': 'kept', 'pools': [{'pool_name': 'p'}]}
-    assert withheld == ['encryption_support', 'replication_type',
-                        'sg_consistent_snapshot_support']
+        'custom_key': 'kept',
+        'pools': [{'pool_name': 'p', 'sg_consistent_snapshot_support': 'host'}]}
+    assert withheld == ['encryption_support', 'replication_type']
     assert stats['replication_type'] == 'dr'      # the input is not changed
     assert features.reportable({'driver_handles_share_servers': True,
                                 'pools': []})[0] is None
