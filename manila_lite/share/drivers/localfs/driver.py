@@ -43,6 +43,7 @@ from manila_lite import exception
 from manila_lite.share import driver
 from manila_lite.share.drivers.localfs import exports
 from manila_lite.share.drivers.localfs import fsops
+from manila_lite.share.drivers.localfs import groups
 from manila_lite.share.drivers.localfs import jobs
 from manila_lite.share.drivers.localfs import manage
 from manila_lite.share.drivers.localfs import paths
@@ -113,7 +114,8 @@ def _parse_ips(values, option):
     return result
 
 
-class LocalFSDriver(snapshots.SnapshotMixin, manage.ManageMixin,
+class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
+                    manage.ManageMixin,
                     driver.ExecuteMixin, driver.ShareDriver):
     """Local directories as shares; see the package docstring and ``manila_lite.conf.localfs``."""
 
@@ -299,6 +301,9 @@ class LocalFSDriver(snapshots.SnapshotMixin, manage.ManageMixin,
             'create_share_from_snapshot_support': True,
             'revert_to_snapshot_support': True,
             'mount_snapshot_support': True,
+            # Group snapshots are checked to be consistent across the
+            # pools of this backend (localfs/groups.py).
+            'share_group_stats': {'consistent_snapshot_support': 'host'},
             'pools': [self._pool_stats(p) for p in self._pools.values()],
         }
         super()._update_share_stats(stats)

@@ -146,20 +146,8 @@ class SnapshotMixin(object):
     def create_share_from_snapshot(self, context, share, snapshot,
                                    share_server=None, parent_share=None):
         """Copy the snapshot into a new share; large copies continue in the background."""
-        proto = self._check_protocol(share['share_proto'])
-        _src_pool, src = self._snapshot_location(snapshot)
-        if not os.path.isdir(src):
-            raise exception.ShareBackendException(
-                msg='localfs snapshot directory %s is missing' % src)
-        pool = self._share_pool(share)
-        dst = pool.share_path(share['name'])
-        pool.confine(dst, 'share directory')
-        if os.path.lexists(dst):
-            raise exception.ShareBackendException(
-                msg='localfs share directory %s already exists' % dst)
-        record = exports.Record(share['id'], exports.SHARE, pool.name, dst,
-                                proto, share['name'], size=share['size'],
-                                copy_source=src)
+        record = self._clone_record(share, snapshot)
+        src = record.copy_source
         _used, apparent = fsops.tree_usage(src)
         threshold = (self.configuration.localfs_async_copy_threshold_mb
                      * fsops.MiB)
@@ -171,6 +159,23 @@ class SnapshotMixin(object):
         self._start_clone(record, apparent)
         return {'status': constants.STATUS_CREATING_FROM_SNAPSHOT,
                 'export_locations': self._record_locations(record)}
+
+    def _clone_record(self, share, snapshot):
+        """The record of a new share copied from ``snapshot`` (its directory must not exist yet)."""
+        proto = self._check_protocol(share['share_proto'])
+        _src_pool, src = self._snapshot_location(snapshot)
+        if not os.path.isdir(src):
+            raise exception.ShareBackendException(
+                msg='localfs snapshot directory %s is missing' % src)
+        pool = self._share_pool(share)
+        dst = pool.share_path(share['name'])
+        pool.confine(dst, 'share directory')
+        if os.path.lexists(dst):
+            raise exception.ShareBackendException(
+                msg='localfs share directory %s already exists' % dst)
+        return exports.Record(share['id'], exports.SHARE, pool.name, dst,
+                              proto, share['name'], size=share['size'],
+                              copy_source=src)
 
     def _clone(self, record, progress=None, cancel=None):
         pool = self._pool(record.pool)
