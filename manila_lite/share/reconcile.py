@@ -34,6 +34,7 @@ from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import access
+from manila_lite.share import groups
 from manila_lite.share import instances
 from manila_lite.share import locks
 from manila_lite.share import snapshots
@@ -187,7 +188,8 @@ def _reconcile(mgr, context):
                             find_stranded_access(mgr, context),
                             settle_access, 'Access rules of share instance',
                             gone)
-    return settled + reconcile_snapshots(mgr, context)
+    return (settled + reconcile_snapshots(mgr, context) +
+            reconcile_groups(mgr, context))
 
 
 def _settle_each(mgr, context, rows, settle_one, kind, gone):
@@ -231,7 +233,8 @@ def find_stranded_snapshots(mgr, context, now=None):
     if window is None:
         return []
     rows = db_api.share_snapshot_instance_get_all_with_filters(
-        context, {'host': mgr.host, 'statuses': list(_SNAPSHOT_REDRIVE)})
+        context, {'host': mgr.host, 'statuses': list(_SNAPSHOT_REDRIVE),
+                  'group_members': False})
     return _stranded(mgr, context, rows, window, parent='snapshot_id')
 
 
@@ -257,3 +260,50 @@ def reconcile_snapshots(mgr, context):
                         settle_snapshot, 'Snapshot instance',
                         (exception.ShareSnapshotNotFound,
                          exception.ShareSnapshotInstanceNotFound))
+
+
+# Share groups and group snapshots (their members go with them): creation
+# and deletion are driven again.
+_GROUP_REDRIVE = (c.STATUS_CREATING, c.STATUS_DELETING)
+
+
+def find_stranded_groups(mgr, context, now=None):
+    """``(groups, group snapshots)`` of this host stuck in creating or deleting (two queries)."""
+    window = _window(mgr, now)
+    if window is None:
+        return [], []
+    filters = {'host': mgr.host, 'status': list(_GROUP_REDRIVE)}
+    found = db_api.share_group_get_all(context, filters)
+    snapshots = db_api.share_group_snapshot_get_all(context, filters)
+    return (_stranded(mgr, context, found, window, parent='id'),
+            _stranded(mgr, context, snapshots, window,
+                      parent='share_group_id'))
+
+
+def settle_group(mgr, context, group):
+    with mgr.in_flight.track([group['id']]):
+        if group['status'] == c.STATUS_CREATING:
+            groups.create_share_group(mgr, context, group['id'])
+            return 'created again'
+        groups.delete_share_group(mgr, context, group['id'])
+        return 'deleted again'
+
+
+def settle_group_snapshot(mgr, context, snapshot):
+    with mgr.in_flight.track([snapshot['id'], snapshot['share_group_id']]):
+        if snapshot['status'] == c.STATUS_CREATING:
+            groups.create_share_group_snapshot(mgr, context, snapshot['id'])
+            return 'created again'
+        groups.delete_share_group_snapshot(mgr, context, snapshot['id'])
+        return 'deleted again'
+
+
+def reconcile_groups(mgr, context):
+    """Settle this host's stranded share groups and group snapshots; returns how many."""
+    found, snapshots = find_stranded_groups(mgr, context)
+    settled = _settle_each(mgr, context, snapshots, settle_group_snapshot,
+                           'Share group snapshot',
+                           (exception.ShareGroupSnapshotNotFound,))
+    return settled + _settle_each(mgr, context, found, settle_group,
+                                  'Share group',
+                                  (exception.ShareGroupNotFound,))

@@ -1,12 +1,19 @@
 """Share group and group snapshot flows against SQLite and the dummy driver: success, driver failures, bad answers, refusals."""
 
+import datetime
+
+from oslo_config import cfg
 import oslo_messaging as messaging
+from oslo_utils import timeutils
 import pytest
 import sqlalchemy
 
 from manila_lite.common import constants as c
 from manila_lite.share import groups
+from manila_lite.share import reconcile
 from tests.unit.share import helpers
+
+CONF = cfg.CONF
 
 
 def _rows(db, sql, **params):
@@ -236,3 +243,44 @@ def test_consistent_snapshot_support_reads_only_known_values(env):
     mgr.driver._stats['share_group_stats'] = {
         'consistent_snapshot_support': 'host'}
     assert groups.consistent_snapshot_support(mgr) == 'host'
+
+
+def _age_rows(db, table, ids, seconds=120):
+    when = timeutils.utcnow() - datetime.timedelta(seconds=seconds)
+    with db.get_engine().begin() as conn:
+        for row_id in ids:
+            conn.execute(sqlalchemy.text(
+                'UPDATE %s SET updated_at = :w, created_at = :w '
+                'WHERE id = :i' % table), {'w': when, 'i': row_id})
+
+
+def test_stranded_groups_and_group_snapshots_are_driven_again(
+        env, db, admin_ctx):
+    CONF.set_override('transitional_state_timeout', 60)
+    try:
+        mgr = env()
+        creating, _ = helpers.make_group(db, admin_ctx)
+        fresh, _ = helpers.make_group(db, admin_ctx)
+        deleting, _ = _available_group(mgr, db, admin_ctx)
+        snapshot_id = helpers.make_group_snapshot(db, admin_ctx, deleting)
+        db.share_group_conditional_update(admin_ctx, deleting,
+                                          [c.STATUS_AVAILABLE],
+                                          {'status': c.STATUS_DELETING})
+        _age_rows(db, 'share_groups', [creating, deleting])
+        _age_rows(db, 'share_group_snapshots', [snapshot_id])
+        _age_rows(db, 'share_snapshot_instances',
+                  [m['id'] for m in _members(db, snapshot_id)])
+        # The members are settled with their group snapshot, not alone.
+        assert reconcile.find_stranded_snapshots(mgr, admin_ctx) == []
+        assert reconcile.reconcile(mgr, admin_ctx) == 3
+        assert _group(db, creating)['status'] == c.STATUS_AVAILABLE
+        assert _instance_statuses(db, creating) == [c.STATUS_AVAILABLE] * 2
+        assert _group_snapshot(db, snapshot_id)['status'] == (
+            c.STATUS_AVAILABLE)
+        assert [m['status'] for m in _members(db, snapshot_id)] == [
+            c.STATUS_AVAILABLE] * 2
+        assert _group(db, deleting)['deleted'] == deleting
+        assert _group(db, fresh)['status'] == c.STATUS_CREATING
+        assert reconcile.reconcile(mgr, admin_ctx) == 0
+    finally:
+        CONF.clear_override('transitional_state_timeout')
