@@ -134,6 +134,10 @@ def stats_problems(stats):
     if not isinstance(groups, dict) or \
             'consistent_snapshot_support' not in groups:
         problems.append('share_group_stats lacks consistent_snapshot_support')
+    elif groups['consistent_snapshot_support'] not in (None, 'pool', 'host'):
+        problems.append('share_group_stats.consistent_snapshot_support is '
+                        '%r, not pool, host or None'
+                        % (groups['consistent_snapshot_support'],))
     pools = stats.get('pools')
     if not pools:
         problems.append('no pools reported (drivers must report pools)')

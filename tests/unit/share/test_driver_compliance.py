@@ -330,3 +330,16 @@ def test_compliance_runs_from_a_shell(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.strip().splitlines()[-1] == 'dummy: compliant'
+
+
+def test_share_group_stats_must_name_a_known_consistency():
+    good = {'consistent_snapshot_support': None}
+    for value, ok in ((None, True), ('pool', True), ('host', True),
+                      ('always', False)):
+        stats = {'share_group_stats': dict(
+            good, consistent_snapshot_support=value)}
+        problems = [p for p in compliance.stats_problems(stats)
+                    if 'share_group_stats' in p]
+        assert (problems == []) is ok, (value, problems)
+    assert 'share_group_stats lacks consistent_snapshot_support' in \
+        compliance.stats_problems({'share_group_stats': {}})
