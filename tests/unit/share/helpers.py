@@ -68,12 +68,14 @@ def _insert(db_api, model, values):
 
 
 def make_group(db_api, ctx, host='hostA@alpha#fake_pool_for_alpha',
-               status='creating', share_count=2, project_id='p1',
+               status='creating', share_count=0, project_id='p1',
                source_snapshot=None, share_status=None, **extra):
-    """A share group with ``share_count`` member shares, as upstream's API writes them.
+    """A share group as upstream's API writes it: empty, or from a group snapshot.
 
     With ``source_snapshot`` (a group snapshot id) each member share comes
-    from one member of that snapshot, as upstream's API creates them.
+    from one member of that snapshot, as upstream's API creates them
+    (``share_count`` adds member shares in the group's status: rows the
+    API could have added meanwhile).
     Returns ``(group id, [member share instances])``.
     """
     from manila_lite.db.sqlalchemy import models

@@ -53,8 +53,15 @@ def env(manager_factory, db, admin_ctx):
 
 
 def _available_group(mgr, db, ctx, **kwargs):
-    group_id, instances = helpers.make_group(db, ctx, **kwargs)
+    """An empty group created, then two shares created into it (as upstream's API does)."""
+    group_id, _ = helpers.make_group(db, ctx, **kwargs)
     mgr.create_share_group(helpers.user_ctx(), share_group_id=group_id)
+    instances = []
+    for _ in range(2):
+        _share, inst = helpers.make_share(db, ctx, share_group_id=group_id)
+        mgr.create_share_instance(helpers.user_ctx(),
+                                  share_instance_id=inst['id'])
+        instances.append(inst)
     return group_id, instances
 
 
@@ -139,6 +146,7 @@ def test_create_share_into_a_group_gives_the_driver_its_members(
     monkeypatch.setattr(mgr.driver, 'create_share', spy)
     mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
     assert len(seen) == 1 and inst['id'] in seen[0] and len(seen[0]) == 3
+    assert _instance_statuses(db, group_id) == [c.STATUS_AVAILABLE] * 3
 
 
 @pytest.mark.parametrize('option', ['dummy_driver_fail_methods',
@@ -162,7 +170,7 @@ def test_group_from_snapshot_failure(env, db, admin_ctx, option):
 def test_group_create_and_delete_failures(env, db, admin_ctx):
     mgr = env(dummy_driver_fail_methods=['create_share_group',
                                          'delete_share_group'])
-    group_id, _ = helpers.make_group(db, admin_ctx)
+    group_id, _ = helpers.make_group(db, admin_ctx, share_count=2)
     with pytest.raises(messaging.ExpectedException) as info:
         mgr.create_share_group(helpers.user_ctx(), share_group_id=group_id)
     assert 'create_share_group' in str(helpers.unwrap(info))
@@ -259,7 +267,7 @@ def test_stranded_groups_and_group_snapshots_are_driven_again(
     CONF.set_override('transitional_state_timeout', 60)
     try:
         mgr = env()
-        creating, _ = helpers.make_group(db, admin_ctx)
+        creating, _ = helpers.make_group(db, admin_ctx, share_count=2)
         fresh, _ = helpers.make_group(db, admin_ctx)
         deleting, _ = _available_group(mgr, db, admin_ctx)
         snapshot_id = helpers.make_group_snapshot(db, admin_ctx, deleting)
