@@ -103,7 +103,7 @@ def stack(module_db, rabbitmq, tmp_path_factory):
         'DEFAULT': {'enabled_share_backends': 'alpha,beta,gamma'},
         'beta': {'share_driver': 'localfs', 'share_backend_name': 'beta',
                  'driver_handles_share_servers': False,
-                 'localfs_pools': str(workdir / 'pool'),
+                 'localfs_pools': str(workdir / 'beta'),
                  'localfs_export_ips': '127.0.0.1'},
         'gamma': dict(dummy, share_backend_name='gamma',
                       dummy_driver_fail_methods=(

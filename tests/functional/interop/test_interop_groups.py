@@ -1,0 +1,51 @@
+"""Share groups driven by upstream manila 23.0.1's own share group API and share API, served by our daemon (dummy and localfs backends)."""
+
+import pytest
+
+from tests.functional import fixtures
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture(scope='module')
+def groups_stack(upstream_module, module_db, rabbitmq, tmp_path_factory):
+    upstream_module('db_sync.py', '--connection', module_db)
+    workdir = tmp_path_factory.mktemp('interop-groups')
+    factory = fixtures.DaemonFactory(workdir, rabbitmq.url,
+                                     amqp_url=rabbitmq.amqp_url)
+    options = {'DEFAULT': {'enabled_share_backends': 'alpha,beta'},
+               'beta': {'share_driver': 'localfs',
+                        'share_backend_name': 'beta',
+                        'driver_handles_share_servers': False,
+                        'localfs_pools': str(workdir / 'beta'),
+                        'localfs_export_ips': '127.0.0.1'}}
+    try:
+        yield factory(module_db, db_sync=False, options=options)
+    finally:
+        errors = factory.cleanup()
+    if errors:
+        pytest.fail('\n\n'.join(errors), pytrace=False)
+
+
+@pytest.mark.parametrize('backend, consistency', [('alpha', 'pool'),
+                                                  ('beta', 'host')])
+def test_group_life_driven_by_upstream(upstream_module, module_db,
+                                       groups_stack, backend, consistency):
+    seen = upstream_module('groups_flow.py', '--connection', module_db,
+                           '--host', groups_stack.pool_host(backend))
+    assert seen['group'] == 'available', seen
+    assert seen['consistent_snapshot_support'] == consistency
+    assert seen['shares'] == ['available', 'available']
+    assert seen['group_snapshot'] == 'available'
+    assert seen['members'] == ['available', 'available']
+    assert seen['clone'] == 'available'
+    assert seen['clone_shares'] == ['available', 'available']
+    assert seen['clone_exports'] == [True, True]
+    in_use = seen['usages_in_use']
+    assert (in_use['shares'], in_use['share_groups'],
+            in_use['share_group_snapshots']) == (4, 2, 1), seen
+    assert seen['group_snapshot_deleted'] == 'gone'
+    assert seen['shares_deleted'] == ['gone'] * 4
+    assert seen['groups_deleted'] == ['gone', 'gone']
+    left = {k: v for k, v in seen['usages_after'].items() if v}
+    assert left == {}, seen['usages_after']
