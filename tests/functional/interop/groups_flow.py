@@ -40,6 +40,7 @@ def _usages(ctx):
 
 def _types(ctx):
     from manila import db
+    from manila.share import share_types
     from manila.share_group import share_group_types
     share_type = db.share_type_create(ctx, {
         'name': 'interop-%s' % uuid.uuid4().hex[:8],
@@ -48,7 +49,8 @@ def _types(ctx):
                         'create_share_from_snapshot_support': 'True'}})
     name = 'interop-group-%s' % uuid.uuid4().hex[:8]
     share_group_types.create(ctx, name, [share_type['id']])
-    return share_type, share_group_types.get_by_name(ctx, name)
+    return (share_types.get_share_type(ctx, share_type['id']),
+            share_group_types.get_by_name(ctx, name))
 
 
 def _group(ctx, api, host, share_type, group_type, timeout):
@@ -94,7 +96,8 @@ def run(ctx, args):
         m['status'] for m in db.share_group_snapshot_members_get_all(
             ctx, snap['id']))
     clone = api.create(ctx, name='interop-clone',
-                       source_share_group_snapshot_id=snap['id'])
+                       source_share_group_snapshot_id=snap['id'],
+                       share_group_type_id=group_type['id'])
     seen['clone'] = _wait(lambda: _status(db.share_group_get, ctx,
                                           clone['id']),
                           ('available', 'error'), args.timeout, 'clone')
