@@ -264,6 +264,23 @@ def _snapshot_failed(mgr, context, snapshot, members, exc, event, action):
               {'id': snapshot['id'], 'action': action[1], 'exc': exc})
 
 
+def _snapshot_on_driver(mgr, context, snapshot, members, method, event,
+                        action):
+    """Call the driver's ``method`` on a group snapshot; ``(snapshot values, member updates)``, or fail the snapshot (``event``) and raise."""
+    try:
+        update, items = _pair(method, getattr(mgr.driver, method)(
+            context, views.share_group_snapshot_dict(
+                snapshot, members, snapshot.share_group), share_server=None))
+        values = _model_update('share group snapshot', update,
+                               _GROUP_SNAPSHOT_COLUMNS)
+        updates = (_member_updates(items, members)
+                   if event == 'create_failed' else {})
+    except Exception as exc:
+        _snapshot_failed(mgr, context, snapshot, members, exc, event, action)
+        raise guard.driver_error(method, exc)
+    return values, updates
+
+
 def create_share_group_snapshot(mgr, context, share_group_snapshot_id):
     """Snapshot every member share of a group: snapshot and members ``creating`` → ``available`` (or ``error``)."""
     snapshot, members = _load_snapshot(context, share_group_snapshot_id)
@@ -271,18 +288,9 @@ def create_share_group_snapshot(mgr, context, share_group_snapshot_id):
                                (c.STATUS_CREATING,), 'create'):
         return
     LOG.info('Share group snapshot %s: creating', share_group_snapshot_id)
-    method = 'create_share_group_snapshot'
-    try:
-        update, items = _pair(method, mgr.driver.create_share_group_snapshot(
-            context, views.share_group_snapshot_dict(
-                snapshot, members, snapshot.share_group), share_server=None))
-        values = _model_update('share group snapshot', update,
-                               _GROUP_SNAPSHOT_COLUMNS)
-        updates = _member_updates(items, members)
-    except Exception as exc:
-        _snapshot_failed(mgr, context, snapshot, members, exc,
-                         'create_failed', mf.Action.CREATE)
-        raise guard.driver_error(method, exc)
+    values, updates = _snapshot_on_driver(
+        mgr, context, snapshot, members, 'create_share_group_snapshot',
+        'create_failed', mf.Action.CREATE)
     for member in members:
         status, member_values = updates.get(member['id'],
                                             (c.STATUS_AVAILABLE, {}))
@@ -301,17 +309,9 @@ def delete_share_group_snapshot(mgr, context, share_group_snapshot_id):
                                (c.STATUS_DELETING,), 'delete'):
         return
     LOG.info('Share group snapshot %s: deleting', share_group_snapshot_id)
-    method = 'delete_share_group_snapshot'
-    try:
-        update, _items = _pair(method, mgr.driver.delete_share_group_snapshot(
-            context, views.share_group_snapshot_dict(
-                snapshot, members, snapshot.share_group), share_server=None))
-        values = _model_update('share group snapshot', update,
-                               _GROUP_SNAPSHOT_COLUMNS)
-    except Exception as exc:
-        _snapshot_failed(mgr, context, snapshot, members, exc,
-                         'delete_failed', mf.Action.DELETE)
-        raise guard.driver_error(method, exc)
+    values, _updates = _snapshot_on_driver(
+        mgr, context, snapshot, members, 'delete_share_group_snapshot',
+        'delete_failed', mf.Action.DELETE)
     if values:
         db_api.share_group_snapshot_update(context, share_group_snapshot_id,
                                            values)
