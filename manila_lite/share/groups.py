@@ -30,6 +30,9 @@ _GROUP_COLUMNS = ('name', 'description', 'consistent_snapshot_support')
 _GROUP_SNAPSHOT_COLUMNS = ('name', 'description')
 _CONSISTENCY = ('pool', 'host')
 _MEMBER_STATUSES = (c.STATUS_AVAILABLE, c.STATUS_CREATING_FROM_SNAPSHOT)
+# status a driver reports for a group snapshot member -> snapshot instance event
+_MEMBER_EVENTS = {c.STATUS_AVAILABLE: 'create_succeeded',
+                  c.STATUS_ERROR: 'create_failed'}
 
 
 def consistent_snapshot_support(mgr):
@@ -239,7 +242,7 @@ def _member_updates(updates, members):
                         'skipped.', member_id)
             continue
         status = update.get('status', c.STATUS_AVAILABLE)
-        if status not in states.ANY_SNAPSHOT_STATUS:
+        if status not in _MEMBER_EVENTS:
             raise exception.InvalidShareGroup(
                 reason='driver reported member status %r' % (status,))
         values = {}
@@ -295,7 +298,7 @@ def create_share_group_snapshot(mgr, context, share_group_snapshot_id):
         status, member_values = updates.get(member['id'],
                                             (c.STATUS_AVAILABLE, {}))
         states.advance(context, states.SNAPSHOT_INSTANCE, member['id'],
-                       'member_reported', member_values, reported=status)
+                       _MEMBER_EVENTS[status], member_values)
     if states.advance(context, GROUP_SNAP, share_group_snapshot_id,
                       'create_succeeded', values):
         LOG.info('Share group snapshot %s: created successfully',

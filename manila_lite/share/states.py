@@ -157,8 +157,6 @@ SNAPSHOT_INSTANCE = StateTable('share_snapshot_instance', [
     ('unmanage_failed',         (c.STATUS_UNMANAGING,),              c.STATUS_UNMANAGE_ERROR),
     # The share was reverted to it (or the revert failed): usable again.
     ('restore_finished',        (c.STATUS_RESTORING,),               c.STATUS_AVAILABLE),
-    # A share group snapshot member, as the driver reported it.
-    ('member_reported',         (c.STATUS_CREATING,),                REPORTED),
     # A cast for an operation this service cannot perform yet.
     ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
     ('unsupported_delete_failed', ANY,                               c.STATUS_ERROR_DELETING),
