@@ -16,9 +16,11 @@ EXAMPLE = ('for example "enabled_share_backends = alpha" with a section '
 def _backend_opt_lists():
     from manila_lite.conf import hook as hook_opts
     from manila_lite.conf import localfs
+    from manila_lite.conf import network
     from manila_lite.conf import share_driver
     lists = [manager_opts.share_manager_opts, hook_opts.backend_opts()]
-    for _group, opts in share_driver.list_opts() + localfs.list_opts():
+    for _group, opts in (share_driver.list_opts() + localfs.list_opts() +
+                         network.list_opts()):
         lists.append(opts)
     return lists
 

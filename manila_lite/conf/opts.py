@@ -15,6 +15,7 @@ _OPT_MODULES = (
     'manila_lite.conf.reconcile',
     'manila_lite.conf.share_driver',
     'manila_lite.conf.localfs',
+    'manila_lite.conf.network',
 )
 
 

@@ -18,6 +18,7 @@ from manila_lite.db.sqlalchemy import groups as _groups
 from manila_lite.db.sqlalchemy import health as _health
 from manila_lite.db.sqlalchemy import instances as _instances
 from manila_lite.db.sqlalchemy import messages as _messages
+from manila_lite.db.sqlalchemy import networks as _networks
 from manila_lite.db.sqlalchemy import private_data as _private
 from manila_lite.db.sqlalchemy import quotas as _quotas
 from manila_lite.db.sqlalchemy import retry as _retry
@@ -771,6 +772,117 @@ def share_server_get_all_by_host(context, host, filters=None):
 def share_server_update(context, server_id, values):
     """Update a share server; returns it reloaded. Raises ShareServerNotFound."""
     return _servers.share_server_update(context, server_id, values)
+
+
+def share_server_create(context, values):
+    """Insert a share server; ``share_network_subnets`` (rows or ids) become its subnet mappings. Returns it loaded."""
+    return _servers.share_server_create(context, values)
+
+
+def share_servers_conditional_update(context, server_ids, expected_statuses,
+                                     values, unused=False):
+    """One UPDATE of the live servers among ``server_ids`` whose status is expected; returns the ids that moved.
+
+    ``unused`` also requires no live share instance or group on the server.
+    """
+    return _servers.share_servers_conditional_update(
+        context, server_ids, expected_statuses, values, unused=unused)
+
+
+def share_server_get_all_by_host_and_share_subnet_valid(context, host,
+                                                        share_subnet_id):
+    """``creating``/``active`` servers of ``host`` on the subnet (a list, maybe empty: upstream raises)."""
+    return _servers.share_server_get_all_by_host_and_share_subnet_valid(
+        context, host, share_subnet_id)
+
+
+def share_server_get_all_unused_deletable(context, host, updated_before):
+    """Upstream's free-server query: auto-deletable, no instance or group, not updated since ``updated_before``."""
+    return _servers.share_server_get_all_unused_deletable(
+        context, host, updated_before)
+
+
+def share_server_usage(context, server_ids):
+    """``{server id: (share instance count, GB of shares and snapshots)}`` for the server limits."""
+    return _servers.share_server_usage(context, server_ids)
+
+
+def share_server_backend_details_set(context, share_server_id, details):
+    """Upsert a share server's backend details (values stored as strings)."""
+    return _servers.share_server_backend_details_set(
+        context, share_server_id, details)
+
+
+def share_servers_delete(context, server_ids):
+    """Soft-delete share servers, their backend details and subnet mappings; returns the count."""
+    return _servers.share_servers_delete(context, server_ids)
+
+
+def share_server_delete(context, server_id):
+    """Soft-delete one share server as upstream's share_server_delete."""
+    return _servers.share_servers_delete(context, [server_id])
+
+
+# -- share networks and network allocations -----------------------------------
+
+def share_network_get(context, share_network_id):
+    """A share network with its security services and subnets; raises ShareNetworkNotFound."""
+    return _networks.share_network_get(context, share_network_id)
+
+
+def share_network_subnets_get_all_by_availability_zone_id(
+        context, share_network_id, availability_zone_id,
+        fallback_to_default=True):
+    """The network's subnets of a zone (falling back to its default subnets)."""
+    return _networks.share_network_subnets_get_all_by_availability_zone_id(
+        context, share_network_id, availability_zone_id,
+        fallback_to_default=fallback_to_default)
+
+
+def share_network_subnet_get(context, share_network_subnet_id):
+    """One subnet; raises ShareNetworkSubnetNotFound."""
+    return _networks.share_network_subnet_get(context,
+                                              share_network_subnet_id)
+
+
+def share_network_subnet_get_all_by_share_server_id(context, share_server_id):
+    """The subnets a share server is mapped to."""
+    return _networks.share_network_subnet_get_all_by_share_server_id(
+        context, share_server_id)
+
+
+def share_network_subnet_update(context, share_network_subnet_id, values):
+    """Update a subnet and return it reloaded."""
+    return _networks.share_network_subnet_update(
+        context, share_network_subnet_id, values)
+
+
+def network_allocations_create(context, rows):
+    """Insert network allocation rows in one transaction; returns them."""
+    return _networks.network_allocations_create(context, rows)
+
+
+def network_allocation_create(context, values):
+    """Insert one network allocation; returns it."""
+    return _networks.network_allocations_create(context, [values])[0]
+
+
+def network_allocations_get_for_share_server(context, share_server_id,
+                                             label=None, subnet_id=None):
+    """Live allocations of a server (label 'admin', or 'user' and unlabelled; optionally one subnet)."""
+    return _networks.network_allocations_get_for_share_server(
+        context, share_server_id, label=label, subnet_id=subnet_id)
+
+
+def network_allocation_ips_in_use(context, ip_addresses=None):
+    """IP addresses of live allocations (optionally among ``ip_addresses``), one SELECT."""
+    return _networks.network_allocation_ips_in_use(context, ip_addresses)
+
+
+def network_allocations_delete_for_servers(context, server_ids, label=None):
+    """Soft-delete the live allocations of servers in one UPDATE; returns the count."""
+    return _networks.network_allocations_delete_for_servers(
+        context, server_ids, label=label)
 
 
 # -- transfers ----------------------------------------------------------------

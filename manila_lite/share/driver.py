@@ -136,10 +136,10 @@ share servers (DHSS=True)      ``get_network_allocations_number``,
 =============================  ===============================================
 
 DHSS=True: the share service creates share servers and passes them in
-``share_server``. manila_lite has no network plugin yet, so ``network_api``
-and ``admin_network_api`` stay None unless the service assigns one;
-``allocate_network`` then raises ``NetworkBadConfigurationException`` for
-drivers that need allocations. Nothing here imports Neutron.
+``share_server``. The backend's network plugin (``network_api_class``, the
+embedded standalone plugin by default) is attached as ``network_api``, and
+``admin_network_api`` when ``admin_network_config_group`` is set; the share
+service asks the driver to allocate through them before ``setup_server``.
 
 Objects handed to drivers
 -------------------------
@@ -250,6 +250,7 @@ from oslo_log import log
 
 from manila_lite.conf import share_driver as share_driver_opts
 from manila_lite import exception
+from manila_lite.network import base as network_base
 from manila_lite.share import configuration as ml_configuration
 from manila_lite.share import driver_base
 
@@ -346,7 +347,8 @@ class ShareDriver(driver_base.ShareServerMixin, driver_base.MigrationMixin,
     ``encryption_support``
         None, or e.g. ``['share_server']``.
     ``network_api``, ``admin_network_api``
-        network plugins in DHSS=True mode (None in manila_lite for now).
+        network plugins of a DHSS=True backend (``network_api_class`` of
+        ``network_config_group`` / ``admin_network_config_group``).
     """
 
     def __init__(self, driver_handles_share_servers, *args, **kwargs):
@@ -369,9 +371,7 @@ class ShareDriver(driver_base.ShareServerMixin, driver_base.MigrationMixin,
         self.configuration.append_config_values(ssh_opts)
         self._verify_share_server_handling(driver_handles_share_servers)
         if self.driver_handles_share_servers:
-            LOG.debug('Backend [%s] runs with driver_handles_share_servers='
-                      'True; no network plugin is attached by manila_lite.',
-                      self._section_name())
+            self._load_network_plugins()
         for opts in kwargs.get('config_opts', []):
             self.configuration.append_config_values(opts)
         if hasattr(self, 'init_execute_mixin'):
@@ -394,6 +394,17 @@ class ShareDriver(driver_base.ShareServerMixin, driver_base.MigrationMixin,
         self.qos_type_support = False
         self.network_api = None
         self._admin_network_api = None
+
+    def _load_network_plugins(self):
+        """Attach the network plugins of a DHSS=True backend (``network_config_group``, ``admin_network_config_group``)."""
+        group = (self.configuration.safe_get('network_config_group')
+                 or self.configuration.config_group)
+        self.network_api = network_base.API(config_group_name=group,
+                                            label='user')
+        admin_group = self.configuration.safe_get('admin_network_config_group')
+        if admin_group:
+            self._admin_network_api = network_base.API(
+                config_group_name=admin_group, label='admin')
 
     def _section_name(self):
         return self.configuration.config_group or 'DEFAULT'

@@ -22,12 +22,12 @@ class ShareServerMixin(object):
     With ``driver_handles_share_servers = True`` the share service creates a
     ``share_servers`` row per (host, share network subnet), asks the driver
     how many IP allocations it needs, lets the network plugin allocate them
-    and then calls :meth:`setup_server`. manila_lite ships no network plugin
-    yet: ``network_api`` and ``admin_network_api`` stay None unless the
-    service assigns plugin objects (anything with upstream's
-    ``NetworkBaseAPI`` methods). Without a plugin, :meth:`allocate_network`
-    raises ``NetworkBadConfigurationException`` for drivers that ask for
-    allocations.
+    and then calls :meth:`setup_server`. ``network_api`` (and
+    ``admin_network_api`` with ``admin_network_config_group``) are the
+    backend's network plugins (``manila_lite.network``), attached by
+    ``ShareDriver.__init__`` in DHSS=True mode. Without a plugin,
+    :meth:`allocate_network` raises ``NetworkBadConfigurationException``
+    for drivers that ask for allocations.
     """
 
     network_api = None

@@ -22,6 +22,7 @@ from manila_lite.share import guard
 from manila_lite.share import locks
 from manila_lite.share import quota
 from manila_lite.share import rows
+from manila_lite.share import servers
 from manila_lite.share import snapshots
 from manila_lite.share import states
 from manila_lite.share import usage
@@ -79,10 +80,8 @@ def _provision(mgr, context, inst, snapshot_id):
                      az_values)
         raise exc
     if mgr.driver_handles_share_servers:
-        exc = exception.NotSupportedYet(
-            method='create_share_instance with driver_handles_share_servers')
-        _fail_create(mgr, context, inst, exc, values=az_values)
-        raise exc
+        inst, az_values = _provide_server(mgr, context, inst, snapshot_id,
+                                          az_values)
     rows.attach_group_members(context, inst)
     if snapshot_id:
         create_from_snapshot(mgr, context, inst, snapshot_id,
@@ -103,6 +102,47 @@ def _provision(mgr, context, inst, snapshot_id):
                       _created_values(inst, az_values, '100%'),
                       export_locations=locations):
         LOG.info('Share instance %s created.', inst['id'])
+
+
+def _provide_server(mgr, context, inst, snapshot_id, az_values):
+    """Place a DHSS=True instance on a share server (states.md 4.1 steps 4-6); returns ``(instance, zone values left to write)``."""
+    snapshot = (db_api.share_snapshot_get(context, snapshot_id)
+                if snapshot_id else None)
+    parent_server_id = (snapshot['share']['instance']['share_server_id']
+                        if snapshot else None)
+    if not (inst.get('share_network_id') or parent_server_id):
+        return inst, az_values
+    try:
+        _server, inst = servers.provide(
+            mgr, context, inst.get('share_network_id'), inst,
+            snapshot=snapshot, values=az_values)
+    except Exception as exc:
+        LOG.error('Creation of share instance %s failed: failed to get '
+                  'share server.', inst['id'])
+        _fail_create(mgr, context, inst, exc, mf.Detail.NO_SHARE_SERVER,
+                     az_values)
+        raise guard.driver_error('provide share server', exc)
+    _check_security_services(mgr, context, inst)
+    return inst, {}
+
+
+def _check_security_services(mgr, context, inst):
+    """The security service types the driver requires on the share network for the protocol (message 025)."""
+    required = (mgr.driver.dhss_mandatory_security_service_association or
+                {}).get((inst['share_proto'] or '').lower())
+    if not (required and inst.get('share_network_id')):
+        return
+    network = db_api.share_network_get(context, inst['share_network_id'])
+    present = {ss['type'].lower() for ss in network['security_services']}
+    missing = [kind for kind in required if kind not in present]
+    if missing:
+        exc = exception.InvalidRequest(
+            'share network %s lacks security service(s) %s required for '
+            '%s shares' % (network['id'], ', '.join(missing),
+                           inst['share_proto']))
+        _fail_create(mgr, context, inst, exc,
+                     mf.Detail.MISSING_SECURITY_SERVICE)
+        raise exc
 
 
 def _created_values(inst, az_values, progress):
@@ -309,6 +349,7 @@ def _remove(mgr, context, inst, force, deferred_delete, retry=False):
         db_api.share_instance_delete(context, inst['id'],
                                      need_to_update_usages=not deferred)
     LOG.info('Share instance %s deleted.', inst['id'])
+    servers.check_delete_after_instance(mgr, context, rows.server(inst))
     usage.notify_about_share_usage(mgr, context, inst['share'], inst,
                                    'delete.end')
 

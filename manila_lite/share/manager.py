@@ -40,6 +40,7 @@ from manila_lite.share import manage_existing
 from manila_lite.share import reconcile
 from manila_lite.share import resize
 from manila_lite.share import rpcapi as share_rpcapi
+from manila_lite.share import servers
 from manila_lite.share import shares
 from manila_lite.share import snapshots
 from manila_lite.share import unsupported
@@ -329,18 +330,17 @@ class ShareManager(periodic_task.PeriodicTasks):
     @rpc_method()
     @hook.add_hooks
     def delete_share_server(self, context, share_server):
-        self._refuse(context, 'delete_share_server', share_server=share_server)
+        servers.delete_share_server(self, context.elevated(), share_server)
 
     @rpc_method()
     def provide_share_server(self, context, share_instance_id,
                              share_network_id, snapshot_id=None):
-        self._refuse(context, 'provide_share_server')
+        return servers.provide_share_server(self, context.elevated(), share_instance_id, share_network_id, snapshot_id=snapshot_id)
 
     @rpc_method()
     def create_share_server(self, context, share_server_id,
                             share_instance_id=None):
-        self._refuse(context, 'create_share_server',
-                     share_server_id=share_server_id)
+        servers.create_share_server(self, context.elevated(), share_server_id, share_instance_id=share_instance_id)
 
     @rpc_method()
     @hook.add_hooks
@@ -501,6 +501,9 @@ class ShareManager(periodic_task.PeriodicTasks):
             LOG.error('Driver get_share_stats returned %s, not a dict.',
                       type(stats).__name__)
             return
+        if self.driver_handles_share_servers:
+            stats = dict(stats, server_pools_mapping=(
+                servers.server_pools_mapping(self, context)))
         capabilities, withheld = features.reportable(stats)
         self._log_withheld(withheld, capabilities is None)
         with self._capabilities_lock:
@@ -560,6 +563,11 @@ class ShareManager(periodic_task.PeriodicTasks):
     @periodic_task.periodic_task(spacing=300)
     def delete_expired_transfers(self, context):
         expiry.delete_expired_transfers(self, context)
+
+    @periodic_task.periodic_task(spacing=600)
+    def delete_free_share_servers(self, context):
+        if self.driver.initialized:
+            servers.delete_free_share_servers(self, context)
 
     @periodic_task.periodic_task(spacing=60)
     def create_backup_continue(self, context):

@@ -181,15 +181,34 @@ SHARE_BACKUP = StateTable('share_backup', [
     ('restore_poll_failed',     (c.STATUS_RESTORING,),               c.STATUS_AVAILABLE),
 ])
 
+# Share servers (share_servers.status), states.md section 7; written with
+# conditional updates. Their manage/unmanage casts are refused for now.
+ANY_SERVER_STATUS = (
+    c.STATUS_CREATING, c.STATUS_ACTIVE, c.STATUS_ERROR, c.STATUS_DELETING,
+    c.STATUS_INACTIVE, c.STATUS_MANAGING, c.STATUS_MANAGE_ERROR,
+    c.STATUS_UNMANAGING, c.STATUS_UNMANAGE_ERROR, c.STATUS_SERVER_UPDATING,
+    c.STATUS_SERVER_NETWORK_CHANGE, c.STATUS_SERVER_MIGRATING,
+    c.STATUS_SERVER_MIGRATING_TO,
+)
+# Statuses a server is deleted from (upstream's API and free-server clean-up).
+SERVER_DELETABLE = (c.STATUS_ACTIVE, c.STATUS_ERROR, c.STATUS_INACTIVE,
+                    c.STATUS_CREATING, c.STATUS_DELETING)
+SHARE_SERVER = StateTable('share_server', [
+    # event                      from                                 to
+    ('create_succeeded',        (c.STATUS_CREATING,),                c.STATUS_ACTIVE),
+    ('create_failed',           (c.STATUS_CREATING,),                c.STATUS_ERROR),
+    ('delete_started',          SERVER_DELETABLE,                    c.STATUS_DELETING),
+    ('delete_failed',           (c.STATUS_DELETING,),                c.STATUS_ERROR),
+    # A cast for an operation this service cannot perform yet.
+    ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
+    ('unsupported_manage_failed', ANY,                               c.STATUS_MANAGE_ERROR),
+    ('unsupported_unmanage_failed', ANY,                             c.STATUS_UNMANAGE_ERROR),
+], statuses=ANY_SERVER_STATUS)
+
 # Rows of features this service does not implement yet: only the refusal
 # of their casts writes them (share/unsupported.py), from any status, with
 # plain updates. A feature that lands gives its table real transitions and
 # a conditional writer.
-SHARE_SERVER = StateTable('share_server', [
-    ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
-    ('unsupported_manage_failed', ANY,                               c.STATUS_MANAGE_ERROR),
-    ('unsupported_unmanage_failed', ANY,                             c.STATUS_UNMANAGE_ERROR),
-], conditional=False)
 # share_servers.task_state and shares.task_state (migrations)
 SHARE_SERVER_TASK = StateTable('share_server_task', [
     ('unsupported_failed',      ANY,                                 c.TASK_STATE_MIGRATION_ERROR),
@@ -225,7 +244,13 @@ _WRITERS = {
     'share_group': lambda: db_api.share_group_conditional_update,
     'share_group_snapshot':
         lambda: db_api.share_group_snapshot_conditional_update,
+    'share_server': lambda: _server_writer,
 }
+
+
+def _server_writer(context, server_id, allowed, updates, unused=False):
+    return bool(db_api.share_servers_conditional_update(
+        context, [server_id], allowed, updates, unused=unused))
 
 
 def _plain_writer(facade_name, column='status'):
@@ -238,7 +263,6 @@ def _plain_writer(facade_name, column='status'):
 
 
 _WRITERS.update({
-    'share_server': lambda: _plain_writer('share_server_update'),
     'share_server_task': lambda: _plain_writer('share_server_update',
                                                'task_state'),
     'share_task': lambda: _plain_writer('share_update', 'task_state'),
@@ -287,12 +311,13 @@ def advance(context, table, resource_id, event, values=None, sources=None,
 
 
 def advance_many(context, table, resource_ids, event, sources=None,
-                 values=None, return_ids=False):
+                 values=None, return_ids=False, **write_options):
     """Apply ``event`` to many rows in one UPDATE; rows not in a source status are left alone. Returns how many moved.
 
     ``sources`` narrows the table's sources further; ``values`` are
     written in the same UPDATE. With ``return_ids`` the answer is the
     list of the ids that moved (a flow acting on exactly those rows).
+    ``write_options`` go to the table's writer (share servers: ``unused``).
     """
     transition = table[event]
     if not resource_ids:
@@ -304,16 +329,24 @@ def advance_many(context, table, resource_ids, event, sources=None,
     count_writer, ids_writer = _BULK_WRITERS[table.kind]()
     if return_ids:
         return ids_writer(context, list(resource_ids), list(allowed),
-                          updates)
+                          updates, **write_options)
     return count_writer(context, list(resource_ids), updates,
-                        expected_statuses=list(allowed))
+                        expected_statuses=list(allowed), **write_options)
 
 
 # kind -> (bulk writer answering a row count, one answering the moved ids)
 _BULK_WRITERS = {
     'share_instance': lambda: (db_api.share_instance_status_update,
                                db_api.share_instances_conditional_update),
+    'share_server': lambda: (_server_count_writer,
+                             db_api.share_servers_conditional_update),
 }
+
+
+def _server_count_writer(context, server_ids, updates, expected_statuses,
+                         unused=False):
+    return len(db_api.share_servers_conditional_update(
+        context, server_ids, expected_statuses, updates, unused=unused))
 
 
 # -- Access rules: mappings and access_rules_status move in bulk -------------

@@ -23,8 +23,6 @@ CASTS = {
     'delete_share_replica': ('instance', 'share_replica_id', 'unsupported_delete_failed', mf.Action.DELETE, mf.Resource.SHARE_REPLICA),
     'promote_share_replica': ('none', 'share_replica_id', None, mf.Action.PROMOTE, mf.Resource.SHARE_REPLICA),
     'update_share_replica': ('none', 'share_replica_id', None, mf.Action.UPDATE, mf.Resource.SHARE_REPLICA),
-    'delete_share_server': ('server', 'share_server', 'unsupported_failed', mf.Action.DELETE, None),
-    'create_share_server': ('server', 'share_server_id', 'unsupported_failed', mf.Action.CREATE, None),
     'manage_share_server': ('server', 'share_server_id', 'unsupported_manage_failed', mf.Action.CREATE, None),
     'unmanage_share_server': ('server', 'share_server_id', 'unsupported_unmanage_failed', mf.Action.DELETE, None),
     'share_server_migration_start': ('server_task', 'share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),

@@ -111,3 +111,15 @@ def make_group_snapshot(db_api, ctx, group_id, status='creating'):
             status=status, instance_size=inst['size'], user_id='u1',
             project_id='p1', share_proto=inst['share_proto']))
     return snapshot_id
+
+
+def dhss_options(section='alpha', **extra):
+    """Backend options of a DHSS=True dummy backend with standalone allocations (admin ones from the same range)."""
+    values = {'driver_handles_share_servers': True,
+              'standalone_network_plugin_gateway': '10.254.0.1',
+              'standalone_network_plugin_mask': '24',
+              'standalone_network_plugin_allowed_ip_ranges': [
+                  '10.254.0.10-10.254.0.200'],
+              'admin_network_config_group': section}
+    values.update(extra)
+    return values

@@ -2,13 +2,16 @@
 
 from unittest import mock
 
+import netaddr
 from oslo_concurrency import processutils
 from oslo_config import cfg
 from oslo_utils import uuidutils
 import pytest
 
+from manila_lite.conf import network as network_opts
 from manila_lite.conf import share_driver as share_driver_opts
 from manila_lite import exception
+from manila_lite.network import standalone
 from manila_lite.share import configuration
 from manila_lite.share import driver
 
@@ -55,7 +58,8 @@ class ExecDriver(driver.ExecuteMixin, PlainDriver):
 def section():
     """A fresh backend section with every driver option registered."""
     name = 'drvtest_%s' % uuidutils.generate_uuid(dashed=False)[:12]
-    for _group, opts in share_driver_opts.list_opts():
+    for _group, opts in (share_driver_opts.list_opts() +
+                         network_opts.list_opts()):
         CONF.register_opts(opts, group=name)
     keys = []
 
@@ -127,13 +131,59 @@ def test_driver_must_declare_boolean_modes(section, modes):
         build(Bad, section)
 
 
-def test_dhss_true_mode_keeps_network_plugins_unset(section):
-    _, set_opt = section
+def _standalone(set_opt):
     set_opt('driver_handles_share_servers', True)
+    set_opt('standalone_network_plugin_gateway', '10.0.0.1')
+    set_opt('standalone_network_plugin_mask', '255.255.255.0')
+
+
+def test_dhss_true_mode_attaches_the_standalone_plugin(section):
+    name, set_opt = section
+    _standalone(set_opt)
     drv = build(PlainDriver, section)
     assert drv.driver_handles_share_servers is True
-    assert drv.network_api is None
+    assert isinstance(drv.network_api, standalone.StandaloneNetworkPlugin)
+    assert drv.network_api.label == 'user'
+    assert drv.network_api.allowed_cidrs == [netaddr.IPNetwork(
+        '10.0.0.0/24')]
     assert drv.admin_network_api is None
+    set_opt('admin_network_config_group', name)
+    admin = build(PlainDriver, section).admin_network_api
+    assert admin.label == 'admin'
+
+
+@pytest.mark.parametrize('option, value, words', [
+    ('standalone_network_plugin_gateway', None,
+     "'standalone_network_plugin_gateway' is required"),
+    ('network_api_class',
+     'manila.network.neutron.neutron_network_plugin.NeutronNetworkPlugin',
+     'not available in manila_lite yet'),
+    ('network_api_class', 'nosuchplugin', 'cannot load network plugin'),
+    ('standalone_network_plugin_allowed_ip_ranges', ['10.9.0.1-10.9.0.5'],
+     'does not fit network'),
+])
+def test_bad_network_configuration_stops_the_driver(
+        section, option, value, words):
+    name, set_opt = section
+    _standalone(set_opt)
+    set_opt(option, value)
+    with pytest.raises(exception.ConfigError) as info:
+        build(PlainDriver, section)
+    assert '[%s] network_api_class' % name in str(info.value)
+    assert words in str(info.value)
+
+
+def test_standalone_ipv6_ranges(section):
+    _, set_opt = section
+    _standalone(set_opt)
+    set_opt('network_plugin_ipv6_enabled', True)
+    set_opt('standalone_network_plugin_gateway', '2001:db8::1')
+    set_opt('standalone_network_plugin_mask', '64')
+    set_opt('standalone_network_plugin_allowed_ip_ranges',
+            ['2001:db8::10-2001:db8::13'])
+    plugin = build(PlainDriver, section).network_api
+    assert plugin.ip_version == 6
+    assert [str(c) for c in plugin.allowed_cidrs] == ['2001:db8::10/126']
 
 
 def test_config_opts_are_grafted(section):
@@ -214,7 +264,7 @@ def test_backend_name_falls_back_to_default_section(section):
 
 def test_dhss_true_reports_server_limits(section):
     _, set_opt = section
-    set_opt('driver_handles_share_servers', True)
+    _standalone(set_opt)
     set_opt('max_shares_per_share_server', 5)
     stats = build(PlainDriver, section).get_share_stats(refresh=True)
     assert stats['driver_handles_share_servers'] is True
@@ -232,7 +282,7 @@ def test_ip_versions(section):
 
 def test_ip_versions_narrowed_by_network_plugin(section):
     _, set_opt = section
-    set_opt('driver_handles_share_servers', True)
+    _standalone(set_opt)
     drv = build(PlainDriver, section)
     drv.get_configured_ip_versions = lambda: [4, 6]
     drv.network_api = mock.Mock(enabled_ip_versions={6})

@@ -9,6 +9,7 @@ import importlib.metadata
 import pytest
 
 from manila_lite.share import features
+from tests.unit.share import helpers
 
 NAMESPACE = 'manila_lite.share.drivers'
 
@@ -18,7 +19,7 @@ MODES = {
     'dummy': {
         'plain': {},
         'replication_domain': {'replication_domain': 'rd1'},
-        'dhss': {'driver_handles_share_servers': True},
+        'dhss': helpers.dhss_options(),
         'reserved_space': {'reserved_share_percentage': 5,
                            'reserved_share_from_snapshot_percentage': 6,
                            'reserved_share_extend_percentage': 7},
@@ -150,22 +151,17 @@ def test_flipping_a_feature_lets_its_capability_through(
     assert published['replication_domain'] == 'rd1'
 
 
-def test_a_dhss_backend_publishes_nothing_and_says_so_once(
-        manager_factory, admin_ctx, caplog, monkeypatch):
-    mgr = manager_factory(driver_handles_share_servers=True)
-    sent = []
-    monkeypatch.setattr(mgr.scheduler_rpcapi, 'update_service_capabilities',
-                        lambda *args, **kwargs: sent.append(args))
-    for _ in range(3):
-        mgr.publish_service_capabilities(admin_ctx)
-    assert sent == []
-    warnings = [r for r in caplog.records
-                if 'no scheduler sends it work' in r.getMessage()]
-    assert len(warnings) == 1
-    assert 'driver_handles_share_servers' in warnings[0].getMessage()
+def test_a_dhss_backend_publishes_its_servers_pools(
+        manager_factory, admin_ctx, monkeypatch):
+    mgr = manager_factory(**helpers.dhss_options(max_shares_per_share_server=3))
+    published = _published(mgr, admin_ctx)
+    assert published['driver_handles_share_servers'] is True
+    assert published['max_shares_per_share_server'] == 3
+    assert published['max_share_server_size'] == -1
+    assert published['server_pools_mapping'] == {}
 
 
-def test_trimming_rules():
+def test_trimming_rules(monkeypatch):
     stats = {'replication_type': 'dr', 'snapshot_support': True,
              'encryption_support': ['share_server'],
              'share_group_stats': {'consistent_snapshot_support': None},
@@ -180,6 +176,8 @@ def test_trimming_rules():
         'pools': [{'pool_name': 'p', 'sg_consistent_snapshot_support': 'host'}]}
     assert withheld == ['encryption_support', 'replication_type']
     assert stats['replication_type'] == 'dr'      # the input is not changed
+    # A mode the service cannot serve at all: nothing is published.
+    monkeypatch.setitem(features.IMPLEMENTED, 'share_servers', False)
     assert features.reportable({'driver_handles_share_servers': True,
                                 'pools': []})[0] is None
     assert features.reportable({'pools': [

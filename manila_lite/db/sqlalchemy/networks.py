@@ -1,0 +1,128 @@
+"""Queries on share networks, their subnets and the network allocations of share servers."""
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from manila_lite.db.sqlalchemy import engine
+from manila_lite.db.sqlalchemy import model_base
+from manila_lite.db.sqlalchemy import models
+from manila_lite.db.sqlalchemy import utils
+from manila_lite import exception
+
+_Net = models.ShareNetwork
+_Subnet = models.ShareNetworkSubnet
+_Alloc = models.NetworkAllocation
+_Map = models.ShareServerShareNetworkSubnetMapping
+
+
+def _subnet_options():
+    return [orm.joinedload(_Subnet.share_network),
+            orm.joinedload(_Subnet._availability_zone),
+            orm.selectinload(_Subnet.share_network_subnet_metadata)]
+
+
+def share_network_get(context, share_network_id):
+    with engine.reader(context) as session:
+        stmt = utils.model_query(context, _Net).where(
+            _Net.id == share_network_id).options(
+            orm.selectinload(_Net.security_services),
+            orm.selectinload(_Net.share_network_subnets).options(
+                *_subnet_options()))
+        network = session.scalars(stmt).first()
+    if network is None:
+        raise exception.ShareNetworkNotFound(
+            share_network_id=share_network_id)
+    return network
+
+
+def _subnets(context, *conditions):
+    with engine.reader(context) as session:
+        stmt = utils.model_query(context, _Subnet).where(*conditions)
+        return list(session.scalars(
+            stmt.order_by(_Subnet.created_at, _Subnet.id)
+            .options(*_subnet_options())))
+
+
+def share_network_subnets_get_all_by_availability_zone_id(
+        context, share_network_id, availability_zone_id,
+        fallback_to_default=True):
+    found = _subnets(context, _Subnet.share_network_id == share_network_id,
+                     _Subnet.availability_zone_id == availability_zone_id)
+    if availability_zone_id and not found and fallback_to_default:
+        found = _subnets(context,
+                         _Subnet.share_network_id == share_network_id,
+                         _Subnet.availability_zone_id.is_(None))
+    return found
+
+
+def share_network_subnet_get(context, subnet_id):
+    found = _subnets(context, _Subnet.id == subnet_id)
+    if not found:
+        raise exception.ShareNetworkSubnetNotFound(
+            share_network_subnet_id=subnet_id)
+    return found[0]
+
+
+def share_network_subnet_get_all_by_share_server_id(context, server_id):
+    mapped = sa.select(_Map.share_network_subnet_id).where(
+        _Map.share_server_id == server_id, _Map.deleted == 0)
+    return _subnets(context, _Subnet.id.in_(mapped))
+
+
+def share_network_subnet_update(context, subnet_id, values):
+    with engine.writer(context) as session:
+        subnet = session.scalars(utils.model_query(context, _Subnet).where(
+            _Subnet.id == subnet_id)).first()
+        if subnet is None:
+            raise exception.ShareNetworkSubnetNotFound(
+                share_network_subnet_id=subnet_id)
+        utils.apply_values(subnet, values)
+    return share_network_subnet_get(context, subnet_id)
+
+
+def network_allocations_create(context, rows):
+    """Insert allocation rows (ids generated) in one transaction; returns them."""
+    created = []
+    with engine.writer(context) as session:
+        for values in rows:
+            allocation = _Alloc()
+            utils.apply_values(allocation, utils.ensure_id(dict(values)))
+            session.add(allocation)
+            created.append(allocation)
+    return created
+
+
+def network_allocations_get_for_share_server(context, share_server_id,
+                                             label=None, subnet_id=None):
+    stmt = utils.model_query(context, _Alloc).where(
+        _Alloc.share_server_id == share_server_id)
+    if label == 'admin':
+        stmt = stmt.where(_Alloc.label == 'admin')
+    elif label:
+        stmt = stmt.where(sa.or_(_Alloc.label == label,
+                                 _Alloc.label.is_(None)))
+    if subnet_id:
+        stmt = stmt.where(_Alloc.share_network_subnet_id == subnet_id)
+    with engine.reader(context) as session:
+        return list(session.scalars(stmt.order_by(_Alloc.created_at,
+                                                  _Alloc.ip_address)))
+
+
+def network_allocation_ips_in_use(context, ip_addresses=None):
+    """The set of IP addresses held by live allocations (optionally among ``ip_addresses``), one SELECT."""
+    stmt = sa.select(_Alloc.ip_address).where(model_base.live(_Alloc))
+    if ip_addresses is not None:
+        stmt = stmt.where(_Alloc.ip_address.in_(list(ip_addresses)))
+    with engine.reader(context) as session:
+        return set(session.scalars(stmt))
+
+
+def network_allocations_delete_for_servers(context, server_ids, label=None):
+    """Soft-delete the live allocations of ``server_ids`` (one label or all) in one UPDATE; returns the count."""
+    if not server_ids:
+        return 0
+    cond = [_Alloc.share_server_id.in_(list(server_ids))]
+    if label:
+        cond.append(_Alloc.label == label)
+    with engine.writer(context) as session:
+        return utils.soft_delete_where(session, _Alloc, *cond)
