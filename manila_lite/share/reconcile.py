@@ -13,7 +13,8 @@ revert) end in their upstream error status with a user message.
 Rule changes waiting as long on an available instance
 (``access_rules_status`` ``syncing``) are synced to the driver again.
 Snapshot instances stranded in ``creating`` or ``deleting`` are driven
-again the same way.
+again the same way; share servers stranded there are finished by
+``servers.settle_stranded`` (no server row stranded, no allocation leaked).
 
 A row is settled only when no message still queued for this backend can
 reach it: its status must already have been ``transitional_state_timeout``
@@ -37,6 +38,7 @@ from manila_lite.share import access
 from manila_lite.share import groups
 from manila_lite.share import instances
 from manila_lite.share import locks
+from manila_lite.share import servers
 from manila_lite.share import snapshots
 from manila_lite.share import states
 
@@ -188,6 +190,7 @@ def _reconcile(mgr, context):
                             find_stranded_access(mgr, context),
                             settle_access, 'Access rules of share instance',
                             gone)
+    settled += reconcile_servers(mgr, context)
     return (settled + reconcile_snapshots(mgr, context) +
             reconcile_groups(mgr, context))
 
@@ -307,3 +310,20 @@ def reconcile_groups(mgr, context):
     return settled + _settle_each(mgr, context, found, settle_group,
                                   'Share group',
                                   (exception.ShareGroupNotFound,))
+
+
+def find_stranded_servers(mgr, context, now=None):
+    """This host's share servers stuck in creating or deleting (one read)."""
+    window = _window(mgr, now)
+    if window is None or not mgr.driver_handles_share_servers:
+        return []
+    rows = db_api.share_server_get_all_by_host(
+        context, mgr.host, filters={'status': list(servers.STRANDABLE)})
+    return _stranded(mgr, context, rows, window, parent='id')
+
+
+def reconcile_servers(mgr, context):
+    """Settle every stranded share server of this host; returns how many."""
+    return _settle_each(mgr, context, find_stranded_servers(mgr, context),
+                        servers.settle_stranded, 'Share server',
+                        (exception.ShareServerNotFound,))

@@ -255,6 +255,11 @@ def setup(mgr, context, server, metadata):
     driver's error carries), its allocations are released, and the error
     is raised.
     """
+    with mgr.in_flight.track([server['id']]):
+        return _setup(mgr, context, server, metadata)
+
+
+def _setup(mgr, context, server, metadata):
     subnets = server['share_network_subnets']
     try:
         if not subnets:
@@ -380,7 +385,7 @@ def delete_share_server(mgr, context, share_server):
     """
     server_id = share_server['id']
     subnet_ids = share_server.get('share_network_subnet_ids') or [None]
-    with _subnet_lock(subnet_ids[0]):
+    with mgr.in_flight.track([server_id]), _subnet_lock(subnet_ids[0]):
         server = db_api.share_server_get(context, server_id)
         with _placement(mgr.host).write_lock():
             moved = states.advance(context, states.SHARE_SERVER, server_id,
@@ -448,3 +453,33 @@ def server_pools_mapping(mgr, context):
     return {server['id']: mgr.driver.get_share_server_pools(server)
             for server in db_api.share_server_get_all_by_host(context,
                                                               mgr.host)}
+
+
+# -- reconciliation -------------------------------------------------------------
+
+STRANDABLE = (c.STATUS_CREATING, c.STATUS_DELETING)
+
+
+def settle_stranded(mgr, context, server):
+    """Finish a server a crash or a lost cast left ``creating`` or ``deleting``; returns what was done.
+
+    A ``deleting`` one is torn down again (its network released). A
+    ``creating`` one waiting for a share instance still ``creating`` is
+    left to that instance's own re-drive (which sets it up); otherwise it
+    goes ``error`` with its allocations released, for the free-server
+    clean-up to delete.
+    """
+    with mgr.in_flight.track([server['id']]):
+        if server['status'] == c.STATUS_DELETING:
+            if server['share_instances'] or server['share_groups']:
+                return 'left: it carries shares'
+            failed = _teardown(mgr, context, [server])
+            _finish_deletion(context, [server], failed)
+            return 'deletion failed again' if failed else 'deleted again'
+        if any(i['status'] == c.STATUS_CREATING
+               for i in server['share_instances']):
+            return 'left for its creating share instance'
+        if states.advance(context, states.SHARE_SERVER, server['id'],
+                          'create_failed'):
+            _deallocate(mgr, context, [server])
+        return 'marked failed, network released'

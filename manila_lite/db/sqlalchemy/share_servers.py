@@ -46,6 +46,7 @@ def _full_options():
     return server_options() + [
         orm.selectinload(_Server.share_instances).options(
             orm.selectinload(models.ShareInstance._availability_zone)),
+        orm.selectinload(_Server.share_groups),
     ]
 
 

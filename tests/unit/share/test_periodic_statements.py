@@ -202,3 +202,52 @@ def test_expiry_run_statement_count_is_flat(manager_factory, db, admin_ctx,
         counts[size] = len(counter.statements)
         assert _expiry_done(db, admin_ctx, task, sent) == total
     assert counts[10] == counts[1000]
+
+
+# -- delete_free_share_servers: N unused servers with their allocations,
+# details and subnet mappings are deleted with as many statements as 10.
+
+def _seed_free_servers(db, ctx, mgr, count):
+    from tests.unit.share import test_servers
+    _net_id, subnet_id = test_servers.make_network(db)
+    engine = db.get_engine()
+    old = timeutils.utcnow() - datetime.timedelta(hours=1)
+    ids = [uuidutils.generate_uuid() for _ in range(count)]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(models_infra.ShareServer.__table__), [
+            {'id': sid, 'host': mgr.host, 'status': 'active',
+             'is_auto_deletable': True, 'deleted': 'False',
+             'created_at': old, 'updated_at': old} for sid in ids])
+        conn.execute(sa.insert(
+            models_infra.ShareServerShareNetworkSubnetMapping.__table__), [
+            {'share_server_id': sid, 'share_network_subnet_id': subnet_id,
+             'deleted': 0} for sid in ids])
+        conn.execute(sa.insert(
+            models_infra.ShareServerBackendDetails.__table__), [
+            {'share_server_id': sid, 'key': 'service_ip', 'value': '10.0.0.1',
+             'deleted': 'False'} for sid in ids])
+        conn.execute(sa.insert(models_infra.NetworkAllocation.__table__), [
+            {'id': uuidutils.generate_uuid(), 'share_server_id': sid,
+             'ip_address': '10.254.%d.%d' % (n // 250, n % 250 + 1),
+             'label': label, 'deleted': 'False'}
+            for n, sid in enumerate(ids) for label in ('user', 'admin')])
+    return ids
+
+
+def test_free_server_cleanup_statement_count_is_flat(manager_factory, db,
+                                                     admin_ctx):
+    mgr = manager_factory(**helpers.dhss_options())
+    engine = db.get_engine()
+    counts = {}
+    for size in (10, 1000):
+        ids = _seed_free_servers(db, admin_ctx, mgr, size)
+        with db_helpers.StatementCounter(engine) as counter:
+            mgr.delete_free_share_servers(admin_ctx)
+        counts[size] = len(counter.statements)
+        assert db.share_server_get_all_by_host(admin_ctx, mgr.host) == []
+        with engine.connect() as conn:
+            table = models_infra.NetworkAllocation.__table__
+            assert conn.scalar(sa.select(sa.func.count()).where(
+                table.c.share_server_id.in_(ids),
+                table.c.deleted == 'False')) == 0
+    assert counts[10] == counts[1000]

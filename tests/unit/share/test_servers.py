@@ -296,3 +296,76 @@ def test_range_exhaustion_fails_the_share(dhss, db, admin_ctx):
     server = db.share_server_get(admin_ctx, inst['share_server_id'])
     assert server['status'] == 'error'
     assert allocations(db, admin_ctx, server['id']) == []
+
+
+@pytest.fixture
+def timeout():
+    CONF.set_override('transitional_state_timeout', 60)
+    yield 60
+    CONF.clear_override('transitional_state_timeout')
+
+
+def test_crash_while_creating_leaves_no_server_or_allocation(
+        dhss, db, admin_ctx, timeout):
+    from manila_lite.share import reconcile
+    from manila_lite.share import servers
+    mgr = dhss()
+    net_id, _ = make_network(db)
+    _share, inst = helpers.make_share(db, admin_ctx, host=mgr.host + '#pool',
+                                      share_network_id=net_id)
+    server_id = mgr.provide_share_server(admin_ctx, inst['id'], net_id)
+    server = db.share_server_get(admin_ctx, server_id)
+    network = db.share_network_get(admin_ctx, net_id)
+    # The daemon died after allocating, before setup_server answered.
+    servers._allocate(mgr, admin_ctx, server, network,
+                      server['share_network_subnets'])
+    assert len(allocations(db, admin_ctx, server_id)) == 3
+    _age(db, [server_id], 5)
+    # Its instance is still creating: that instance's re-drive sets it up.
+    reconcile.reconcile(mgr, admin_ctx)
+    assert db.share_server_get(admin_ctx, server_id)['status'] == 'creating'
+    assert len(allocations(db, admin_ctx, server_id)) == 3
+    db.share_instance_update(admin_ctx, inst['id'], {'status': 'error'})
+    _age(db, [server_id], 5)
+    assert reconcile.reconcile(mgr, admin_ctx) == 1
+    assert db.share_server_get(admin_ctx, server_id)['status'] == 'error'
+    assert allocations(db, admin_ctx, server_id) == []
+
+
+def test_crash_while_deleting_is_finished(dhss, db, admin_ctx, timeout):
+    from manila_lite.share import reconcile
+    mgr = dhss()
+    net_id, _ = make_network(db)
+    inst = create(mgr, db, admin_ctx, net_id)
+    server_id = inst['share_server_id']
+    db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
+    mgr.delete_share_instance(admin_ctx, inst['id'])
+    db.share_server_update(admin_ctx, server_id,
+                           {'status': 'deleting', 'is_auto_deletable': False})
+    _age(db, [server_id], 5)
+    assert reconcile.reconcile(mgr, admin_ctx) == 1
+    with pytest.raises(exception.ShareServerNotFound):
+        db.share_server_get(admin_ctx, server_id)
+    assert allocations(db, admin_ctx, server_id) == []
+
+
+def test_creating_instance_redrive_sets_its_server_up(dhss, db, admin_ctx,
+                                                      timeout):
+    from manila_lite.share import reconcile
+    mgr = dhss()
+    net_id, _ = make_network(db)
+    _share, inst = helpers.make_share(db, admin_ctx, host=mgr.host + '#pool',
+                                      share_network_id=net_id)
+    server_id = mgr.provide_share_server(admin_ctx, inst['id'], net_id)
+    import sqlalchemy
+    with db.get_engine().begin() as conn:
+        conn.execute(sqlalchemy.text(
+            'UPDATE share_instances SET updated_at = :w WHERE id = :i'),
+            {'w': timeutils.utcnow() - datetime.timedelta(minutes=5),
+             'i': inst['id']})
+    _age(db, [server_id], 5)
+    reconcile.reconcile(mgr, admin_ctx)
+    assert db.share_instance_get(admin_ctx, inst['id'])['status'] == \
+        'available'
+    assert db.share_server_get(admin_ctx, server_id)['status'] == 'active'
+    assert len(allocations(db, admin_ctx, server_id)) == 3
