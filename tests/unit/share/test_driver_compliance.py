@@ -343,3 +343,40 @@ def test_share_group_stats_must_name_a_known_consistency():
         assert (problems == []) is ok, (value, problems)
     assert 'share_group_stats lacks consistent_snapshot_support' in \
         compliance.stats_problems({'share_group_stats': {}})
+
+
+# DHSS=True: alias -> whether the driver runs share servers yet. A driver
+# that does must set servers up and tear them down itself; one that does
+# not must refuse the mode when it is built.
+DHSS_TRUE = {'dummy': True, 'localfs': False}
+SERVER_METHODS = ('_setup_server', '_teardown_server',
+                  'get_network_allocations_number')
+
+
+def test_every_driver_declares_its_dhss_true_support():
+    assert set(DHSS_TRUE) == {ep.name for ep in _registered_drivers()}
+
+
+@pytest.mark.parametrize('entry_point', _registered_drivers(),
+                         ids=lambda ep: ep.name)
+def test_driver_in_dhss_true_mode(entry_point, manager_factory, admin_ctx):
+    from manila_lite import exception
+    from manila_lite.share import driver_base
+    from tests.unit.share import helpers
+    options = dict(DRIVER_TEST_OPTIONS.get(entry_point.name, {}),
+                   share_driver=entry_point.name, **helpers.dhss_options())
+    if not DHSS_TRUE[entry_point.name]:
+        with pytest.raises(exception.ManilaException):
+            manager_factory(**options)
+        return
+    mgr = manager_factory(**options)
+    cls = type(mgr.driver)
+    for name in SERVER_METHODS:
+        assert getattr(cls, name) is not getattr(
+            driver_base.ShareServerMixin, name), name
+    mgr._report_driver_status(admin_ctx)
+    caps = mgr.last_capabilities
+    assert caps['driver_handles_share_servers'] is True
+    for key in ('max_shares_per_share_server', 'max_share_server_size',
+                'server_pools_mapping'):
+        assert key in caps, key

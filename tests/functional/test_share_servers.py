@@ -1,0 +1,110 @@
+"""Share servers of a DHSS=True dummy backend through the real daemon, RabbitMQ and PostgreSQL, with standalone allocations.
+
+One daemon runs two DHSS=True backends: ``alpha`` works, ``beta`` fails
+``setup_server``. One test walks the whole lifecycle to keep suite time low.
+"""
+
+from oslo_serialization import jsonutils
+import pytest
+
+from tests.functional import share_rows as rows
+from tests.unit.share import test_servers
+
+pytestmark = pytest.mark.functional
+
+
+def _backend(name, first, last, **extra):
+    values = {
+        'share_driver': 'dummy', 'share_backend_name': name,
+        'driver_handles_share_servers': True,
+        'dummy_driver_default_driver_method_delay': 0,
+        'dummy_driver_driver_methods_delays': '',
+        'standalone_network_plugin_gateway': '10.254.0.1',
+        'standalone_network_plugin_mask': '24',
+        'standalone_network_plugin_allowed_ip_ranges': '%s-%s' % (first,
+                                                                  last),
+        'admin_network_config_group': name,
+    }
+    values.update(extra)
+    return values
+
+
+def _servers(daemon, host):
+    return daemon.db.rows("SELECT * FROM share_servers WHERE host = :h AND "
+                          "deleted = 'False'", h=host)
+
+
+def _ips(daemon, server_id):
+    return sorted((r['label'], r['ip_address']) for r in daemon.db.rows(
+        "SELECT * FROM network_allocations WHERE share_server_id = :s AND "
+        "deleted = 'False'", s=server_id))
+
+
+def _create(pg, daemon, share_rpc, net_id, backend):
+    row = rows.share(pg, daemon, 'creating', share_network_id=net_id)
+    pg.share_instance_update(rows.admin_ctx(), row['instance']['id'],
+                             {'host': daemon.pool_host(backend)})
+    inst = pg.share_instance_get(rows.admin_ctx(), row['instance']['id'])
+    share_rpc.create_share_instance(rows.user_ctx(), inst, inst['host'],
+                                    request_spec={}, filter_properties={})
+    daemon.wait_for(lambda: rows.instance(daemon, row['id'])['status']
+                    != 'creating', timeout=30,
+                    message='share %s left creating' % row['id'])
+    return rows.instance(daemon, row['id'])
+
+
+def test_dhss_share_server_lifecycle(fresh_db, pg_facade, daemon_factory,
+                                     share_rpc):
+    daemon = daemon_factory(fresh_db, options={
+        'DEFAULT': {'enabled_share_backends': 'alpha,beta'},
+        'alpha': _backend('alpha', '10.254.0.10', '10.254.0.99'),
+        'beta': _backend('beta', '10.254.0.100', '10.254.0.199',
+                         dummy_driver_fail_methods='_setup_server'),
+    })
+    alpha = daemon.pool_host('alpha').split('#')[0]
+    net_id, subnet_id = test_servers.make_network(pg_facade)
+
+    first = _create(pg_facade, daemon, share_rpc, net_id, 'alpha')
+    assert first['status'] == 'available'
+    [server] = _servers(daemon, alpha)
+    assert server['status'] == 'active'
+    assert first['share_server_id'] == server['id']
+    assert _ips(daemon, server['id']) == [
+        ('admin', '10.254.0.12'), ('user', '10.254.0.10'),
+        ('user', '10.254.0.11')]
+    subnet = daemon.db.row('SELECT * FROM share_network_subnets WHERE '
+                           'id = :i', i=subnet_id)
+    assert (subnet['cidr'], subnet['gateway'], subnet['mtu']) == (
+        '10.254.0.0/24', '10.254.0.1', 1500)
+    second = _create(pg_facade, daemon, share_rpc, net_id, 'alpha')
+    assert second['share_server_id'] == server['id']
+
+    # The failing backend: share and server in error, addresses given back.
+    failed = _create(pg_facade, daemon, share_rpc, net_id, 'beta')
+    assert failed['status'] == 'error'
+    assert rows.messages(daemon, failed['share_id']) == [
+        ('002', '004', 'SHARE', 'p1')]
+    bad = pg_facade.share_server_get(rows.admin_ctx(),
+                                     failed['share_server_id'])
+    assert bad['status'] == 'error'
+    assert _ips(daemon, bad['id']) == []
+
+    # A server with shares is not deleted; once empty it is, network too.
+    loaded = pg_facade.share_server_get(rows.admin_ctx(), server['id'])
+    full = jsonutils.to_primitive(dict(
+        server, backend_details=loaded['backend_details'],
+        share_network_subnet_ids=loaded['share_network_subnet_ids']))
+    share_rpc.delete_share_server(rows.admin_ctx(), full)
+    daemon.wait_for(lambda: 'ShareServerInUse' in daemon.log_text(),
+                    timeout=30, message='in-use server refused')
+    for inst in (first, second):
+        rows.set_status(pg_facade, inst['share_id'], 'deleting')
+        share_rpc.delete_share_instance(rows.user_ctx(), inst)
+    daemon.wait_for(lambda: not daemon.db.rows(
+        "SELECT id FROM share_instances WHERE share_server_id = :s AND "
+        "deleted = 'False'", s=server['id']), timeout=30,
+        message='shares of the server deleted')
+    share_rpc.delete_share_server(rows.admin_ctx(), full)
+    daemon.wait_for(lambda: not _servers(daemon, alpha), timeout=30,
+                    message='server %s deleted' % server['id'])
+    assert _ips(daemon, server['id']) == []
