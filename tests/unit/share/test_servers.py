@@ -106,19 +106,25 @@ def test_server_limits_make_a_new_server(dhss, db, admin_ctx):
     assert c['share_server_id'] != a['share_server_id']
 
 
+def assert_failed_with_server_in_error(mgr, db, ctx, net_id):
+    """A share whose creation fails: it and its new server end ``error``, no address kept; returns the share."""
+    share, inst = helpers.make_share(db, ctx, host=mgr.host + '#pool',
+                                     share_network_id=net_id)
+    with pytest.raises(Exception):
+        mgr.create_share_instance(ctx, inst['id'])
+    inst = db.share_instance_get(ctx, inst['id'])
+    assert inst['status'] == 'error'
+    server = db.share_server_get(ctx, inst['share_server_id'])
+    assert server['status'] == 'error'
+    assert allocations(db, ctx, server['id']) == []
+    return share
+
+
 def test_setup_failure_fails_share_and_server_and_frees_addresses(
         dhss, db, admin_ctx):
     mgr = dhss(dummy_driver_fail_methods=['_setup_server'])
     net_id, _ = make_network(db)
-    share, inst = helpers.make_share(db, admin_ctx, host=mgr.host + '#pool',
-                                     share_network_id=net_id)
-    with pytest.raises(Exception):
-        mgr.create_share_instance(admin_ctx, inst['id'])
-    inst = db.share_instance_get(admin_ctx, inst['id'])
-    assert inst['status'] == 'error'
-    server = db.share_server_get(admin_ctx, inst['share_server_id'])
-    assert server['status'] == 'error'
-    assert allocations(db, admin_ctx, server['id']) == []
+    share = assert_failed_with_server_in_error(mgr, db, admin_ctx, net_id)
     assert helpers.messages(db, admin_ctx, share['id'], 'action_id',
                             'detail_id') == [('002', '004')]
 
@@ -287,15 +293,7 @@ def test_range_exhaustion_fails_the_share(dhss, db, admin_ctx):
         '10.254.0.10-10.254.0.13'], max_shares_per_share_server=1)
     net_id, _ = make_network(db)
     assert create(mgr, db, admin_ctx, net_id)['status'] == 'available'
-    share, inst = helpers.make_share(db, admin_ctx, host=mgr.host + '#pool',
-                                     share_network_id=net_id)
-    with pytest.raises(Exception):
-        mgr.create_share_instance(admin_ctx, inst['id'])
-    inst = db.share_instance_get(admin_ctx, inst['id'])
-    assert inst['status'] == 'error'
-    server = db.share_server_get(admin_ctx, inst['share_server_id'])
-    assert server['status'] == 'error'
-    assert allocations(db, admin_ctx, server['id']) == []
+    assert_failed_with_server_in_error(mgr, db, admin_ctx, net_id)
 
 
 @pytest.fixture
@@ -369,3 +367,20 @@ def test_creating_instance_redrive_sets_its_server_up(dhss, db, admin_ctx,
         'available'
     assert db.share_server_get(admin_ctx, server_id)['status'] == 'active'
     assert len(allocations(db, admin_ctx, server_id)) == 3
+
+
+def test_startup_ensure_passes_each_instance_its_server(dhss, db, admin_ctx,
+                                                        monkeypatch):
+    mgr = dhss()
+    net_id, _ = make_network(db)
+    inst = create(mgr, db, admin_ctx, net_id)
+    seen = {}
+
+    def ensure_shares(context, shares):
+        seen.update({s['id']: s['share_server'] for s in shares})
+        return {}
+    monkeypatch.setattr(mgr.driver, 'ensure_shares', ensure_shares)
+    mgr.ensure_driver_resources(admin_ctx, skip_backend_info_check=True)
+    server = seen[inst['id']]
+    assert server['id'] == inst['share_server_id']
+    assert server['backend_details']['service_ip'] == '10.254.0.12'
