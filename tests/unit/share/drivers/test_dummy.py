@@ -15,6 +15,7 @@ from manila_lite.share import configuration
 from manila_lite.share.drivers import dummy
 from manila_lite.share import drivers_private_data
 from tests.unit.conftest import configure_backend
+from tests.unit.share import helpers
 
 CONF = cfg.CONF
 ADMIN_IP, PRIMARY_IP, SECONDARY_IP = '11.0.0.11', '10.0.0.10', '10.0.0.20'
@@ -392,7 +393,7 @@ def network_info(server_id, n_subnets=1):
 
 
 def test_share_servers(backend):
-    drv = backend(driver_handles_share_servers=True)
+    drv = backend(**helpers.dhss_options(admin_network_config_group=None))
     assert drv.driver_handles_share_servers is True
     assert drv.get_network_allocations_number() == 2
     assert drv.get_admin_network_allocations_number() == 1
@@ -481,7 +482,8 @@ def test_migration_to_a_foreign_backend_is_incompatible(backend):
 
 
 def test_server_migration(backend):
-    drv = backend(name='dummytest_srv', driver_handles_share_servers=True)
+    drv = backend(name='dummytest_srv',
+                  **helpers.dhss_options('dummytest_srv'))
     server = {'id': uuidutils.generate_uuid(), 'backend_details':
               drv.setup_server(network_info('s1'))}
     compat = drv.share_server_migration_check_compatibility(
