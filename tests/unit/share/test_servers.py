@@ -170,13 +170,18 @@ def test_delete_share_server(dhss, db, admin_ctx):
         '10.254.0.10', '10.254.0.11']
 
 
+def emptied_server(mgr, db, ctx):
+    """The id of a server whose only share was created and deleted again."""
+    net_id, _ = make_network(db)
+    inst = create(mgr, db, ctx, net_id)
+    db.share_instance_update(ctx, inst['id'], {'status': 'deleting'})
+    mgr.delete_share_instance(ctx, inst['id'])
+    return inst['share_server_id']
+
+
 def test_teardown_failure_leaves_server_in_error(dhss, db, admin_ctx):
     mgr = dhss()
-    net_id, _ = make_network(db)
-    inst = create(mgr, db, admin_ctx, net_id)
-    server_id = inst['share_server_id']
-    db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
-    mgr.delete_share_instance(admin_ctx, inst['id'])
+    server_id = emptied_server(mgr, db, admin_ctx)
     CONF.set_override('dummy_driver_fail_methods', ['_teardown_server'],
                       group='alpha')
     try:
@@ -200,12 +205,17 @@ def test_delete_with_last_share(dhss, db, admin_ctx):
         assert len(live) == (1 if inst is a else 0)
 
 
+def provided_server(mgr, db, ctx):
+    """``(network id, instance, server id)`` after provide_share_server: the server row ``creating``, nothing set up."""
+    net_id, _ = make_network(db)
+    _share, inst = helpers.make_share(db, ctx, host=mgr.host + '#pool',
+                                      share_network_id=net_id)
+    return net_id, inst, mgr.provide_share_server(ctx, inst['id'], net_id)
+
+
 def test_provide_then_create_share_server(dhss, db, admin_ctx):
     mgr = dhss()
-    net_id, _ = make_network(db)
-    _share, inst = helpers.make_share(db, admin_ctx, host=mgr.host + '#pool',
-                                      share_network_id=net_id)
-    server_id = mgr.provide_share_server(admin_ctx, inst['id'], net_id)
+    net_id, inst, server_id = provided_server(mgr, db, admin_ctx)
     server = db.share_server_get(admin_ctx, server_id)
     assert server['status'] == 'creating'
     assert allocations(db, admin_ctx, server_id) == []
@@ -248,10 +258,7 @@ def test_delete_free_share_servers(dhss, db, admin_ctx):
 
 def test_free_server_cleanup_respects_options(dhss, db, admin_ctx):
     mgr = dhss(automatic_share_server_cleanup=False)
-    net_id, _ = make_network(db)
-    _share, inst = helpers.make_share(db, admin_ctx, host=mgr.host + '#pool',
-                                      share_network_id=net_id)
-    server_id = mgr.provide_share_server(admin_ctx, inst['id'], net_id)
+    net_id, inst, server_id = provided_server(mgr, db, admin_ctx)
     db.share_instance_update(admin_ctx, inst['id'], {'share_server_id': None})
     _age(db, [server_id], 11)
     mgr.delete_free_share_servers(admin_ctx)
@@ -308,10 +315,7 @@ def test_crash_while_creating_leaves_no_server_or_allocation(
     from manila_lite.share import reconcile
     from manila_lite.share import servers
     mgr = dhss()
-    net_id, _ = make_network(db)
-    _share, inst = helpers.make_share(db, admin_ctx, host=mgr.host + '#pool',
-                                      share_network_id=net_id)
-    server_id = mgr.provide_share_server(admin_ctx, inst['id'], net_id)
+    net_id, inst, server_id = provided_server(mgr, db, admin_ctx)
     server = db.share_server_get(admin_ctx, server_id)
     network = db.share_network_get(admin_ctx, net_id)
     # The daemon died after allocating, before setup_server answered.
@@ -333,11 +337,7 @@ def test_crash_while_creating_leaves_no_server_or_allocation(
 def test_crash_while_deleting_is_finished(dhss, db, admin_ctx, timeout):
     from manila_lite.share import reconcile
     mgr = dhss()
-    net_id, _ = make_network(db)
-    inst = create(mgr, db, admin_ctx, net_id)
-    server_id = inst['share_server_id']
-    db.share_instance_update(admin_ctx, inst['id'], {'status': 'deleting'})
-    mgr.delete_share_instance(admin_ctx, inst['id'])
+    server_id = emptied_server(mgr, db, admin_ctx)
     db.share_server_update(admin_ctx, server_id,
                            {'status': 'deleting', 'is_auto_deletable': False})
     _age(db, [server_id], 5)
@@ -351,10 +351,7 @@ def test_creating_instance_redrive_sets_its_server_up(dhss, db, admin_ctx,
                                                       timeout):
     from manila_lite.share import reconcile
     mgr = dhss()
-    net_id, _ = make_network(db)
-    _share, inst = helpers.make_share(db, admin_ctx, host=mgr.host + '#pool',
-                                      share_network_id=net_id)
-    server_id = mgr.provide_share_server(admin_ctx, inst['id'], net_id)
+    net_id, inst, server_id = provided_server(mgr, db, admin_ctx)
     import sqlalchemy
     with db.get_engine().begin() as conn:
         conn.execute(sqlalchemy.text(
