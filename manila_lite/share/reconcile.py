@@ -37,6 +37,7 @@ from manila_lite.share import access
 from manila_lite.share import groups
 from manila_lite.share import instances
 from manila_lite.share import locks
+from manila_lite.share.replication import replicas
 from manila_lite.share import snapshots
 from manila_lite.share import states
 
@@ -54,7 +55,8 @@ _FAIL = {
     c.STATUS_REVERTING: ('revert_failed', mf.Action.REVERT_TO_SNAPSHOT),
 }
 _REDRIVE = (c.STATUS_CREATING, c.STATUS_DELETING, c.STATUS_DEFERRED_DELETING)
-STRANDABLE = _REDRIVE + (c.STATUS_ENSURING,) + tuple(_FAIL)
+STRANDABLE = (_REDRIVE + (c.STATUS_ENSURING, c.STATUS_REPLICATION_CHANGE) +
+              tuple(_FAIL))
 
 
 class StaleOperation(exception.ManilaException):
@@ -133,6 +135,8 @@ def settle(mgr, context, inst):
     """Bring one stranded instance to a final status; returns what was done."""
     status = inst['status']
     with mgr.in_flight.track([inst['id'], inst['share_id']]):
+        if replicas.settles(inst):
+            return replicas.settle(mgr, context, inst)
         if status == c.STATUS_CREATING:
             instances.create(mgr, context, inst['id'])
             return 'created again'
