@@ -127,10 +127,11 @@ def test_the_dummy_backend_withholds_its_unimplemented_promises(
     assert raw['share_group_stats'] == {'consistent_snapshot_support': 'pool'}
     assert raw['share_server_multiple_subnet_support'] is True
     published = _published(mgr, admin_ctx)
-    # ... the service publishes only what it implements.
-    assert 'replication_type' not in published
-    assert 'replication_type' not in published['pools'][0]
-    assert published['replication_domain'] is None
+    # ... the service publishes only what it implements (replication
+    # since issue 13).
+    assert published['replication_type'] == 'readable'
+    assert published['pools'][0]['replication_type'] == 'readable'
+    assert published['replication_domain'] == 'rd1'
     # Share groups are implemented: the dummy's group snapshots (no data)
     # are consistent, so its promise goes through.
     assert published['share_group_stats'] == {
@@ -144,6 +145,11 @@ def test_the_dummy_backend_withholds_its_unimplemented_promises(
 def test_flipping_a_feature_lets_its_capability_through(
         manager_factory, admin_ctx, monkeypatch):
     mgr = manager_factory(replication_domain='rd1')
+    monkeypatch.setitem(features.IMPLEMENTED, 'replication', False)
+    published = _published(mgr, admin_ctx)
+    assert 'replication_type' not in published
+    assert 'replication_type' not in published['pools'][0]
+    assert published['replication_domain'] is None
     monkeypatch.setitem(features.IMPLEMENTED, 'replication', True)
     published = _published(mgr, admin_ctx)
     assert published['replication_type'] == 'readable'
