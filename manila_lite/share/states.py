@@ -164,6 +164,16 @@ SHARE_INSTANCE = StateTable('share_instance', [
     ('promote_stranded',        (c.STATUS_REPLICATION_CHANGE,),      c.STATUS_AVAILABLE),
 ], statuses=ANY_INSTANCE_STATUS)
 
+# Statuses of a replicated snapshot's instances the driver reports on.
+_REPLICA_SNAPSHOT_POLLED = (c.STATUS_CREATING, c.STATUS_DELETING,
+                            c.STATUS_AVAILABLE, c.STATUS_ERROR,
+                            c.STATUS_ERROR_DELETING)
+# status a driver reported for a replicated snapshot instance -> event
+REPLICA_SNAPSHOT_REPORTS = {c.STATUS_AVAILABLE: 'replica_snapshot_available',
+                            c.STATUS_ERROR: 'replica_snapshot_failed',
+                            c.STATUS_CREATING: 'replica_snapshot_progressed',
+                            c.STATUS_DELETING: 'replica_snapshot_deleting'}
+
 # Snapshot instances (share_snapshot_instances.status), states.md 4.8-4.11.
 SNAPSHOT_INSTANCE = StateTable('share_snapshot_instance', [
     # event                      from                                 to
@@ -180,9 +190,10 @@ SNAPSHOT_INSTANCE = StateTable('share_snapshot_instance', [
     ('restore_finished',        (c.STATUS_RESTORING,),               c.STATUS_AVAILABLE),
     # Replicated snapshots: the driver's verdict on each replica's
     # instance; a promotion fails the ones it cannot finish.
-    ('replica_snapshot_reported', (c.STATUS_CREATING, c.STATUS_DELETING,
-                                   c.STATUS_AVAILABLE, c.STATUS_ERROR,
-                                   c.STATUS_ERROR_DELETING),         REPORTED),
+    ('replica_snapshot_available', _REPLICA_SNAPSHOT_POLLED,      c.STATUS_AVAILABLE),
+    ('replica_snapshot_failed', _REPLICA_SNAPSHOT_POLLED,            c.STATUS_ERROR),
+    ('replica_snapshot_progressed', (c.STATUS_CREATING,),            c.STATUS_CREATING),
+    ('replica_snapshot_deleting', (c.STATUS_DELETING,),              c.STATUS_DELETING),
     ('promote_interrupted',     (c.STATUS_CREATING, c.STATUS_DELETING), c.STATUS_ERROR),
     ('replicated_delete_failed', (c.STATUS_DELETING,
                                   c.STATUS_ERROR_DELETING, c.STATUS_AVAILABLE,
@@ -317,7 +328,7 @@ def advance(context, table, resource_id, event, values=None, sources=None,
 
 
 def advance_many(context, table, resource_ids, event, sources=None,
-                 values=None, return_ids=False, reported=None):
+                 values=None, return_ids=False):
     """Apply ``event`` to many rows in one UPDATE; rows not in a source status are left alone. Returns how many moved.
 
     ``sources`` narrows the table's sources further; ``values`` are
@@ -330,8 +341,7 @@ def advance_many(context, table, resource_ids, event, sources=None,
     allowed = _sources(table, transition)
     if sources is not None:
         allowed = tuple(s for s in allowed if s in sources)
-    updates = dict(values or {},
-                   status=_target(table, transition, reported))
+    updates = dict(values or {}, status=transition.target)
     count_writer, ids_writer = _BULK_WRITERS[table.kind]()
     if return_ids:
         return ids_writer(context, list(resource_ids), list(allowed),

@@ -59,7 +59,8 @@ def apply_updates(context, updates, known):
         values = {k: update[k] for k in _UPDATE_KEYS
                   if update.get(k) is not None}
         status = values.get('status')
-        if status is not None and status not in states.ANY_SNAPSHOT_STATUS:
+        if (status is not None and
+                status not in states.REPLICA_SNAPSHOT_REPORTS):
             LOG.warning('Driver reported status %r for snapshot instance '
                         '%s; ignored.', status, update['id'])
             continue
@@ -76,8 +77,9 @@ def apply_updates(context, updates, known):
                 db_api.share_snapshot_instance_update(context, snapinst_id,
                                                       values)
             continue
-        states.advance_many(context, SNAP, ids, 'replica_snapshot_reported',
-                            values=values, reported=status)
+        states.advance_many(context, SNAP, ids,
+                            states.REPLICA_SNAPSHOT_REPORTS[status],
+                            values=values)
 
 
 def create(mgr, context, snapshot_id, share_id):

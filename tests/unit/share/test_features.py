@@ -180,11 +180,13 @@ def test_trimming_rules():
                         'sg_consistent_snapshot_support': 'host'}]}
     published, withheld = features.reportable(stats)
     assert published == {
+        'replication_type': 'dr',          # implemented since issue 13
         'snapshot_support': True, 'encryption_support': None,
         'share_group_stats': {'consistent_snapshot_support': None},
         'custom_key': 'kept',
-        'pools': [{'pool_name': 'p', 'sg_consistent_snapshot_support': 'host'}]}
-    assert withheld == ['encryption_support', 'replication_type']
+        'pools': [{'pool_name': 'p', 'replication_type': 'dr',
+                   'sg_consistent_snapshot_support': 'host'}]}
+    assert withheld == ['encryption_support']
     assert stats['replication_type'] == 'dr'      # the input is not changed
     assert features.reportable({'driver_handles_share_servers': True,
                                 'pools': []})[0] is None
