@@ -82,18 +82,22 @@ def apply_updates(context, updates, known):
                             values=values)
 
 
+def _ask_about_all(mgr, context, method, replicas, snapinsts):
+    """Call the driver's ``method`` (create/delete_replicated_snapshot) with every replica and snapshot instance; its checked answer."""
+    answer = getattr(mgr.driver, method)(
+        context, replica_flows.replica_dicts(replicas),
+        _snapshot_dicts(snapinsts),
+        share_server=rows.server(replica_flows.active_of(replicas)))
+    return _answer_list(method, answer)
+
+
 def create(mgr, context, snapshot_id, share_id):
     """Snapshot every replica of a share at once; each instance takes the status the driver reports."""
     snapshot = db_api.share_snapshot_get(context, snapshot_id)
     replicas, snapinsts = _family(context, snapshot_id, share_id)
-    active = replica_flows.active_of(replicas)
     try:
-        answer = _answer_list('create_replicated_snapshot',
-                              mgr.driver.create_replicated_snapshot(
-                                  context,
-                                  replica_flows.replica_dicts(replicas),
-                                  _snapshot_dicts(snapinsts),
-                                  share_server=rows.server(active)))
+        answer = _ask_about_all(mgr, context, 'create_replicated_snapshot',
+                                replicas, snapinsts)
     except Exception as exc:
         for snapinst in snapinsts:
             states.advance(context, SNAP, snapinst['id'], 'create_failed')
@@ -109,14 +113,9 @@ def create(mgr, context, snapshot_id, share_id):
 def delete(mgr, context, snapshot_id, share_id, force=False):
     """Delete a replicated snapshot; instances the driver reports ``deleted`` (all of them when forced) go."""
     replicas, snapinsts = _family(context, snapshot_id, share_id)
-    active = replica_flows.active_of(replicas)
     try:
-        answer = _answer_list('delete_replicated_snapshot',
-                              mgr.driver.delete_replicated_snapshot(
-                                  context,
-                                  replica_flows.replica_dicts(replicas),
-                                  _snapshot_dicts(snapinsts),
-                                  share_server=rows.server(active)))
+        answer = _ask_about_all(mgr, context, 'delete_replicated_snapshot',
+                                replicas, snapinsts)
     except Exception as exc:
         if not force:
             for snapinst in snapinsts:

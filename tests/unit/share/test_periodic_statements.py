@@ -239,21 +239,8 @@ def _replica_ids(engine, replica_state):
             si.c.deleted == 'False')).all()
 
 
-@pytest.fixture
-def coordinator(tmp_path):
-    from manila_lite import coordination
-    CONF.set_override('backend_url', 'file://%s' % (tmp_path / 'tooz'),
-                      group='coordination')
-    saved = coordination.LOCK_COORDINATOR
-    coordination.LOCK_COORDINATOR = coordination.Coordinator()
-    yield
-    coordination.LOCK_COORDINATOR.stop()
-    coordination.LOCK_COORDINATOR = saved
-    CONF.clear_override('backend_url', group='coordination')
-
-
 def test_replica_tasks_statement_count_is_flat(manager_factory, db,
-                                               admin_ctx, coordinator):
+                                               admin_ctx, tooz_coordinator):
     mgr = manager_factory(replication_domain='rd1')
     engine = db.get_engine()
     share = _seed_replicated_share(mgr, db, admin_ctx)

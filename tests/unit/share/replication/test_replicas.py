@@ -8,7 +8,6 @@ from oslo_utils import timeutils
 import pytest
 import sqlalchemy as sa
 
-from manila_lite import coordination
 from manila_lite.db.sqlalchemy import models
 from manila_lite.share import reconcile
 from tests.unit.share import helpers
@@ -18,15 +17,8 @@ CONF = cfg.CONF
 
 
 @pytest.fixture(autouse=True)
-def coordinator(tmp_path):
-    CONF.set_override('backend_url', 'file://%s' % (tmp_path / 'tooz'),
-                      group='coordination')
-    saved = coordination.LOCK_COORDINATOR
-    coordination.LOCK_COORDINATOR = coordination.Coordinator()
+def coordinator(tooz_coordinator):
     yield
-    coordination.LOCK_COORDINATOR.stop()
-    coordination.LOCK_COORDINATOR = saved
-    CONF.clear_override('backend_url', group='coordination')
     rh.clear_faults()
 
 

@@ -4,7 +4,6 @@ from oslo_config import cfg
 import oslo_messaging as messaging
 import pytest
 
-from manila_lite import coordination
 from tests.unit.share import helpers
 from tests.unit.share.replication import helpers as rh
 
@@ -12,15 +11,8 @@ CONF = cfg.CONF
 
 
 @pytest.fixture(autouse=True)
-def coordinator(tmp_path):
-    CONF.set_override('backend_url', 'file://%s' % (tmp_path / 'tooz'),
-                      group='coordination')
-    saved = coordination.LOCK_COORDINATOR
-    coordination.LOCK_COORDINATOR = coordination.Coordinator()
+def coordinator(tooz_coordinator):
     yield
-    coordination.LOCK_COORDINATOR.stop()
-    coordination.LOCK_COORDINATOR = saved
-    CONF.clear_override('backend_url', group='coordination')
     rh.clear_faults()
 
 
