@@ -16,12 +16,6 @@ from tests.unit.share.replication import helpers as rh
 CONF = cfg.CONF
 
 
-@pytest.fixture(autouse=True)
-def coordinator(tooz_coordinator):
-    yield
-    rh.clear_faults()
-
-
 @pytest.fixture
 def env(manager_factory, db, admin_ctx):
     mgr = manager_factory(replication_domain='rd1')

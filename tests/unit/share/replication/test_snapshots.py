@@ -10,12 +10,6 @@ from tests.unit.share.replication import helpers as rh
 CONF = cfg.CONF
 
 
-@pytest.fixture(autouse=True)
-def coordinator(tooz_coordinator):
-    yield
-    rh.clear_faults()
-
-
 @pytest.fixture
 def env(manager_factory, db, admin_ctx):
     """A readable share with one in_sync replica."""
