@@ -279,3 +279,14 @@ def _ask_driver(mgr, context, snapinst, replica, family, siblings, outcome):
         return
     if update:
         outcome['updates'].append(dict(update, id=snapinst['id']))
+
+
+def settle(mgr, context, snapshot, status):
+    """Drive a stranded replicated snapshot's create or delete again (reconciliation) under the share's replica lock."""
+    share_id = snapshot['share_id']
+    with locks.replica_operation_lock(share_id):
+        if status == c.STATUS_CREATING:
+            create(mgr, context, snapshot['id'], share_id)
+            return 'replicated snapshot created again'
+        delete(mgr, context, snapshot['id'], share_id)
+        return 'replicated snapshot deleted again'

@@ -82,3 +82,11 @@ def snapshot_instances(db, snapshot_id):
     with db.get_engine().connect() as conn:
         return {r.share_instance_id: dict(r._mapping) for r in conn.execute(
             sa.select(table).where(table.c.snapshot_id == snapshot_id))}
+
+
+def later(seconds):
+    """A time ``seconds`` from now (what the reconciliation compares ages with)."""
+    import datetime
+
+    from oslo_utils import timeutils
+    return timeutils.utcnow() + datetime.timedelta(seconds=seconds)

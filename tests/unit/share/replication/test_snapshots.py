@@ -124,3 +124,21 @@ def test_periodic_snapshot_update(env, db, admin_ctx):
     other = rh.replicated_snapshot(db, admin_ctx, share, [replica_id])
     mgr.periodic_share_replica_snapshot_update(admin_ctx)
     assert _statuses(db, other['id'])[replica_id] == ('error', False)
+
+
+def test_reconcile_drives_a_stranded_replicated_snapshot_again(env, db,
+                                                               admin_ctx):
+    from manila_lite.share import reconcile
+    mgr, share, active_id, replica_id = env
+    snapshot = rh.replicated_snapshot(db, admin_ctx, share, [replica_id])
+    CONF.set_override('transitional_state_timeout', 60)
+    try:
+        found = reconcile.find_stranded_snapshots(
+            mgr, admin_ctx, now=rh.later(3600))
+        # the non-active replica's instance is left to the periodic update
+        assert [s['share_instance_id'] for s in found] == [active_id]
+        reconcile.settle_snapshot(mgr, admin_ctx, found[0])
+    finally:
+        CONF.clear_override('transitional_state_timeout')
+    assert _statuses(db, snapshot['id']) == {
+        active_id: ('available', False), replica_id: ('available', False)}
