@@ -17,7 +17,7 @@ SI = models.ShareInstance
 
 
 def _replicas_stmt(context):
-    return (instances._rows_stmt(utils.read_deleted_of(context, 'no'), True)
+    return (instances.batch_rows_stmt(utils.read_deleted_of(context, 'no'))
             .where(SI.replica_state.isnot(None)))
 
 
