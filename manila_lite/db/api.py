@@ -21,6 +21,7 @@ from manila_lite.db.sqlalchemy import messages as _messages
 from manila_lite.db.sqlalchemy import networks as _networks
 from manila_lite.db.sqlalchemy import private_data as _private
 from manila_lite.db.sqlalchemy import quotas as _quotas
+from manila_lite.db.sqlalchemy import replicas as _replicas
 from manila_lite.db.sqlalchemy import retry as _retry
 from manila_lite.db.sqlalchemy import services as _services
 from manila_lite.db.sqlalchemy import share_servers as _servers
@@ -330,6 +331,77 @@ def update_share_instance_quota_usages(context, share_instance_id):
         context, share_instance_id)
 
 
+# -- share replicas (share instances with a replica_state) -------------------
+
+def share_replica_get(context, replica_id, with_share_data=False):
+    """One live replica, loaded as share_instance_get loads; raises ShareReplicaNotFound."""
+    return _replicas.share_replica_get(context, replica_id,
+                                       with_share_data=with_share_data)
+
+
+def share_replicas_get_all(context, with_share_data=False, host=None,
+                           share_ids=None, exclude_active=False):
+    """Live replicas (optionally on ``host``, of ``share_ids``, not active) in one batch read."""
+    return _replicas.share_replicas_get_all(
+        context, with_share_data=with_share_data, host=host,
+        share_ids=share_ids, exclude_active=exclude_active)
+
+
+def share_replicas_get_all_by_share(context, share_id, with_share_data=False):
+    """The live replicas of one share, oldest first."""
+    return _replicas.share_replicas_get_all(
+        context, with_share_data=with_share_data, share_ids=[share_id])
+
+
+def share_replica_update(context, share_replica_id, values,
+                         with_share_data=False):
+    """Update a replica (a share instance) and return it reloaded."""
+    return _instances.share_instance_update(
+        context, share_replica_id, values, with_share_data=with_share_data)
+
+
+def share_replica_delete(context, share_replica_id,
+                         need_to_update_usages=True):
+    """Soft-delete a replica as share_instance_delete does, giving back its quota by default (as upstream)."""
+    return _instances.share_instance_delete(
+        context, share_replica_id,
+        need_to_update_usages=need_to_update_usages)
+
+
+def share_replica_state_update(context, replica_ids, replica_state,
+                               expected_statuses, values=None):
+    """Set replica_state of the live non-active replicas among ``replica_ids`` whose status is expected; one UPDATE, returns the row count."""
+    return _replicas.share_replica_state_update(
+        context, replica_ids, replica_state, expected_statuses,
+        values=values)
+
+
+def share_replicas_apply_promotion(context, changes):
+    """Write a promotion's outcome, ``[(replica id, values, export locations or None)]``, in one transaction."""
+    return _replicas.share_replicas_apply_promotion(context, changes)
+
+
+def replica_snapshot_instances_get(context, filters):
+    """Live snapshot instances with their snapshot, ``share`` not loaded; a flat statement count.
+
+    Filters: snapshot_ids, share_instance_ids, statuses.
+    """
+    return _replicas.replica_snapshot_instances_get(context, filters)
+
+
+def share_snapshot_instances_status_update(context, snapshot_instance_ids,
+                                           expected_statuses, values):
+    """One UPDATE of the live snapshot instances among the ids whose status is expected; returns the row count."""
+    return _replicas.share_snapshot_instances_status_update(
+        context, snapshot_instance_ids, expected_statuses, values)
+
+
+def share_instance_access_copy(context, share_id, instance_id):
+    """Map the share's live access rules to the instance (queued_to_apply) as upstream; returns the rules."""
+    return _replicas.share_instance_access_copy(context, share_id,
+                                                instance_id)
+
+
 # -- export locations --------------------------------------------------------
 
 def export_locations_update(context, share_instance_id, export_locations,
@@ -432,6 +504,11 @@ def share_access_get_all_for_share(context, share_id, filters=None):
     """
     return _access.share_access_get_all_for_share(context, share_id,
                                                   filters=filters)
+
+
+def share_access_get_all_for_shares(context, share_ids):
+    """``{share id: [live rules with their mappings]}`` of many shares in one batch read."""
+    return _access.share_access_get_all_for_shares(context, share_ids)
 
 
 def share_instance_access_delete(context, mapping_id):

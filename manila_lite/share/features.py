@@ -18,7 +18,7 @@ IMPLEMENTED = {
     'snapshot_inherit_share_access': True,
     # The instance's mount_point_name reaches the driver with the instance.
     'mount_point_name': True,
-    'replication': False,
+    'replication': True,
     'share_servers': True,              # driver_handles_share_servers=True
     # A server on several subnets of one zone: the flows loop over subnets,
     # but no test drives it yet.

@@ -6,6 +6,7 @@ their names are upstream's; tooz locks (``[coordination] backend_url``)
 get upstream's ``manila-`` prefix from :mod:`manila_lite.coordination`.
 """
 
+import contextlib
 import functools
 import inspect
 
@@ -75,6 +76,14 @@ def synchronized(lock_name, blocking=True, coordinator=None):
                 return func(*args, **kwargs)
         return wrapper
     return wrap
+
+
+def replica_operation_lock(share_id, held=False):
+    """The tooz lock of a share's replica operations as a context manager (a no-op when the caller ``held`` it already)."""
+    if held:
+        return contextlib.nullcontext()
+    return coordination.LOCK_COORDINATOR.get_lock(
+        REPLICA_OPERATION_LOCK % share_id)()
 
 
 def locked_share_replica_operation(operation):

@@ -38,6 +38,8 @@ from manila_lite.share import instances
 from manila_lite.share import locks
 from manila_lite.share import manage_existing
 from manila_lite.share import reconcile
+from manila_lite.share.replication import replicas
+from manila_lite.share.replication import snapshots as replicated_snapshots
 from manila_lite.share import resize
 from manila_lite.share import rpcapi as share_rpcapi
 from manila_lite.share import servers
@@ -72,6 +74,8 @@ _TASK_SPACING_OPTIONS = {
     'delete_expired_share':
         'check_for_expired_shares_in_recycle_bin_interval',
     'delete_expired_transfers': 'check_for_expired_transfers',
+    'periodic_share_replica_update': 'replica_state_update_interval',
+    'periodic_share_replica_snapshot_update': 'replica_state_update_interval',
 }
 
 
@@ -282,16 +286,16 @@ class ShareManager(periodic_task.PeriodicTasks):
 
     @rpc_method()
     @hook.add_hooks
+    @locked_share_replica_operation
     def create_replicated_snapshot(self, context, snapshot_id, share_id=None):
-        self._refuse(context, 'create_replicated_snapshot',
-                     snapshot_id=snapshot_id)
+        replicated_snapshots.create(self, context.elevated(), snapshot_id, share_id)
 
     @rpc_method()
     @hook.add_hooks
+    @locked_share_replica_operation
     def delete_replicated_snapshot(self, context, snapshot_id, share_id=None,
                                    force=False):
-        self._refuse(context, 'delete_replicated_snapshot',
-                     snapshot_id=snapshot_id)
+        replicated_snapshots.delete(self, context.elevated(), snapshot_id, share_id, force=force)
 
     @rpc_method()
     def snapshot_update_access(self, context, snapshot_instance_id):
@@ -300,31 +304,30 @@ class ShareManager(periodic_task.PeriodicTasks):
     # -- replication -------------------------------------------------------
     @rpc_method()
     @hook.add_hooks
+    @locked_share_replica_operation
     def create_share_replica(self, context, share_replica_id,
                              request_spec=None, filter_properties=None,
                              share_id=None):
-        self._refuse(context, 'create_share_replica',
-                     share_replica_id=share_replica_id)
+        replicas.create(self, context.elevated(), share_replica_id)
 
     @rpc_method()
     @hook.add_hooks
+    @locked_share_replica_operation
     def delete_share_replica(self, context, share_replica_id, share_id=None,
                              force=False):
-        self._refuse(context, 'delete_share_replica',
-                     share_replica_id=share_replica_id)
+        replicas.delete(self, context.elevated(), share_replica_id, force=force)
 
     @rpc_method()
     @hook.add_hooks
+    @locked_share_replica_operation
     def promote_share_replica(self, context, share_replica_id, share_id=None,
                               quiesce_wait_time=None):
-        self._refuse(context, 'promote_share_replica',
-                     share_replica_id=share_replica_id)
+        replicas.promote(self, context.elevated(), share_replica_id, quiesce_wait_time=quiesce_wait_time)
 
     @rpc_method()
     @hook.add_hooks
     def update_share_replica(self, context, share_replica_id, share_id=None):
-        self._refuse(context, 'update_share_replica',
-                     share_replica_id=share_replica_id)
+        replicas.update(self, context.elevated(), share_replica_id)
 
     # -- share servers -------------------------------------------------------
     @rpc_method()
@@ -568,6 +571,16 @@ class ShareManager(periodic_task.PeriodicTasks):
     def delete_free_share_servers(self, context):
         if self.driver.initialized:
             servers.delete_free_share_servers(self, context)
+
+    @periodic_task.periodic_task(spacing=300)
+    def periodic_share_replica_update(self, context):
+        if self.driver.initialized:
+            replicas.periodic_update(self, context)
+
+    @periodic_task.periodic_task(spacing=300)
+    def periodic_share_replica_snapshot_update(self, context):
+        if self.driver.initialized:
+            replicated_snapshots.periodic_update(self, context)
 
     @periodic_task.periodic_task(spacing=60)
     def create_backup_continue(self, context):

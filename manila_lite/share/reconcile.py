@@ -38,6 +38,8 @@ from manila_lite.share import access
 from manila_lite.share import groups
 from manila_lite.share import instances
 from manila_lite.share import locks
+from manila_lite.share.replication import replicas
+from manila_lite.share.replication import snapshots as replicated_snapshots
 from manila_lite.share import servers
 from manila_lite.share import snapshots
 from manila_lite.share import states
@@ -56,7 +58,8 @@ _FAIL = {
     c.STATUS_REVERTING: ('revert_failed', mf.Action.REVERT_TO_SNAPSHOT),
 }
 _REDRIVE = (c.STATUS_CREATING, c.STATUS_DELETING, c.STATUS_DEFERRED_DELETING)
-STRANDABLE = _REDRIVE + (c.STATUS_ENSURING,) + tuple(_FAIL)
+STRANDABLE = (_REDRIVE + (c.STATUS_ENSURING, c.STATUS_REPLICATION_CHANGE) +
+              tuple(_FAIL))
 
 
 class StaleOperation(exception.ManilaException):
@@ -135,6 +138,8 @@ def settle(mgr, context, inst):
     """Bring one stranded instance to a final status; returns what was done."""
     status = inst['status']
     with mgr.in_flight.track([inst['id'], inst['share_id']]):
+        if replicas.settles(inst):
+            return replicas.settle(mgr, context, inst)
         if status == c.STATUS_CREATING:
             instances.create(mgr, context, inst['id'])
             return 'created again'
@@ -238,15 +243,22 @@ def find_stranded_snapshots(mgr, context, now=None):
     rows = db_api.share_snapshot_instance_get_all_with_filters(
         context, {'host': mgr.host, 'statuses': list(_SNAPSHOT_REDRIVE),
                   'group_members': False})
+    # Those of non-active replicas are the periodic replica snapshot
+    # update's (the driver reports on them there).
+    rows = [r for r in rows if r.share_instance is None or
+            r.share_instance['replica_state'] in (None,
+                                                  c.REPLICA_STATE_ACTIVE)]
     return _stranded(mgr, context, rows, window, parent='snapshot_id')
 
 
 def settle_snapshot(mgr, context, snapinst):
     """Drive one stranded snapshot instance's create or delete again."""
     with mgr.in_flight.track([snapinst['id'], snapinst['snapshot_id']]):
+        snapshot = db_api.share_snapshot_get(context, snapinst['snapshot_id'])
+        if snapshot['share'] is not None and snapshot['share'].has_replicas:
+            return replicated_snapshots.settle(mgr, context, snapshot,
+                                               snapinst['status'])
         if snapinst['status'] == c.STATUS_CREATING:
-            snapshot = db_api.share_snapshot_get(context,
-                                                 snapinst['snapshot_id'])
             snapshots.create_snapshot(mgr, context, snapshot['share_id'],
                                       snapinst['snapshot_id'])
             return 'created again'

@@ -9,6 +9,7 @@ from manila_lite import exception
 from manila_lite.share import access
 from manila_lite.share import guard
 from manila_lite.share import quota
+from manila_lite.share.replication import snapshots as replicated_snapshots
 from manila_lite.share import rows
 from manila_lite.share import states
 from manila_lite.share import views
@@ -286,6 +287,10 @@ def revert_to_snapshot(mgr, context, snapshot_id, reservations=None):
     """Revert a share: ``reverting`` → ``available`` (size = snapshot size) or ``reverting_error``; snapshot ``restoring`` → ``available``."""
     snapshot, snapinst = rows.snapshot_and_instance(context, snapshot_id)
     inst = snapinst['share']
+    if snapshot['share'].has_replicas:
+        # Its own flow (share/replication/snapshots.py), under the replica lock.
+        return replicated_snapshots.revert(mgr, context, snapshot,
+                                           reservations)
     if not (guard.expect_status('Share instance', inst,
                                 (c.STATUS_REVERTING,), 'revert') and
             guard.expect_status('Snapshot instance', snapinst,
@@ -293,9 +298,6 @@ def revert_to_snapshot(mgr, context, snapshot_id, reservations=None):
         _finish_reservations(context, reservations, inst, commit=False)
         return
     try:
-        if snapshot['share'].has_replicas:
-            raise exception.NotSupportedYet(
-                method='revert_to_snapshot of a replicated share')
         status, new_size = _revert_on_driver(mgr, context, snapshot,
                                              snapinst, inst)
     except Exception as exc:

@@ -41,6 +41,16 @@ ANY_INSTANCE_STATUS = (
     c.STATUS_INACTIVE,
 )
 
+# Replicas the periodic replica update asks the driver about (upstream skips
+# transitional statuses and error_deleting), and the replicas a failed
+# promotion marks ``error`` (upstream: all of them; deletions keep theirs).
+REPLICA_POLLABLE = (c.STATUS_AVAILABLE, c.STATUS_ERROR)
+REPLICA_PROMOTE_TOUCHES = (c.STATUS_AVAILABLE, c.STATUS_ERROR,
+                           c.STATUS_REPLICATION_CHANGE, c.STATUS_CREATING)
+# replica_state values a driver may report from update_replica_state.
+REPLICA_REPORTABLE = (c.REPLICA_STATE_IN_SYNC, c.REPLICA_STATE_OUT_OF_SYNC,
+                      c.STATUS_ERROR)
+
 # Statuses upstream's share API deletes a share from; the recycle-bin task
 # also retries an error_deleting one (upstream resets it to error first).
 API_DELETABLE = (c.STATUS_AVAILABLE, c.STATUS_ERROR, c.STATUS_INACTIVE)
@@ -141,7 +151,28 @@ SHARE_INSTANCE = StateTable('share_instance', [
     # Members of a share group being created (states.md 4.19).
     ('group_create_succeeded',  (c.STATUS_CREATING,
                                  c.STATUS_CREATING_FROM_SNAPSHOT),   c.STATUS_AVAILABLE),
+    # Share replicas (share instances with a replica_state), share/replication/.
+    ('replica_create_succeeded', (c.STATUS_CREATING,),               c.STATUS_AVAILABLE),
+    ('replica_create_failed',   (c.STATUS_CREATING,),                c.STATUS_ERROR),
+    ('replica_access_delete_failed', (c.STATUS_DELETING,
+                                      c.STATUS_ERROR_DELETING),      c.STATUS_ERROR),
+    ('promote_without_active',  (c.STATUS_REPLICATION_CHANGE,),      c.STATUS_AVAILABLE),
+    ('promote_failed',          REPLICA_PROMOTE_TOUCHES,             c.STATUS_ERROR),
+    ('replica_update_failed',   REPLICA_POLLABLE,                    c.STATUS_ERROR),
+    # A promotion whose handler died: the roles in the DB stay consistent
+    # (written in one transaction), the replica is usable again.
+    ('promote_stranded',        (c.STATUS_REPLICATION_CHANGE,),      c.STATUS_AVAILABLE),
 ], statuses=ANY_INSTANCE_STATUS)
+
+# Statuses of a replicated snapshot's instances the driver reports on.
+_REPLICA_SNAPSHOT_POLLED = (c.STATUS_CREATING, c.STATUS_DELETING,
+                            c.STATUS_AVAILABLE, c.STATUS_ERROR,
+                            c.STATUS_ERROR_DELETING)
+# status a driver reported for a replicated snapshot instance -> event
+REPLICA_SNAPSHOT_REPORTS = {c.STATUS_AVAILABLE: 'replica_snapshot_available',
+                            c.STATUS_ERROR: 'replica_snapshot_failed',
+                            c.STATUS_CREATING: 'replica_snapshot_progressed',
+                            c.STATUS_DELETING: 'replica_snapshot_deleting'}
 
 # Snapshot instances (share_snapshot_instances.status), states.md 4.8-4.11.
 SNAPSHOT_INSTANCE = StateTable('share_snapshot_instance', [
@@ -157,6 +188,16 @@ SNAPSHOT_INSTANCE = StateTable('share_snapshot_instance', [
     ('unmanage_failed',         (c.STATUS_UNMANAGING,),              c.STATUS_UNMANAGE_ERROR),
     # The share was reverted to it (or the revert failed): usable again.
     ('restore_finished',        (c.STATUS_RESTORING,),               c.STATUS_AVAILABLE),
+    # Replicated snapshots: the driver's verdict on each replica's
+    # instance; a promotion fails the ones it cannot finish.
+    ('replica_snapshot_available', _REPLICA_SNAPSHOT_POLLED,      c.STATUS_AVAILABLE),
+    ('replica_snapshot_failed', _REPLICA_SNAPSHOT_POLLED,            c.STATUS_ERROR),
+    ('replica_snapshot_progressed', (c.STATUS_CREATING,),            c.STATUS_CREATING),
+    ('replica_snapshot_deleting', (c.STATUS_DELETING,),              c.STATUS_DELETING),
+    ('promote_interrupted',     (c.STATUS_CREATING, c.STATUS_DELETING), c.STATUS_ERROR),
+    ('replicated_delete_failed', (c.STATUS_DELETING,
+                                  c.STATUS_ERROR_DELETING, c.STATUS_AVAILABLE,
+                                  c.STATUS_ERROR),                   c.STATUS_ERROR_DELETING),
     # A cast for an operation this service cannot perform yet.
     ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
     ('unsupported_delete_failed', ANY,                               c.STATUS_ERROR_DELETING),
@@ -340,6 +381,7 @@ _BULK_WRITERS = {
                                db_api.share_instances_conditional_update),
     'share_server': lambda: (_server_count_writer,
                              db_api.share_servers_conditional_update),
+    'share_snapshot_instance': lambda: (_snapshot_bulk_count, None),
 }
 
 
@@ -347,6 +389,11 @@ def _server_count_writer(context, server_ids, updates, expected_statuses,
                          unused=False):
     return len(db_api.share_servers_conditional_update(
         context, server_ids, expected_statuses, updates, unused=unused))
+
+
+def _snapshot_bulk_count(context, ids, updates, expected_statuses):
+    return db_api.share_snapshot_instances_status_update(
+        context, ids, expected_statuses, updates)
 
 
 # -- Access rules: mappings and access_rules_status move in bulk -------------
@@ -381,7 +428,12 @@ ACCESS_RULE = StateTable('share_instance_access', [
     ('apply_requeued',          (c.ACCESS_STATE_APPLYING,),          c.ACCESS_STATE_QUEUED_TO_APPLY),
     ('deny_requeued',           (c.ACCESS_STATE_DENYING,),           c.ACCESS_STATE_QUEUED_TO_DENY),
     ('reapply_requested',       (c.ACCESS_STATE_ACTIVE,),            c.ACCESS_STATE_QUEUED_TO_APPLY),
+    # a new replica: the driver applied the copied rules with create_replica
+    ('replica_rules_applied',   (c.ACCESS_STATE_QUEUED_TO_APPLY,),   c.ACCESS_STATE_ACTIVE),
 ])
+
+_RULES_STATUSES = (c.STATUS_ACTIVE, c.SHARE_INSTANCE_RULES_SYNCING,
+                   c.SHARE_INSTANCE_RULES_ERROR)
 
 # share_instances.access_rules_status, states.md 1.2 and 4.4.
 ACCESS_RULES_STATUS = StateTable('share_instance_access_rules_status', [
@@ -393,6 +445,9 @@ ACCESS_RULES_STATUS = StateTable('share_instance_access_rules_status', [
     ('sync_finished_with_errors', (c.SHARE_INSTANCE_RULES_SYNCING,), c.SHARE_INSTANCE_RULES_ERROR),
     ('reapply_requested',       (c.SHARE_INSTANCE_RULES_ERROR,
                                  c.STATUS_ACTIVE),                   c.SHARE_INSTANCE_RULES_SYNCING),
+    # what create_replica / promote_replica reported for a replica
+    ('replica_rules_applied',   _RULES_STATUSES,                     c.STATUS_ACTIVE),
+    ('replica_rules_failed',    _RULES_STATUSES,                     c.SHARE_INSTANCE_RULES_ERROR),
 ])
 
 # share_snapshot_instance_access_map.state, states.md 4.12.
@@ -444,3 +499,17 @@ def advance_all(context, table, target, event):
     writer = _WRITERS[table.kind]()
     return writer(context, target, tuple(transition.sources),
                   {'status': transition.target})
+
+
+def set_replica_states(context, replica_ids, replica_state, values=None):
+    """Write a driver-reported ``replica_state`` to many non-active replicas in one UPDATE; returns how many moved.
+
+    Only replicas still in a pollable status (REPLICA_POLLABLE) move: a
+    promotion or deletion that started meanwhile wins.
+    """
+    if replica_state not in REPLICA_REPORTABLE:
+        raise ValueError('%r is not a reportable replica_state'
+                         % (replica_state,))
+    return db_api.share_replica_state_update(
+        context, replica_ids, replica_state, REPLICA_POLLABLE,
+        values=values)

@@ -17,12 +17,6 @@ LOG = logging.getLogger(__name__)
 # A ``None`` event means the method has no row whose status fits; only a
 # user message is written. Calls (not listed) just raise.
 CASTS = {
-    'create_replicated_snapshot': ('snapshot', 'snapshot_id', 'unsupported_failed', mf.Action.CREATE, mf.Resource.SHARE_SNAPSHOT),
-    'delete_replicated_snapshot': ('snapshot', 'snapshot_id', 'unsupported_delete_failed', mf.Action.DELETE, mf.Resource.SHARE_SNAPSHOT),
-    'create_share_replica': ('instance', 'share_replica_id', 'unsupported_failed', mf.Action.CREATE, mf.Resource.SHARE_REPLICA),
-    'delete_share_replica': ('instance', 'share_replica_id', 'unsupported_delete_failed', mf.Action.DELETE, mf.Resource.SHARE_REPLICA),
-    'promote_share_replica': ('none', 'share_replica_id', None, mf.Action.PROMOTE, mf.Resource.SHARE_REPLICA),
-    'update_share_replica': ('none', 'share_replica_id', None, mf.Action.UPDATE, mf.Resource.SHARE_REPLICA),
     'manage_share_server': ('server', 'share_server_id', 'unsupported_manage_failed', mf.Action.CREATE, None),
     'unmanage_share_server': ('server', 'share_server_id', 'unsupported_unmanage_failed', mf.Action.DELETE, None),
     'share_server_migration_start': ('server_task', 'share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),

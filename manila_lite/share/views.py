@@ -143,3 +143,12 @@ def share_group_snapshot_dict(snapshot, members, group=None):
     result['share_group_snapshot_members'] = [
         group_snapshot_member_dict(m) for m in members]
     return result
+
+
+_RULE_KEYS = ('id', 'share_id', 'access_type', 'access_to', 'access_level',
+              'access_key', 'state', 'created_at', 'updated_at')
+
+
+def access_rule_dict(rule):
+    """A share access rule as the replica calls of the driver get it."""
+    return {key: field(rule, key) for key in _RULE_KEYS}

@@ -136,3 +136,17 @@ def wait_until():
             assert time.monotonic() < deadline, 'condition not reached'
             time.sleep(0.05)
     return wait
+
+
+@pytest.fixture
+def tooz_coordinator(tmp_path):
+    """The tooz lock coordinator (replica operations) on a file back end of this test."""
+    from manila_lite import coordination
+    CONF.set_override('backend_url', 'file://%s' % (tmp_path / 'tooz'),
+                      group='coordination')
+    saved = coordination.LOCK_COORDINATOR
+    coordination.LOCK_COORDINATOR = coordination.Coordinator()
+    yield coordination.LOCK_COORDINATOR
+    coordination.LOCK_COORDINATOR.stop()
+    coordination.LOCK_COORDINATOR = saved
+    CONF.clear_override('backend_url', group='coordination')

@@ -322,6 +322,19 @@ def share_snapshot_instance_access_delete(context, access_id,
                                     SnapRule.id == access_id)
 
 
+def share_access_get_all_for_shares(context, share_ids):
+    """``{share id: [live rules]}`` of many shares, a constant number of statements."""
+    stmt = (sa.select(Rule).where(Rule.share_id.in_(list(share_ids)),
+                                  model_base.live(Rule))
+            .options(orm.subqueryload(Rule.instance_mappings))
+            .order_by(Rule.created_at, Rule.id))
+    result = {share_id: [] for share_id in share_ids}
+    with engine.reader(context) as session:
+        for rule in session.scalars(stmt):
+            result[rule.share_id].append(rule)
+    return result
+
+
 def share_access_get_all_for_share(context, share_id, filters=None):
     """Live rules of a share (share_access_map rows with mappings and metadata)."""
     filters = dict(filters or {})

@@ -204,6 +204,14 @@ def conditional_update_with_locations(context, share_instance_id,
     return moved
 
 
+def update_in_session(session, share_instance_id, export_locations):
+    """export_locations_update inside the caller's transaction."""
+    wanted = _normalize(export_locations)
+    base, stamps = _stamps(wanted)
+    current = _current_locked(session, share_instance_id, locked=False)
+    _write(session, share_instance_id, wanted, current, stamps, True, base)
+
+
 def export_locations_update(context, share_instance_id, export_locations,
                             delete=True):
     """Make the instance's locations match the driver's list; return the paths in order."""

@@ -146,6 +146,11 @@ def _rows_stmt(read_deleted, batch):
             .options(share, *_own_options(batch)))
 
 
+def batch_rows_stmt(read_deleted):
+    """The batch read of instances (see load_rows), for queries of other modules to narrow."""
+    return _rows_stmt(read_deleted, True)
+
+
 def _get_stmt(read_deleted, access_flag=False):
     """The one-instance SELECT; ``access_flag`` adds "has a live access mapping"."""
     def build():

@@ -53,14 +53,16 @@ def _arguments(argv=None):
                    help='create: write the rows only (a lost cast)')
     p.add_argument('--export-path', help='manage: the export to adopt')
     p.add_argument('--force', action='store_true', help='delete: force')
+    p.add_argument('--replica-id', action='append', default=[],
+                   help='replica to show (repeatable); the one acted on')
     p.add_argument('--state-path', required=True,
                    help="the share service's state_path (coordination)")
     p.add_argument('--lock-path', required=True,
                    help="the share service's [oslo_concurrency] lock_path")
     args = p.parse_args(argv)
     # steps append to these: never to the parser's shared defaults
-    args.snapshot_id, args.access_id = (list(args.snapshot_id),
-                                        list(args.access_id))
+    args.snapshot_id, args.access_id, args.replica_id = (
+        list(args.snapshot_id), list(args.access_id), list(args.replica_id))
     return args
 
 
@@ -204,6 +206,8 @@ def view(ctx, args):
     result['quota'] = _quota_view(ctx, share,
                                   result['instance']['share_type_id'])
     result['messages'] = _messages(ctx)
+    result['replicas'] = {rid: _instance_view(ctx, rid)
+                          for rid in args.replica_id}
     return result
 
 
@@ -338,6 +342,54 @@ def step_delete(api, ctx, args):
     return {}
 
 
+def _as_scheduler(host):
+    """upstream's scheduler placing a replica on ``host`` (its filter driver's last two steps)."""
+    from manila.scheduler.drivers import base
+    from manila.share import rpcapi
+
+    def place(context, request_spec=None, filter_properties=None):
+        replica_id = request_spec['share_instance_properties']['id']
+        replica = base.share_replica_update_db(context, replica_id, host)
+        rpcapi.ShareAPI().create_share_replica(
+            context, replica, host, request_spec=request_spec,
+            filter_properties=filter_properties or {})
+    return place
+
+
+def _replica(ctx, args):
+    from manila import db
+    return db.share_replica_get(ctx, args.replica_id[-1])
+
+
+def step_replica_create(api, ctx, args):
+    api.scheduler_rpcapi.create_share_replica = _as_scheduler(args.host)
+    replica = api.create_share_replica(ctx, _share(ctx, args))
+    args.replica_id.append(replica['id'])
+    return {'replica_id': replica['id']}
+
+
+def step_replica_promote(api, ctx, args):
+    api.promote_share_replica(ctx, _replica(ctx, args))
+    return {}
+
+
+def step_replica_resync(api, ctx, args):
+    api.update_share_replica(ctx, _replica(ctx, args))
+    return {}
+
+
+def step_replica_delete(api, ctx, args):
+    api.delete_share_replica(ctx, _replica(ctx, args))
+    return {}
+
+
+def _replica_settled(v, args):
+    replica = v['replicas'][args.replica_id[-1]]
+    return replica['deleted'] != 'False' or (
+        replica['status'] not in TRANSITIONAL_SHARE + ('replication_change',)
+        and replica['replica_state'] != 'out_of_sync')
+
+
 def step_show(api, ctx, args):
     return {}
 
@@ -377,6 +429,10 @@ STEPS = {
     'manage': (step_manage, _share_settled),
     'unmanage': (step_unmanage, _share_settled),
     'show': (step_show, lambda v, args: True),
+    'replica-create': (step_replica_create, _replica_settled),
+    'replica-promote': (step_replica_promote, _replica_settled),
+    'replica-resync': (step_replica_resync, _replica_settled),
+    'replica-delete': (step_replica_delete, _replica_settled),
 }
 
 

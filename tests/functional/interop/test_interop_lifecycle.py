@@ -61,6 +61,7 @@ class Share:
         self.created = created
         self.snapshots = []
         self.rules = []
+        self.replicas = []
 
     def step(self, name, *args):
         extra = ['--share-id', self.id, '--instance-id', self.instance_id,
@@ -69,6 +70,8 @@ class Share:
             extra += ['--snapshot-id', snapshot_id]
         for access_id in self.rules:
             extra += ['--access-id', access_id]
+        for replica_id in self.replicas:
+            extra += ['--replica-id', replica_id]
         return self.upstream.step(name, *extra, *args)
 
     def snapshot(self):
@@ -295,3 +298,50 @@ def test_deleting_a_replicated_share_gives_back_all_its_quota(
     for resource in REPLICATED_RESOURCES:
         assert _all_usages(out, resource) == dict.fromkeys(
             ALL_SCOPES, (0, 0)), (resource, out['quota'])
+
+
+def test_replication_driven_by_upstream(upstream_stack):
+    """Issue 13: upstream's API (its scheduler's placement emulated) drives a readable share's replicas on our daemon."""
+    share = upstream_stack.create('alpha', size=1,
+                                  replication_type='readable')
+    assert share.created['instance']['replica_state'] == 'active'
+    out = share.step('replica-create',
+                     '--host', upstream_stack.daemon.pool_host('alpha'))
+    replica_id = out['replica_id']
+    share.replicas.append(replica_id)
+    replica = out['replicas'][replica_id]
+    assert (replica['status'], replica['replica_state']) == (
+        'available', 'in_sync'), out
+    assert replica['export_locations']
+    assert _usage(out, 'share_replicas') == (2, 0)
+
+    # a replicated snapshot: one instance per replica, all available
+    out, snap = share.snapshot()
+    assert snap['aggregate_status'] == 'available', out
+
+    # promotion: the new replica becomes the active one
+    out = share.step('replica-promote')
+    assert out['replicas'][replica_id]['replica_state'] == 'active', out
+    assert out['share']['instance_id'] == replica_id
+    share.replicas.append(share.instance_id)      # the old active one
+
+    # resync of the old active replica, revert of the share
+    out = share.step('replica-resync')
+    assert out['replicas'][share.instance_id]['replica_state'] == 'in_sync'
+    out = share.step('revert')
+    assert out['share']['status'] == 'available', out
+    assert out['snapshots'][share.snapshots[-1]]['status'] == 'available'
+
+    out = share.step('snapshot-delete')
+    assert not out['snapshots'][share.snapshots[-1]]['live'], out
+    out = share.step('replica-delete')
+    assert out['replicas'][share.instance_id]['deleted'] != 'False', out
+    assert _usage(out, 'share_replicas') == (1, 0)
+
+    out = share.step('delete')
+    assert not out['share']['live'], out
+    for resource in REPLICATED_RESOURCES + ('snapshots',):
+        assert _all_usages(out, resource) == dict.fromkeys(
+            ALL_SCOPES, (0, 0)), (resource, out['quota'])
+    assert [m for m in out['messages'] if m['resource_id'] in (
+        replica_id, share.instance_id, share.id)] == []

@@ -128,10 +128,11 @@ def test_the_dummy_backend_withholds_its_unimplemented_promises(
     assert raw['share_group_stats'] == {'consistent_snapshot_support': 'pool'}
     assert raw['share_server_multiple_subnet_support'] is True
     published = _published(mgr, admin_ctx)
-    # ... the service publishes only what it implements.
-    assert 'replication_type' not in published
-    assert 'replication_type' not in published['pools'][0]
-    assert published['replication_domain'] is None
+    # ... the service publishes only what it implements (replication
+    # since issue 13).
+    assert published['replication_type'] == 'readable'
+    assert published['pools'][0]['replication_type'] == 'readable'
+    assert published['replication_domain'] == 'rd1'
     # Share groups are implemented: the dummy's group snapshots (no data)
     # are consistent, so its promise goes through.
     assert published['share_group_stats'] == {
@@ -145,6 +146,11 @@ def test_the_dummy_backend_withholds_its_unimplemented_promises(
 def test_flipping_a_feature_lets_its_capability_through(
         manager_factory, admin_ctx, monkeypatch):
     mgr = manager_factory(replication_domain='rd1')
+    monkeypatch.setitem(features.IMPLEMENTED, 'replication', False)
+    published = _published(mgr, admin_ctx)
+    assert 'replication_type' not in published
+    assert 'replication_type' not in published['pools'][0]
+    assert published['replication_domain'] is None
     monkeypatch.setitem(features.IMPLEMENTED, 'replication', True)
     published = _published(mgr, admin_ctx)
     assert published['replication_type'] == 'readable'
@@ -170,11 +176,13 @@ def test_trimming_rules(monkeypatch):
                         'sg_consistent_snapshot_support': 'host'}]}
     published, withheld = features.reportable(stats)
     assert published == {
+        'replication_type': 'dr',          # implemented since issue 13
         'snapshot_support': True, 'encryption_support': None,
         'share_group_stats': {'consistent_snapshot_support': None},
         'custom_key': 'kept',
-        'pools': [{'pool_name': 'p', 'sg_consistent_snapshot_support': 'host'}]}
-    assert withheld == ['encryption_support', 'replication_type']
+        'pools': [{'pool_name': 'p', 'replication_type': 'dr',
+                   'sg_consistent_snapshot_support': 'host'}]}
+    assert withheld == ['encryption_support']
     assert stats['replication_type'] == 'dr'      # the input is not changed
     # A mode the service cannot serve at all: nothing is published.
     monkeypatch.setitem(features.IMPLEMENTED, 'share_servers', False)

@@ -178,15 +178,17 @@ def test_unsupported_cast_sets_error_and_message(manager_factory, db,
                                                  admin_ctx):
     mgr = manager_factory()
     share, inst = _available_share(mgr, db, admin_ctx)
-    db.share_instance_update(admin_ctx, inst['id'], {'status': 'creating'})
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.create_share_replica(helpers.user_ctx(), share_replica_id=inst['id'])
+        mgr.migration_start(
+            helpers.user_ctx(), share_id=share['id'], dest_host='h@b#p',
+            force_host_assisted_migration=False, preserve_metadata=False,
+            writable=False, nondisruptive=False, preserve_snapshots=False)
     assert isinstance(helpers.unwrap(excinfo), exception.NotSupportedYet)
     assert 'not supported by this service yet' in str(helpers.unwrap(excinfo))
-    got = db.share_instance_get(admin_ctx, inst['id'])
-    assert got['status'] == c.STATUS_ERROR
-    assert [m['action_id'] for m in _messages(db, admin_ctx, inst['id'])] \
-        == ['002']
+    got = db.share_get(admin_ctx, share['id'])
+    assert got['task_state'] == c.TASK_STATE_MIGRATION_ERROR
+    assert [m['action_id'] for m in _messages(db, admin_ctx, share['id'])] \
+        == ['005']
 
 
 def test_unsupported_call_raises(manager_factory):

@@ -251,3 +251,71 @@ def test_free_server_cleanup_statement_count_is_flat(manager_factory, db,
                 table.c.share_server_id.in_(ids),
                 table.c.deleted == 'False')) == 0
     assert counts[10] == counts[1000]
+
+
+# -- the replication tasks: one run polling N replicas (and N replica
+# snapshots) costs the same at 10 and 1,000.
+
+def _seed_replicated_share(mgr, db, ctx):
+    from tests.unit.share.replication import helpers as rh
+    share, _active = rh.replicated_share(mgr, db, ctx)
+    rh.add_replica(db, ctx, share['id'], status='available')
+    return share
+
+
+def _seed_replica_snapshots(engine, replica_ids):
+    table = models.ShareSnapshotInstance.__table__
+    snapshots = models.ShareSnapshot.__table__
+    rows, snaps = [], []
+    for rid in replica_ids:
+        snapshot_id = uuidutils.generate_uuid()
+        snaps.append({'id': snapshot_id, 'share_id': rid, 'size': 1,
+                      'deleted': 'False', 'project_id': 'p1',
+                      'user_id': 'u1'})
+        rows.append({'id': uuidutils.generate_uuid(), 'deleted': 'False',
+                     'snapshot_id': snapshot_id, 'share_instance_id': rid,
+                     'status': 'creating', 'progress': '0%'})
+    with engine.begin() as conn:
+        conn.execute(sa.insert(snapshots), snaps)
+        conn.execute(sa.insert(table), rows)
+
+
+def _replica_ids(engine, replica_state):
+    si = SI.__table__
+    with engine.connect() as conn:
+        return conn.scalars(sa.select(si.c.id).where(
+            si.c.replica_state == replica_state,
+            si.c.deleted == 'False')).all()
+
+
+def test_replica_tasks_statement_count_is_flat(manager_factory, db,
+                                               admin_ctx, tooz_coordinator):
+    mgr = manager_factory(replication_domain='rd1')
+    engine = db.get_engine()
+    share = _seed_replicated_share(mgr, db, admin_ctx)
+    counts = {}
+    have = 1
+    si = SI.__table__
+    for size in (10, 1000):
+        _clone_share(engine, share['id'], size - have)
+        have = size
+        with engine.begin() as conn:
+            conn.execute(sa.update(si).where(
+                si.c.replica_state == 'in_sync').values(
+                replica_state='out_of_sync'))
+        with db_helpers.StatementCounter(engine) as counter:
+            mgr.periodic_share_replica_update(admin_ctx)
+        assert len(_replica_ids(engine, 'in_sync')) == size
+        assert not _replica_ids(engine, 'out_of_sync')
+        replica_ids = _replica_ids(engine, 'in_sync')
+        _seed_replica_snapshots(engine, replica_ids)
+        with db_helpers.StatementCounter(engine) as snap_counter:
+            mgr.periodic_share_replica_snapshot_update(admin_ctx)
+        done = db.share_snapshot_instance_get_all_with_filters(
+            admin_ctx, {'share_instance_ids': replica_ids,
+                        'statuses': ['available']})
+        assert len(done) == len(replica_ids) == size
+        with engine.begin() as conn:     # the next run starts alike
+            conn.execute(sa.delete(models.ShareSnapshotInstance.__table__))
+        counts[size] = (len(counter.statements), len(snap_counter.statements))
+    assert counts[10] == counts[1000]

@@ -1,0 +1,1 @@
+"""Share replication flows: replicas (create, delete, promote, resync, periodic) and replicated snapshots."""
