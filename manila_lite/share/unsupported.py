@@ -57,6 +57,9 @@ def _mark(context, kind, rid, event):
         inst = rows.instance(context, rid)
         states.advance(context, states.SHARE_TASK, inst['share_id'], event)
         return inst['project_id']
+    if kind == 'server':
+        # A missing server is a NotFound here, not a state-write warning.
+        db_api.share_server_get(context, rid)
     row = states.advance(context, _TABLES[kind], rid, event)
     return row['project_id'] if kind in _OWNED else None
 

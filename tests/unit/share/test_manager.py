@@ -1,5 +1,6 @@
 """ShareManager against SQLite and the dummy driver: transitions, user messages and bad input."""
 
+import logging
 import oslo_messaging as messaging
 import pytest
 
@@ -198,6 +199,19 @@ def test_unsupported_call_raises(manager_factory):
             helpers.user_ctx(), src_share_server_id='abc',
             dest_share_server_id='def')
     assert isinstance(helpers.unwrap(excinfo), exception.NotSupportedYet)
+
+
+def test_refused_cast_for_a_missing_server_logs_one_line(
+        manager_factory, caplog):
+    mgr = manager_factory()
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(messaging.ExpectedException) as excinfo:
+        mgr.unmanage_share_server(helpers.user_ctx(),
+                                  share_server_id='no-such-server',
+                                  force=False)
+    assert isinstance(helpers.unwrap(excinfo), exception.NotSupportedYet)
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(loud) == 1 and 'unmanage_share_server' in loud[0].getMessage()
 
 
 def test_driver_not_initialized_touches_nothing(manager_factory, db,
