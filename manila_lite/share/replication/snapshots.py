@@ -113,6 +113,9 @@ def create(mgr, context, snapshot_id, share_id):
 def delete(mgr, context, snapshot_id, share_id, force=False):
     """Delete a replicated snapshot; instances the driver reports ``deleted`` (all of them when forced) go."""
     replicas, snapinsts = _family(context, snapshot_id, share_id)
+    if not snapinsts:
+        # An unknown snapshot (or share) is bad input: one error line.
+        raise exception.ShareSnapshotNotFound(snapshot_id=snapshot_id)
     try:
         answer = _ask_about_all(mgr, context, 'delete_replicated_snapshot',
                                 replicas, snapinsts)

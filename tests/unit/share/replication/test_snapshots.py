@@ -142,3 +142,13 @@ def test_reconcile_drives_a_stranded_replicated_snapshot_again(env, db,
         CONF.clear_override('transitional_state_timeout')
     assert _statuses(db, snapshot['id']) == {
         active_id: ('available', False), replica_id: ('available', False)}
+
+
+def test_delete_of_an_unknown_replicated_snapshot_is_an_error(env):
+    # Bad input is answered with one error, never dropped in silence.
+    mgr, share, _active_id, _replica_id = env
+    with pytest.raises(messaging.ExpectedException) as excinfo:
+        mgr.delete_replicated_snapshot(helpers.user_ctx(),
+                                       snapshot_id='no-such-snapshot',
+                                       share_id=share['id'])
+    assert 'no-such-snapshot' in str(helpers.unwrap(excinfo))
