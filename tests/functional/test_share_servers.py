@@ -13,7 +13,8 @@ from tests.unit.share import test_servers
 pytestmark = pytest.mark.functional
 
 
-def _backend(name, first, last, **extra):
+def backend_options(name, first, last, **extra):
+    """Options of a DHSS=True dummy backend allocating from first..last with the standalone plugin."""
     values = {
         'share_driver': 'dummy', 'share_backend_name': name,
         'driver_handles_share_servers': True,
@@ -57,9 +58,9 @@ def test_dhss_share_server_lifecycle(fresh_db, pg_facade, daemon_factory,
                                      share_rpc):
     daemon = daemon_factory(fresh_db, options={
         'DEFAULT': {'enabled_share_backends': 'alpha,beta'},
-        'alpha': _backend('alpha', '10.254.0.10', '10.254.0.99'),
-        'beta': _backend('beta', '10.254.0.100', '10.254.0.199',
-                         dummy_driver_fail_methods='_setup_server'),
+        'alpha': backend_options('alpha', '10.254.0.10', '10.254.0.99'),
+        'beta': backend_options('beta', '10.254.0.100', '10.254.0.199',
+                                dummy_driver_fail_methods='_setup_server'),
     })
     alpha = daemon.pool_host('alpha').split('#')[0]
     net_id, subnet_id = test_servers.make_network(pg_facade)

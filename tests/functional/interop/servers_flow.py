@@ -1,0 +1,196 @@
+"""Share servers of a DHSS=True backend driven by upstream manila's own share API against a share service (runs inside the upstream venv).
+
+A share network without Neutron ids, a DHSS=True share type, a share
+(its server created, its addresses from the standalone ranges), a second
+share on the same server, a snapshot, an access rule, an extension, every
+deletion, then the server's deletion through the API's admin action. The
+scheduler's one step (set the host, cast create_share_instance) is done
+here as upstream's filter scheduler does it. Prints what it saw as JSON.
+"""
+
+import time
+import uuid
+
+import _upstream
+
+
+def _wait(read, wanted, timeout, what):
+    deadline = time.monotonic() + timeout
+    value = read()
+    while value not in wanted:
+        if time.monotonic() > deadline:
+            raise AssertionError('%s is %r, not %r after %ss'
+                                 % (what, value, wanted, timeout))
+        time.sleep(0.1)
+        value = read()
+    return value
+
+
+def _status(get, ctx, row_id, key='status'):
+    from manila import exception
+    try:
+        return get(ctx, row_id)[key]
+    except exception.NotFound:
+        return 'gone'
+
+
+def _admin(ctx):
+    """Upstream's API runs policy checks: an admin context with roles."""
+    from manila import context
+    return context.RequestContext(
+        user_id=ctx.user_id, project_id=ctx.project_id, is_admin=True,
+        roles=['admin', 'member', 'reader'])
+
+
+def _network(ctx):
+    from manila import db
+    net = db.share_network_create(ctx, {
+        'id': str(uuid.uuid4()),
+        'project_id': ctx.project_id, 'user_id': ctx.user_id,
+        'name': 'interop-net'})
+    subnet = db.share_network_subnet_create(ctx, {
+        'id': str(uuid.uuid4()), 'share_network_id': net['id'],
+        'availability_zone_id': None})
+    return net, subnet
+
+
+def _share_type(ctx):
+    from manila import db
+    from manila.share import share_types
+    row = db.share_type_create(ctx, {
+        'name': 'interop-dhss-%s' % uuid.uuid4().hex[:8],
+        'extra_specs': {'driver_handles_share_servers': 'True',
+                        'snapshot_support': 'True'}})
+    return share_types.get_share_type(ctx, row['id'])
+
+
+def _create(ctx, api, host, share_type, net, timeout, name):
+    """Create a share as the API and the scheduler do; returns its row once settled."""
+    from manila import db
+    from manila.share import rpcapi
+    share = api.create(ctx, 'NFS', 1, name, 'made by upstream manila',
+                       share_type=share_type, share_network_id=net['id'])
+    # The filter scheduler's part: set the host, cast to it.
+    inst_id = share.instance['id']
+    db.share_instance_update(ctx, inst_id, {'host': host})
+    inst = db.share_instance_get(ctx, inst_id, with_share_data=True)
+    rpcapi.ShareAPI().create_share_instance(
+        ctx, inst, host, request_spec={'share_id': share['id']},
+        filter_properties={'scheduler_hints': None})
+    _wait(lambda: _status(db.share_get, ctx, share['id']),
+          ('available', 'error'), timeout, 'share %s' % share['id'])
+    return db.share_get(ctx, share['id'])
+
+
+def _allocations(ctx, server_id):
+    from manila import db
+    return sorted((a['label'], a['ip_address'], a['ip_version'])
+                  for a in db.network_allocations_get_for_share_server(
+                      ctx, server_id))
+
+
+def _usages(ctx):
+    from manila import db
+    usages = db.quota_usage_get_all_by_project(ctx, ctx.project_id)
+    return {k: v['in_use'] + v['reserved'] for k, v in usages.items()
+            if isinstance(v, dict)}
+
+
+def _lifecycle(ctx, api, args, seen):
+    """Two shares on one server, a snapshot, access, an extension; returns the shares."""
+    from manila import db
+    net, subnet = _network(ctx)
+    share_type = _share_type(ctx)
+    first = _create(ctx, api, args.host, share_type, net, args.timeout, 'a')
+    seen['first'] = first['status']
+    server_id = first.instance['share_server_id']
+    server = db.share_server_get(ctx, server_id)
+    seen['server'] = server['status']
+    seen['server_subnets'] = server['share_network_subnet_ids']
+    seen['subnet_id'] = subnet['id']
+    seen['allocations'] = _allocations(ctx, server_id)
+    subnet = db.share_network_subnet_get(ctx, subnet['id'])
+    seen['subnet'] = [subnet['cidr'], subnet['gateway'], subnet['mtu']]
+    second = _create(ctx, api, args.host, share_type, net, args.timeout, 'b')
+    seen['second'] = second['status']
+    seen['same_server'] = second.instance['share_server_id'] == server_id
+    snap = api.create_snapshot(ctx, first, 'interop-snap', 'on a server')
+    seen['snapshot'] = _wait(
+        lambda: _status(db.share_snapshot_get, ctx, snap['id']),
+        ('available', 'error'), args.timeout, 'snapshot')
+    access = api.allow_access(ctx, first, 'ip', '10.0.0.7', 'rw')
+    seen['access'] = _wait(
+        lambda: _status(db.share_access_get, ctx, access['id'], 'state'),
+        ('active', 'error'), args.timeout, 'access rule')
+    api.extend(ctx, db.share_get(ctx, first['id']), 2, force=True)
+    _wait(lambda: _status(db.share_get, ctx, first['id']),
+          ('available', 'extending_error'), args.timeout, 'extension')
+    seen['extended'] = _status(db.share_get, ctx, first['id'], 'size')
+    seen['usages_in_use'] = _usages(ctx)
+    api.delete_snapshot(ctx, db.share_snapshot_get(ctx, snap['id']))
+    seen['snapshot_deleted'] = _wait(
+        lambda: _status(db.share_snapshot_get, ctx, snap['id']),
+        ('gone', 'error_deleting'), args.timeout, 'snapshot deletion')
+    return server_id, [first['id'], second['id']]
+
+
+def _cleanup(ctx, api, args, server_id, share_ids, seen):
+    """Deleting a server with shares is refused; then the shares, then the server."""
+    from manila import db
+    from manila import exception
+    try:
+        api.delete_share_server(ctx, db.share_server_get(ctx, server_id))
+        seen['in_use_refused'] = False
+    except exception.ShareServerInUse:
+        seen['in_use_refused'] = True
+    for share_id in share_ids:
+        api.delete(ctx, db.share_get(ctx, share_id))
+    seen['shares_deleted'] = [
+        _wait(lambda s=s: _status(db.share_get, ctx, s),
+              ('gone', 'error_deleting'), args.timeout, 'share deletion')
+        for s in share_ids]
+    api.delete_share_server(ctx, db.share_server_get(ctx, server_id))
+    seen['server_deleted'] = _wait(
+        lambda: _status(db.share_server_get, ctx, server_id),
+        ('gone', 'error'), args.timeout, 'server deletion')
+    seen['allocations_after'] = _allocations(ctx, server_id)
+    seen['usages_after'] = {k: v for k, v in _usages(ctx).items() if v}
+
+
+def run(ctx, args):
+    from manila.share import api as share_api_module
+    ctx = _admin(ctx)
+    api = share_api_module.API()
+    seen = {}
+    server_id, share_ids = _lifecycle(ctx, api, args, seen)
+    _cleanup(ctx, api, args, server_id, share_ids, seen)
+    return seen
+
+
+def main():
+    from oslo_config import cfg
+
+    from manila import coordination
+    p = _upstream.parser(__doc__)
+    p.add_argument('--host', required=True, help='H@B#pool')
+    p.add_argument('--timeout', type=float, default=60.0)
+    p.add_argument('--state-path', required=True,
+                   help="the share service's state_path (coordination)")
+    p.add_argument('--lock-path', required=True,
+                   help="the share service's [oslo_concurrency] lock_path")
+    args = p.parse_args()
+    ctx = _upstream.setup(args)
+    ctx.project_id = 'interop-%s' % uuid.uuid4().hex[:12]
+    # As if manila-api ran on the share service's host: same lock files.
+    cfg.CONF.set_override('state_path', args.state_path)
+    cfg.CONF.set_override('lock_path', args.lock_path,
+                          group='oslo_concurrency')
+    try:
+        seen = run(ctx, args)
+    finally:
+        coordination.LOCK_COORDINATOR.stop()
+    _upstream.finish(seen)
+
+
+if __name__ == '__main__':
+    main()

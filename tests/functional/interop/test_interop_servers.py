@@ -1,0 +1,54 @@
+"""Share servers of a DHSS=True backend driven by upstream manila 23.0.1's own share API, served by our daemon with the standalone network plugin."""
+
+import pytest
+
+from tests.functional import fixtures
+from tests.functional import test_share_servers
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture(scope='module')
+def servers_stack(upstream_module, module_db, rabbitmq, tmp_path_factory):
+    upstream_module('db_sync.py', '--connection', module_db)
+    factory = fixtures.DaemonFactory(tmp_path_factory.mktemp('interop-srv'),
+                                     rabbitmq.url,
+                                     amqp_url=rabbitmq.amqp_url)
+    options = {'DEFAULT': {'enabled_share_backends': 'alpha'},
+               'alpha': test_share_servers.backend_options(
+                   'alpha', '10.254.0.10', '10.254.0.99')}
+    try:
+        yield factory(module_db, db_sync=False, options=options)
+    finally:
+        errors = factory.cleanup()
+    if errors:
+        pytest.fail('\n\n'.join(errors), pytrace=False)
+
+
+def test_share_servers_driven_by_upstream(upstream_module, module_db,
+                                          servers_stack):
+    options = servers_stack.options
+    seen = upstream_module(
+        'servers_flow.py', '--connection', module_db,
+        '--host', servers_stack.pool_host('alpha'),
+        '--state-path', options['DEFAULT']['state_path'],
+        '--lock-path', options['oslo_concurrency']['lock_path'])
+    assert (seen['first'], seen['server'], seen['second']) == (
+        'available', 'active', 'available'), seen
+    assert seen['server_subnets'] == [seen['subnet_id']]
+    assert seen['allocations'] == [['admin', '10.254.0.12', 4],
+                                   ['user', '10.254.0.10', 4],
+                                   ['user', '10.254.0.11', 4]], seen
+    assert seen['subnet'] == ['10.254.0.0/24', '10.254.0.1', 1500]
+    assert seen['same_server'] is True
+    assert (seen['snapshot'], seen['access'], seen['extended']) == (
+        'available', 'active', 2), seen
+    in_use = seen['usages_in_use']
+    assert (in_use['shares'], in_use['gigabytes'], in_use['snapshots'],
+            in_use['snapshot_gigabytes']) == (2, 3, 1, 1), seen
+    assert seen['snapshot_deleted'] == 'gone'
+    assert seen['in_use_refused'] is True
+    assert seen['shares_deleted'] == ['gone', 'gone']
+    assert seen['server_deleted'] == 'gone', seen
+    assert seen['allocations_after'] == []
+    assert seen['usages_after'] == {}, seen
