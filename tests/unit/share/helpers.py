@@ -28,6 +28,18 @@ def make_share(db_api, ctx, host='hostA@alpha#fake_pool_for_alpha',
     return share, share.instance
 
 
+def make_snapshot(db_api, ctx, share, status='creating', **extra):
+    """A snapshot row as upstream's API writes it before the cast; returns (snapshot, its instance)."""
+    values = {'share_id': share['id'], 'size': share['size'],
+              'user_id': 'u1', 'project_id': 'p1', 'status': status,
+              'progress': '0%', 'share_size': share['size'],
+              'display_name': 'snap', 'display_description': 'd',
+              'share_proto': share['share_proto']}
+    values.update(extra)
+    snapshot = db_api.share_snapshot_create(ctx, values)
+    return snapshot, snapshot.instance
+
+
 def _share_type(db_api, ctx):
     from manila_lite import exception
     try:

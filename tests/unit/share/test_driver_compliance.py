@@ -348,7 +348,7 @@ def test_share_group_stats_must_name_a_known_consistency():
 # DHSS=True: alias -> whether the driver runs share servers yet. A driver
 # that does must set servers up and tear them down itself; one that does
 # not must refuse the mode when it is built.
-DHSS_TRUE = {'dummy': True, 'localfs': False}
+DHSS_TRUE = {'dummy': True, 'localfs': True}
 SERVER_METHODS = ('_setup_server', '_teardown_server',
                   'get_network_allocations_number')
 

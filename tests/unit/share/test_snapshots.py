@@ -39,16 +39,7 @@ def _available_share(mgr, db, ctx, **kwargs):
     return share, db.share_instance_get(ctx, inst['id'], with_share_data=True)
 
 
-def _snapshot(db, ctx, share, status='creating', **extra):
-    """A snapshot row as upstream's API writes it before the cast."""
-    values = {'share_id': share['id'], 'size': share['size'],
-              'user_id': 'u1', 'project_id': 'p1', 'status': status,
-              'progress': '0%', 'share_size': share['size'],
-              'display_name': 'snap', 'display_description': 'd',
-              'share_proto': share['share_proto']}
-    values.update(extra)
-    snapshot = db.share_snapshot_create(ctx, values)
-    return snapshot, snapshot.instance
+_snapshot = helpers.make_snapshot
 
 
 def _snapinst(db, ctx, snapinst_id):

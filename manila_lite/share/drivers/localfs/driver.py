@@ -1,7 +1,8 @@
 """LocalFSDriver: shares as directories of local pools, exported over NFS (exports file) and CIFS (Samba include file).
 
-The reference driver for one-machine deployments and end-to-end tests,
-``driver_handles_share_servers = False``. Shares, snapshots, clones,
+The reference driver for one-machine deployments and end-to-end tests, in
+either mode: with ``driver_handles_share_servers = True`` each share server
+is a namespace of its own (``servers.py``). Shares, snapshots, clones,
 reverts, access, resizes and manage/unmanage do real work on real data;
 options are in ``manila_lite.conf.localfs``. Snapshot and clone flows live in
 ``snapshots.py``, manage/unmanage in ``manage.py``, both mixed in here.
@@ -48,6 +49,7 @@ from manila_lite.share.drivers.localfs import jobs
 from manila_lite.share.drivers.localfs import manage
 from manila_lite.share.drivers.localfs import paths
 from manila_lite.share.drivers.localfs import quota
+from manila_lite.share.drivers.localfs import servers
 from manila_lite.share.drivers.localfs import snapshots
 from manila_lite.share import drivers_private_data
 
@@ -115,12 +117,13 @@ def _parse_ips(values, option):
 
 
 class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
-                    manage.ManageMixin,
+                    manage.ManageMixin, servers.ServerMixin,
                     driver.ExecuteMixin, driver.ShareDriver):
     """Local directories as shares; see the package docstring and ``manila_lite.conf.localfs``."""
 
     def __init__(self, *args, **kwargs):
-        super().__init__(False, *args, config_opts=[localfs_opts.localfs_opts],
+        super().__init__([False, True], *args,
+                         config_opts=[localfs_opts.localfs_opts],
                          **kwargs)
         self.private_storage = (
             kwargs.get('private_storage')
@@ -152,7 +155,8 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
                                       'localfs_export_ips')
         self._admin_ips = _parse_ips(config.localfs_admin_export_ips,
                                      'localfs_admin_export_ips')
-        if not self._export_ips and not self._admin_ips:
+        if (not self._export_ips and not self._admin_ips
+                and not self.driver_handles_share_servers):
             raise exception.BadConfigurationException(
                 reason='localfs_export_ips lists no address')
         self._protocols = [p.upper() for p in
@@ -254,6 +258,9 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
                         'writable)' % path)
 
     def get_configured_ip_versions(self):
+        if self.driver_handles_share_servers:
+            # servers serve on what the network plugin allocates
+            return [4, 6]
         addresses = self._export_ips + self._admin_ips
         return sorted({ip.version for ip in addresses})
 
@@ -324,23 +331,26 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
     # Paths and export locations
     # ------------------------------------------------------------------
 
-    def _pool(self, name):
+    def _pool(self, name, server_id=None):
+        """The pool called ``name``, or the namespace of share server ``server_id`` in it."""
         pool = self._pools.get(name)
         if pool is None:
             raise exception.ShareBackendException(
                 msg='pool %r is not a localfs pool of backend %s (pools: %s)'
                     % (name, self._section_name(),
                        ', '.join(sorted(self._pools))))
+        if server_id:
+            return paths.ServerPool(pool, server_id)
         return pool
 
     def _share_pool(self, share):
         record = self.registry.get(share['id'])
         if record is not None:
-            return self._pool(record.pool)
+            return self._pool(record.pool, record.server)
         name = hosts.extract_host(share['host'], 'pool')
         if name is None and len(self._pools) == 1:
             name = next(iter(self._pools))
-        return self._pool(name)
+        return self._pool(name, servers.server_id_of(share))
 
     def _share_location(self, share):
         """Return ``(pool, resolved share directory)``, refusing paths outside the pool."""
@@ -362,11 +372,17 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
     def _host_text(ip):
         return '[%s]' % ip if ip.version == 6 else str(ip)
 
-    def _locations(self, path, proto, name, snapshot=False):
-        """Export locations of a directory: public IPs first (the first preferred), then admin ones."""
+    def _locations(self, path, proto, name, snapshot=False, server_id=None):
+        """Export locations of a directory: public IPs first (the first preferred), then admin ones.
+
+        A share server's directory is exported on the server's addresses.
+        """
         result = []
-        ips = [(ip, False) for ip in self._export_ips]
-        ips += [(ip, True) for ip in self._admin_ips]
+        if server_id:
+            ips = self._server_addresses(server_id)
+        else:
+            ips = [(ip, False) for ip in self._export_ips]
+            ips += [(ip, True) for ip in self._admin_ips]
         for index, (ip, admin) in enumerate(ips):
             if proto == 'CIFS':
                 where = '\\\\%s\\%s' % (self._host_text(ip), name)
@@ -380,7 +396,8 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
 
     def _record_locations(self, record):
         return self._locations(record.path, record.proto, record.name,
-                               snapshot=record.kind == exports.SNAPSHOT)
+                               snapshot=record.kind == exports.SNAPSHOT,
+                               server_id=record.server)
 
     # ------------------------------------------------------------------
     # Shares
@@ -402,6 +419,9 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
     def create_share(self, context, share, share_server=None):
         proto = self._check_protocol(share['share_proto'])
         pool = self._share_pool(share)
+        if pool.server_id:
+            self._server_addresses(pool.server_id)
+            self._prepare_namespace(pool)
         path = pool.share_path(share['name'])
         pool.confine(path, 'share directory')
         if self._interrupted_create(share, path):
@@ -419,7 +439,8 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
             self._set_limit(pool, path, share['id'], share['size'])
             record = exports.Record(share['id'], exports.SHARE, pool.name,
                                     path, proto, share['name'],
-                                    size=share['size'])
+                                    size=share['size'],
+                                    server=pool.server_id)
             self.registry.save(record)
         except Exception:
             with fsops.translated('remove a half-created share', path):
@@ -489,7 +510,7 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
             return {'status': 'error'}
         fresh = copy.copy(record) if record else exports.Record(
             share['id'], exports.SHARE, pool.name, path,
-            share['share_proto'], share['name'])
+            share['share_proto'], share['name'], server=pool.server_id)
         fresh.size = int(share.get('size') or fresh.size or 0)
         self.registry.save(fresh)
         return {'export_locations': self._record_locations(fresh),
@@ -569,7 +590,10 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
 
     def _confine_record(self, record):
         """Resolve a record's directory, refusing one that now leaves its pool."""
-        return self._pool(record.pool).confine(
+        if record.kind == exports.SERVER:
+            return self._pool(record.pool).confine(record.path,
+                                                   'server namespace')
+        return self._pool(record.pool, record.server).confine(
             record.path, '%s directory' % record.kind,
             internal=record.kind == exports.SNAPSHOT)
 

@@ -7,8 +7,10 @@ database at any time: :meth:`Registry.load` at start-up, then every access
 change rewrites both files atomically from the in-memory records.
 """
 
+import collections
 import ipaddress
 import json
+import os
 import re
 import threading
 import uuid
@@ -22,6 +24,7 @@ LOG = log.getLogger(__name__)
 
 SHARE = 'share'
 SNAPSHOT = 'snapshot'
+SERVER = 'server'      # a share server's namespace (DHSS=True); no rules
 _RULE_PREFIX = 'rule:'
 _INDEX_NAMESPACE = uuid.UUID('6c1f3d52-1b8e-4c57-9a63-4f0a6d1c2b7e')
 _USER_RE = re.compile(r'^[A-Za-z0-9_.$@\\-]{1,64}$')
@@ -61,7 +64,7 @@ class Record(object):
     """What the driver knows of one exported directory."""
 
     def __init__(self, entity_id, kind, pool, path, proto, name, size=0,
-                 rules=None, copy_source=None):
+                 rules=None, copy_source=None, server=None, addresses=None):
         self.entity_id = entity_id
         self.kind = kind
         self.pool = pool
@@ -71,12 +74,20 @@ class Record(object):
         self.size = int(size or 0)
         self.rules = list(rules or [])
         self.copy_source = copy_source
+        # the share server whose namespace holds the directory (DHSS=True)
+        self.server = server
+        # of a SERVER record: [[ip, is_admin], ...] it serves on
+        self.addresses = [list(a) for a in addresses or []]
 
     def to_private(self):
         data = {'kind': self.kind, 'pool': self.pool, 'path': self.path,
                 'proto': self.proto, 'name': self.name, 'size': self.size}
         if self.copy_source:
             data['copy_source'] = self.copy_source
+        if self.server:
+            data['server'] = self.server
+        if self.addresses:
+            data['addresses'] = json.dumps(self.addresses)
         for rule in self.rules:
             data[_RULE_PREFIX + rule.access_id] = rule.dump()
         return data
@@ -89,7 +100,9 @@ class Record(object):
         return cls(entity_id, data.get('kind', SHARE), data.get('pool'),
                    data['path'], data.get('proto'), data.get('name'),
                    size=data.get('size') or 0, rules=rules,
-                   copy_source=data.get('copy_source'))
+                   copy_source=data.get('copy_source'),
+                   server=data.get('server'),
+                   addresses=json.loads(data.get('addresses') or '[]'))
 
 
 def _ip_target(text):
@@ -139,9 +152,19 @@ def quote_path(path):
     return '"%s"' % path if (' ' in path or '#' in path) else path
 
 
-def render_exports(records, backend, options):
-    """Text of the NFS exports file for every NFS record with rules."""
-    lines = [_HEADER % backend]
+def _header(backend, server):
+    text = _HEADER % backend
+    if server is not None:
+        text += ('# Share server %s, serving on %s.\n'
+                 % (server.entity_id,
+                    ', '.join(ip for ip, _admin in server.addresses)
+                    or 'no address'))
+    return text
+
+
+def render_exports(records, backend, options, server=None):
+    """Text of the NFS exports file for every NFS record with rules (of one share server's namespace when ``server``)."""
+    lines = [_header(backend, server)]
     for record in sorted(records, key=lambda r: r.path):
         if record.proto != 'NFS':
             continue
@@ -180,9 +203,10 @@ def _samba_section(record):
     return '\n'.join(lines) + '\n'
 
 
-def render_samba(records, backend):
-    """Text of the Samba include file for every CIFS record with rules."""
-    parts = [_HEADER % backend]
+def render_samba(records, backend, server=None, includes=()):
+    """Text of the Samba include file for every CIFS record with rules; the backend's file includes its servers' files."""
+    parts = [_header(backend, server)]
+    parts += ['include = %s\n' % path for path in includes]
     for record in sorted(records, key=lambda r: r.name or ''):
         if record.proto == 'CIFS' and record.rules:
             if any(c in record.path for c in '\n\r'):
@@ -275,19 +299,60 @@ class ExportWriter(object):
                           {'path': record.path, 'id': record.entity_id})
         return records
 
+    def server_files(self, server_id):
+        """The exports and Samba files of one share server, beside the backend's own."""
+        def beside(path, suffix):
+            return os.path.join(os.path.dirname(path), '%s-server-%s%s'
+                                % (self.backend, server_id, suffix))
+        return (beside(self.exports_file, '.exports'),
+                beside(self.samba_file, '-smb.conf'))
+
+    @staticmethod
+    def _write(path, text, what):
+        with fsops.translated('write the %s' % what, path):
+            fsops.atomic_write(path, text)
+
     def sync(self, nfs=True, cifs=True):
-        """Rewrite both files (atomically) from the records; apply them."""
+        """Rewrite the files (atomically) from the records; apply them.
+
+        Records of a share server's namespace go to that server's own
+        files; the backend's Samba file includes every server's one (and
+        NFS reads the server files when the backend's exports file is in
+        an ``exports.d`` directory).
+        """
         with self.registry.lock:
             records = self._safe_records()
-            exports = render_exports(records, self.backend, self.nfs_options)
-            samba = render_samba(records, self.backend)
-            with fsops.translated('write the exports file',
-                                  self.exports_file):
-                fsops.atomic_write(self.exports_file, exports)
-            with fsops.translated('write the Samba include file',
-                                  self.samba_file):
-                fsops.atomic_write(self.samba_file, samba)
+            servers = {r.entity_id: r for r in self.registry.all()
+                       if r.kind == SERVER}
+            grouped = collections.defaultdict(list)
+            for record in records:
+                grouped[record.server if record.server in servers
+                        else None].append(record)
+            includes = []
+            for server_id, server in sorted(servers.items()):
+                nfs_file, smb_file = self.server_files(server_id)
+                mine = grouped.get(server_id, [])
+                self._write(nfs_file, render_exports(
+                    mine, self.backend, self.nfs_options, server),
+                    'exports file of share server %s' % server_id)
+                self._write(smb_file, render_samba(mine, self.backend,
+                                                   server),
+                            'Samba file of share server %s' % server_id)
+                includes.append(smb_file)
+            own = grouped.get(None, [])
+            self._write(self.exports_file, render_exports(
+                own, self.backend, self.nfs_options), 'exports file')
+            self._write(self.samba_file, render_samba(
+                own, self.backend, includes=includes), 'Samba include file')
             if nfs:
                 self._run('nfs')
             if cifs:
                 self._run('cifs')
+
+    def remove_server_files(self, server_id):
+        """Delete one share server's files (its record must be forgotten first)."""
+        for path in self.server_files(server_id):
+            with fsops.translated('remove the file of share server %s'
+                                  % server_id, path):
+                if os.path.lexists(path):
+                    os.unlink(path)

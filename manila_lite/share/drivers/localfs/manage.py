@@ -155,7 +155,8 @@ class ManageMixin(object):
         record = exports.Record(
             snapshot['id'], exports.SNAPSHOT, pool.name, real,
             share['share_proto'], snapshot.get('name')
-            or 'share-snapshot-%s' % snapshot['id'], size=size)
+            or 'share-snapshot-%s' % snapshot['id'], size=size,
+            server=pool.server_id)
         self.registry.save(record)
         return {'size': size, 'provider_location': real,
                 'export_locations': self._record_locations(record)}

@@ -6,6 +6,9 @@ A pool is a directory; the driver keeps, inside it::
     <pool>/.localfs/snapshots/<snapshot name>/  snapshot copies
     <pool>/.localfs/staging/                     copies being built
     <pool>/.localfs/trash/                       directories being deleted
+    <pool>/server-<server id>/                   a share server's namespace
+                                                 (DHSS=True), laid out as a
+                                                 pool of its own
 
 Every path derived from a name, a database value or a manage argument goes
 through :meth:`Pool.confine`: it is resolved with ``os.path.realpath``
@@ -53,6 +56,8 @@ def is_inside(root, path):
 
 class Pool(object):
     """One configured pool directory."""
+
+    server_id = None    # a ServerPool's share server
 
     def __init__(self, path):
         if not path or not os.path.isabs(path):
@@ -124,6 +129,25 @@ class Pool(object):
         """True when ``path`` resolves to ``<pool>/.localfs`` or below it."""
         real = _real(path)
         return real == self.internal_dir or is_inside(self.internal_dir, real)
+
+
+SERVER_DIR_PREFIX = 'server-'
+
+
+class ServerPool(Pool):
+    """A share server's namespace inside a pool: laid out as a pool, named as its pool, confining paths to itself."""
+
+    def __init__(self, pool, server_id):
+        check_name(server_id, 'share server id')
+        super().__init__(os.path.join(pool.path,
+                                      SERVER_DIR_PREFIX + server_id))
+        self.name = pool.name
+        self.base = pool
+        self.server_id = server_id
+
+    def __repr__(self):
+        return '<ServerPool %s of server %s at %s>' % (
+            self.name, self.server_id, self.path)
 
 
 def _refused(reason):

@@ -28,7 +28,7 @@ class SnapshotMixin(object):
         """Return ``(pool, resolved snapshot directory)``; the path must stay in the share's pool."""
         record = self.registry.get(snapshot['id'])
         if record is not None:
-            pool = self._pool(record.pool)
+            pool = self._pool(record.pool, record.server)
             path = record.path
         else:
             pool = self._share_pool(snapshot['share'])
@@ -80,7 +80,8 @@ class SnapshotMixin(object):
         record = exports.Record(
             snapshot['id'], exports.SNAPSHOT, pool.name, dst,
             share['share_proto'], snapshot['name'],
-            size=snapshot.get('size') or share['size'])
+            size=snapshot.get('size') or share['size'],
+            server=pool.server_id)
         self.registry.save(record)
         LOG.info('localfs snapshot %(id)s of share %(share)s at %(path)s.',
                  {'id': snapshot['id'], 'share': share['id'], 'path': dst})
@@ -109,7 +110,7 @@ class SnapshotMixin(object):
             record = exports.Record(
                 snapshot['id'], exports.SNAPSHOT, pool.name, path,
                 snapshot['share']['share_proto'], snapshot['name'],
-                size=snapshot.get('size') or 0)
+                size=snapshot.get('size') or 0, server=pool.server_id)
         return self._apply_rules(record, access_rules, readonly=True)
 
     def revert_to_snapshot(self, context, snapshot, share_access_rules,
@@ -175,10 +176,10 @@ class SnapshotMixin(object):
                 msg='localfs share directory %s already exists' % dst)
         return exports.Record(share['id'], exports.SHARE, pool.name, dst,
                               proto, share['name'], size=share['size'],
-                              copy_source=src)
+                              copy_source=src, server=pool.server_id)
 
     def _clone(self, record, progress=None, cancel=None):
-        pool = self._pool(record.pool)
+        pool = self._pool(record.pool, record.server)
         self._copy_into(pool, record.copy_source, record.path,
                         record.name, size=record.size,
                         limit_id=record.entity_id, progress=progress,
