@@ -109,3 +109,63 @@ def test_dhss_share_server_lifecycle(fresh_db, pg_facade, daemon_factory,
     daemon.wait_for(lambda: not _servers(daemon, alpha), timeout=30,
                     message='server %s deleted' % server['id'])
     assert _ips(daemon, server['id']) == []
+
+
+def test_localfs_share_servers(fresh_db, pg_facade, daemon_factory,
+                               share_rpc, tmp_path):
+    """localfs: a server is a namespace with its own addresses; it is reused, refused while it holds data, then deleted with its files."""
+    pool = tmp_path / 'pools' / 'gamma'
+    daemon = daemon_factory(fresh_db, options={
+        'DEFAULT': {'enabled_share_backends': 'gamma'},
+        'gamma': backend_options(
+            'gamma', '10.254.0.10', '10.254.0.99', share_driver='localfs',
+            localfs_pools=str(pool), localfs_export_ips='',
+            localfs_exports_file=str(tmp_path / 'gamma.exports'),
+            localfs_apply_samba_config=False)})
+    host = daemon.pool_host('gamma').split('#')[0]
+    net_id, _subnet_id = test_servers.make_network(pg_facade)
+    first = _create(pg_facade, daemon, share_rpc, net_id, 'gamma')
+    assert first['status'] == 'available'
+    [server] = _servers(daemon, host)
+    assert server['status'] == 'active'
+    assert _ips(daemon, server['id']) == [('admin', '10.254.0.11'),
+                                          ('user', '10.254.0.10')]
+    namespace = pool / ('server-' + server['id'])
+    share_dir = namespace / ('share-' + first['id'])
+    assert share_dir.is_dir()
+    paths = sorted(r['path'] for r in daemon.db.rows(
+        "SELECT path FROM share_instance_export_locations WHERE "
+        "share_instance_id = :i AND deleted = 0", i=first['id']))
+    assert paths == ['10.254.0.10:%s' % share_dir,
+                     '10.254.0.11:%s' % share_dir]
+    server_file = tmp_path / ('gamma-server-%s.exports' % server['id'])
+    assert '10.254.0.10' in server_file.read_text()
+    second = _create(pg_facade, daemon, share_rpc, net_id, 'gamma')
+    assert second['share_server_id'] == server['id']
+    assert (namespace / ('share-' + second['id'])).is_dir()
+
+    for inst in (first, second):
+        rows.set_status(pg_facade, inst['share_id'], 'deleting')
+        share_rpc.delete_share_instance(rows.user_ctx(), inst)
+    daemon.wait_for(lambda: not daemon.db.rows(
+        "SELECT id FROM share_instances WHERE share_server_id = :s AND "
+        "deleted = 'False'", s=server['id']), timeout=30,
+        message='shares of the server deleted')
+    loaded = pg_facade.share_server_get(rows.admin_ctx(), server['id'])
+    full = jsonutils.to_primitive(dict(
+        server, backend_details=loaded['backend_details'],
+        share_network_subnet_ids=loaded['share_network_subnet_ids']))
+    # data left in the namespace by hand: the driver refuses, server error
+    (namespace / 'stray').write_text('not the driver\'s')
+    share_rpc.delete_share_server(rows.admin_ctx(), full)
+    daemon.wait_for(lambda: _servers(daemon, host)[0]['status'] == 'error',
+                    timeout=30, message='teardown refused')
+    assert (namespace / 'stray').exists()
+    (namespace / 'stray').unlink()
+    pg_facade.share_server_update(rows.admin_ctx(), server['id'],
+                                  {'status': 'active'})
+    share_rpc.delete_share_server(rows.admin_ctx(), full)
+    daemon.wait_for(lambda: not _servers(daemon, host), timeout=30,
+                    message='server %s deleted' % server['id'])
+    assert not namespace.exists()
+    assert not server_file.exists()
