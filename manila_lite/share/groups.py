@@ -1,4 +1,4 @@
-"""Share group and share group snapshot flows of the share service (driver_handles_share_servers=False).
+"""Share group and share group snapshot flows of the share service, on a share server in DHSS=True mode.
 
 The API writes the rows and puts them in ``creating``/``deleting``; these
 flows call the driver's group interface (whose base implementation falls
@@ -6,7 +6,10 @@ back to one share or snapshot operation per member) and record the
 outcome as upstream's manager does (states.md 4.19): the group, its member
 share instances, the group snapshot and its members (snapshot instances
 with ``share_group_snapshot_id``). Every driver failure ends in ``error``
-with a user message on the group's resource.
+with a user message on the group's resource. A DHSS=True group gets the
+server of its source snapshot's group, or one chosen or created on its
+share network (``servers.provide_for_group``); its shares are placed on
+it, and every driver call gets it.
 """
 
 from oslo_log import log as logging
@@ -18,6 +21,7 @@ from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import export_locations
 from manila_lite.share import guard
+from manila_lite.share import servers
 from manila_lite.share import states
 from manila_lite.share import views
 
@@ -116,17 +120,55 @@ def _source_snapshot(context, group):
                                            snapshot.share_group)
 
 
-def _create_on_driver(mgr, context, group, shares):
+def _server_dict(context, server_id):
+    """The driver dict of a group's share server, or None."""
+    if not server_id:
+        return None
+    return views.share_server_dict(db_api.share_server_get(context,
+                                                           server_id))
+
+
+def _provide_server(mgr, context, group, shares, source, values):
+    """The share server a new DHSS=True group goes on (None without a share network); fails the group with message 'no share server' and raises."""
+    if not mgr.driver_handles_share_servers:
+        return None
+    try:
+        parent_id = (source['share_group'] or {}).get(
+            'share_server_id') if source else None
+        if parent_id:
+            db_api.share_group_update(context, group['id'],
+                                      {'share_server_id': parent_id})
+            return _server_dict(context, parent_id)
+        if not group['share_network_id']:
+            return None
+        subnets = db_api.share_network_subnets_get_all_by_availability_zone_id(
+            context, group['share_network_id'],
+            values['availability_zone_id'])
+        if not subnets:
+            raise exception.ShareNetworkSubnetNotFound(
+                share_network_subnet_id=None)
+        group_dict = views.share_group_dict(group, shares, mgr.host)
+        server = servers.provide_for_group(mgr, context, group_dict, subnets,
+                                           group_snapshot=source)
+    except Exception as exc:
+        _create_failed(mgr, context, group, shares, exc, values,
+                       mf.Detail.NO_SHARE_SERVER)
+        raise guard.driver_error('provide share server', exc)
+    return views.share_server_dict(server)
+
+
+def _create_on_driver(mgr, context, group, shares, source, server):
     """Run the driver's group creation; returns ``(group values, {instance id: locations})``."""
     group_dict = views.share_group_dict(group, shares, mgr.host)
-    source = _source_snapshot(context, group)
+    if server is not None:
+        group_dict['share_server_id'] = server['id']
     if source is None:
         update = mgr.driver.create_share_group(context, group_dict,
-                                               share_server=None)
+                                               share_server=server)
         return _model_update('share group', update, _GROUP_COLUMNS), {}
     method = 'create_share_group_from_share_group_snapshot'
     update, share_updates = _pair(method, getattr(mgr.driver, method)(
-        context, group_dict, source, share_server=None))
+        context, group_dict, source, share_server=server))
     return (_model_update('share group', update, _GROUP_COLUMNS),
             _share_updates(share_updates, shares))
 
@@ -143,10 +185,7 @@ def _create_failed(mgr, context, group, shares, exc, values, detail=None):
 
 def _refusal(mgr, group):
     """Why this service cannot create ``group`` here (a ManilaException), or None."""
-    if mgr.driver_handles_share_servers:
-        return exception.NotSupportedYet(
-            method='create_share_group with driver_handles_share_servers')
-    if group['share_network_id']:
+    if group['share_network_id'] and not mgr.driver_handles_share_servers:
         return exception.InvalidInput(
             reason='Driver does not expect share-network to be provided '
                    'with current configuration.')
@@ -167,14 +206,15 @@ def create_share_group(mgr, context, share_group_id):
                   consistent_snapshot_support(mgr)}
     refusal = _refusal(mgr, group)
     if refusal is not None:
-        detail = None if mgr.driver_handles_share_servers else (
-            mf.Detail.UNEXPECTED_NETWORK)
-        _create_failed(mgr, context, group, shares, refusal, values, detail)
+        _create_failed(mgr, context, group, shares, refusal, values,
+                       mf.Detail.UNEXPECTED_NETWORK)
         raise refusal
+    source = _source_snapshot(context, group)
+    server = _provide_server(mgr, context, group, shares, source, values)
     LOG.info('Share group %s: creating', share_group_id)
     try:
         group_values, locations = _create_on_driver(mgr, context, group,
-                                                    shares)
+                                                    shares, source, server)
     except Exception as exc:
         _create_failed(mgr, context, group, shares, exc, values)
         raise guard.driver_error('create_share_group', exc)
@@ -204,7 +244,7 @@ def delete_share_group(mgr, context, share_group_id):
     try:
         update = mgr.driver.delete_share_group(
             context, views.share_group_dict(group, shares, mgr.host),
-            share_server=None)
+            share_server=_server_dict(context, group['share_server_id']))
         values = _model_update('share group', update, _GROUP_COLUMNS)
     except Exception as exc:
         states.advance(context, GROUP, share_group_id, 'delete_failed')
@@ -271,9 +311,12 @@ def _snapshot_on_driver(mgr, context, snapshot, members, method, event,
                         action):
     """Call the driver's ``method`` on a group snapshot; ``(snapshot values, member updates)``, or fail the snapshot (``event``) and raise."""
     try:
+        server = _server_dict(context,
+                              snapshot.share_group['share_server_id'])
         update, items = _pair(method, getattr(mgr.driver, method)(
             context, views.share_group_snapshot_dict(
-                snapshot, members, snapshot.share_group), share_server=None))
+                snapshot, members, snapshot.share_group),
+            share_server=server))
         values = _model_update('share group snapshot', update,
                                _GROUP_SNAPSHOT_COLUMNS)
         updates = (_member_updates(items, members)

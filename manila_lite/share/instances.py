@@ -112,10 +112,14 @@ def _provide_server(mgr, context, inst, snapshot_id, az_values):
                         if snapshot else None)
     if not (inst.get('share_network_id') or parent_server_id):
         return inst, az_values
+    # a share created into a group goes on the group's server (the
+    # driver's choice, as upstream)
+    group = (db_api.share_group_get(context, inst['share_group_id'])
+             if inst.get('share_group_id') else None)
     try:
         _server, inst = servers.provide(
             mgr, context, inst.get('share_network_id'), inst,
-            snapshot=snapshot, values=az_values)
+            snapshot=snapshot, share_group=group, values=az_values)
     except Exception as exc:
         LOG.error('Creation of share instance %s failed: failed to get '
                   'share server.', inst['id'])

@@ -152,6 +152,40 @@ def provide(mgr, context, share_network_id, inst, snapshot=None,
     return server, rows.instance(context, inst['id'])
 
 
+def provide_for_group(mgr, context, group, subnets, group_snapshot=None):
+    """Give a new share group a server of this host on ``subnets`` (chosen among the live ones within limits, or new and set up); returns it.
+
+    The group row gets the server's id under the placement lock, so the
+    free-server clean-up never takes a server a group was just given.
+    """
+    with _subnet_lock(subnets[0]['id']):
+        with _placement(mgr.host).read_lock():
+            candidates = within_limits(
+                mgr, context,
+                db_api.share_server_get_all_by_host_and_share_subnet_valid(
+                    context, mgr.host, subnets[0]['id']))
+            server = None
+            if candidates:
+                server = mgr.driver.choose_share_server_compatible_with_share_group(
+                    context, candidates, group,
+                    share_group_snapshot=group_snapshot)
+            if not server:
+                server = _new_server(mgr, context, subnets)
+            LOG.debug('Using share server %(server)s for share group '
+                      '%(group)s.', {'server': server['id'],
+                                     'group': group['id']})
+            db_api.share_group_update(context, group['id'],
+                                      {'share_server_id': server['id']})
+        if server['status'] == c.STATUS_CREATING:
+            types = group.get('share_types') or [{}]
+            server = setup(mgr, context, server, {
+                'request_host': group['host'],
+                'share_type_id': types[0].get('share_type_id'),
+                'qos_type_id': None, 'encryption_key_ref': None,
+                'keystone_url': None})
+    return server
+
+
 def _metadata(inst):
     return {'request_host': inst['host'],
             'share_type_id': inst['share_type_id'],
