@@ -1,8 +1,9 @@
 """Share groups through the real daemon, RabbitMQ and PostgreSQL, on the dummy and localfs drivers: success and failure paths.
 
-One daemon serves the module with three backends: ``alpha`` (dummy),
-``beta`` (localfs) and ``gamma`` (dummy whose group snapshot and group
-deletion fail).
+One daemon serves the module with five backends: ``alpha`` (dummy),
+``beta`` (localfs), ``gamma`` (dummy whose group snapshot and group
+deletion fail), and on share networks (DHSS=True) ``delta`` (localfs) and
+``epsilon`` (dummy whose servers cannot be set up).
 """
 
 import os
@@ -11,7 +12,9 @@ import pytest
 
 from manila_lite import context as ml_context
 from tests.functional import fixtures
+from tests.functional import test_share_servers
 from tests.unit.share import helpers
+from tests.unit.share import test_servers
 
 pytestmark = pytest.mark.functional
 
@@ -44,17 +47,18 @@ class Stack(object):
             row_id, timeout=timeout, message='%s %s not deleted' % (
                 table, row_id))
 
-    def group(self, backend, source_snapshot=None):
+    def group(self, backend, source_snapshot=None, share_network_id=None):
         host = self.daemon.pool_host(backend)
-        group_id, clones = helpers.make_group(self.db, ADMIN, host=host,
-                                              source_snapshot=source_snapshot)
+        group_id, clones = helpers.make_group(
+            self.db, ADMIN, host=host, source_snapshot=source_snapshot,
+            share_network_id=share_network_id)
         self.rpc.create_share_group(_ctx(), {'id': group_id}, host)
         return group_id, clones
 
-    def share_into(self, group_id, backend):
+    def share_into(self, group_id, backend, share_network_id=None):
         _share, inst = helpers.make_share(
             self.db, ADMIN, host=self.daemon.pool_host(backend),
-            share_group_id=group_id)
+            share_group_id=group_id, share_network_id=share_network_id)
         self.rpc.create_share_instance(_ctx(), inst, inst['host'], {}, {})
         self.wait('share_instances', inst['id'], 'available')
         return self.db.share_instance_get(ADMIN, inst['id'],
@@ -100,7 +104,8 @@ def stack(module_db, rabbitmq, tmp_path_factory):
                                      amqp_url=rabbitmq.amqp_url)
     dummy = fixtures.base_options('', '', '', '')['alpha']
     options = {
-        'DEFAULT': {'enabled_share_backends': 'alpha,beta,gamma'},
+        'DEFAULT': {'enabled_share_backends':
+                    'alpha,beta,gamma,delta,epsilon'},
         'beta': {'share_driver': 'localfs', 'share_backend_name': 'beta',
                  'driver_handles_share_servers': False,
                  'localfs_pools': str(workdir / 'beta'),
@@ -108,6 +113,12 @@ def stack(module_db, rabbitmq, tmp_path_factory):
         'gamma': dict(dummy, share_backend_name='gamma',
                       dummy_driver_fail_methods=(
                           'create_share_group_snapshot,delete_share_group')),
+        'delta': test_share_servers.backend_options(
+            'delta', '10.254.0.10', '10.254.0.99', share_driver='localfs',
+            localfs_pools=str(workdir / 'delta'), localfs_export_ips=''),
+        'epsilon': test_share_servers.backend_options(
+            'epsilon', '10.254.0.100', '10.254.0.199',
+            dummy_driver_fail_methods='_setup_server'),
     }
     cfg.CONF.set_override('connection', module_db, group='database')
     db_api.dispose_engine()
@@ -200,3 +211,54 @@ def test_localfs_group_snapshot_of_a_missing_share_fails(stack):
         os.rename(path + '.moved', path)
     assert stack.messages(snapshot_id) == [('002', 'SHARE_GROUP')]
     assert 'is missing' in stack.daemon.log_text()
+
+
+def test_localfs_group_on_a_share_network(stack, tmp_path_factory):
+    net_id, _subnet = test_servers.make_network(stack.db)
+    group_id, _ = stack.group('delta', share_network_id=net_id)
+    stack.wait('share_groups', group_id, 'available')
+    group = stack.db.share_group_get(ADMIN, group_id)
+    server = stack.db.share_server_get(ADMIN, group['share_server_id'])
+    assert server['status'] == 'active'
+    shares = [stack.share_into(group_id, 'delta', share_network_id=net_id)
+              for _ in range(2)]
+    for number, inst in enumerate(shares):
+        assert inst['share_server_id'] == server['id']
+        path = _write(inst, 'data', 'share %d' % number)
+        assert '/server-%s/' % server['id'] in path
+        assert inst['export_locations'][0]['path'].startswith('10.254.0.')
+    snapshot_id = stack.group_snapshot(group_id, 'delta')
+    stack.wait('share_group_snapshots', snapshot_id, 'available')
+    clone_id, clones = stack.group('delta', source_snapshot=snapshot_id,
+                                   share_network_id=net_id)
+    stack.wait('share_groups', clone_id, 'available')
+    assert stack.db.share_group_get(ADMIN, clone_id)[
+        'share_server_id'] == server['id']
+    for clone in clones:
+        stack.wait('share_instances', clone['id'], 'available')
+    copied = sorted(open(os.path.join(stack.db.share_instance_get(
+        ADMIN, c['id'])['export_locations'][0]['path'].split(':', 1)[1],
+        'data')).read() for c in clones)
+    assert copied == ['share 0', 'share 1']
+    stack.delete_group_snapshot(snapshot_id, 'delta')
+    stack.wait_deleted('share_group_snapshots', snapshot_id)
+    for inst in shares + clones:
+        stack.daemon.db.execute("UPDATE share_instances SET status = "
+                                "'deleting' WHERE id = :i", i=inst['id'])
+        stack.rpc.delete_share_instance(_ctx(), inst)
+    for inst in shares + clones:
+        stack.wait_deleted('share_instances', inst['id'])
+    for gid in (group_id, clone_id):
+        stack.delete_group(gid, 'delta')
+        stack.wait_deleted('share_groups', gid)
+
+
+def test_group_without_a_share_server_fails_with_a_message(stack):
+    net_id, _subnet = test_servers.make_network(stack.db)
+    group_id, _ = stack.group('epsilon', share_network_id=net_id)
+    stack.wait('share_groups', group_id, 'error')
+    assert [(m['action_id'], m['detail_id']) for m in stack.daemon.db.rows(
+        'SELECT * FROM messages WHERE resource_id = :r', r=group_id)] == [
+        ('002', '004')]
+    server_id = stack.db.share_group_get(ADMIN, group_id)['share_server_id']
+    assert stack.status('share_servers', server_id) == 'error'

@@ -98,14 +98,20 @@ def make_group(db_api, ctx, host='hostA@alpha#fake_pool_for_alpha',
         **extra))
     _insert(db_api, models.ShareGroupShareTypeMapping,
             {'share_group_id': group_id, 'share_type_id': share_type['id']})
-    sources = ([m['id'] for m in db_api.share_group_snapshot_members_get_all(
-        ctx, source_snapshot)] if source_snapshot else [None] * share_count)
+    members = (db_api.share_group_snapshot_members_get_all(
+        ctx, source_snapshot) if source_snapshot else [None] * share_count)
     instances = []
-    for member_id in sources:
+    for member in members:
+        # a clone inherits its source share's network and server
+        source = (db_api.share_instance_get(ctx, member['share_instance_id'])
+                  if member else {})
         _share, inst = make_share(
             db_api, ctx, host=host, project_id=project_id,
             status=share_status or status, share_group_id=group_id,
-            source_share_group_snapshot_member_id=member_id)
+            source_share_group_snapshot_member_id=(
+                member['id'] if member else None),
+            share_network_id=source.get('share_network_id'),
+            share_server_id=source.get('share_server_id'))
         instances.append(inst)
     return group_id, instances
 
