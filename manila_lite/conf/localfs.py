@@ -89,6 +89,14 @@ localfs_opts = [
                         ('never', 'always copy data')],
                help='(localfs) Copy-on-write copies (reflink, as '
                     '"cp --reflink") for snapshots, clones and reverts.'),
+    cfg.StrOpt('localfs_replication_type', default='readable',
+               choices=[('readable', 'replicas are exported read-only with '
+                                     "the share's rules"),
+                        ('dr', 'replicas are not exported until promoted')],
+               help='(localfs) Replication type reported when '
+                    'replication_domain is set: replicas are directories on '
+                    'localfs backends of the same replication_domain on this '
+                    'machine, kept in sync from the active one.'),
     cfg.IntOpt('localfs_async_copy_threshold_mb', default=1024, min=0,
                help='(localfs) A share created from a snapshot holding more '
                     'than this many MiB is copied in the background: the '

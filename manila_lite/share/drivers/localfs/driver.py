@@ -49,6 +49,7 @@ from manila_lite.share.drivers.localfs import jobs
 from manila_lite.share.drivers.localfs import manage
 from manila_lite.share.drivers.localfs import paths
 from manila_lite.share.drivers.localfs import quota
+from manila_lite.share.drivers.localfs import replication
 from manila_lite.share.drivers.localfs import servers
 from manila_lite.share.drivers.localfs import snapshots
 from manila_lite.share import drivers_private_data
@@ -118,6 +119,7 @@ def _parse_ips(values, option):
 
 class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
                     manage.ManageMixin, servers.ServerMixin,
+                    replication.ReplicationMixin,
                     driver.ExecuteMixin, driver.ShareDriver):
     """Local directories as shares; see the package docstring and ``manila_lite.conf.localfs``."""
 
@@ -313,6 +315,7 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
             'share_group_stats': {'consistent_snapshot_support': 'host'},
             'pools': [self._pool_stats(p) for p in self._pools.values()],
         }
+        stats.update(self._replication_stats())
         super()._update_share_stats(stats)
 
     def get_pool(self, share):
