@@ -1,5 +1,7 @@
 """Share replication through the real daemon, RabbitMQ and PostgreSQL: replicas, promotion, resync, replicated snapshots, revert, failures."""
 
+import os
+
 import pytest
 
 from tests.functional import share_rows as rows
@@ -146,3 +148,86 @@ def test_replica_driver_failures(daemon, pg_facade, share_rpc):
                                    force=True)
     _wait(daemon, failed, deleted=failed)
     assert daemon.running
+
+
+def _dir(pg, instance_id):
+    inst = pg.share_instance_get(rows.admin_ctx(), instance_id,
+                                 with_share_data=True)
+    return inst['export_locations'][0]['path'].split(':', 1)[1]
+
+
+def _wait_file(daemon, path, text):
+    def there():
+        try:
+            with open(path) as f:
+                return f.read() == text
+        except OSError:
+            return False
+    daemon.wait_for(there, timeout=30, message='%s holds %r' % (path, text))
+
+
+def test_localfs_replicas_hold_the_data(fresh_db, daemon_factory, pg_facade,
+                                        share_rpc, tmp_path):
+    """Two localfs backends of one domain: the replica is a synced directory, a file written before promotion is on the promoted one."""
+    pg = pg_facade
+    ctx = rows.admin_ctx()
+    options = {'DEFAULT': {'enabled_share_backends': 'gamma,delta',
+                           'replica_state_update_interval': 1}}
+    for name, ip in (('gamma', '127.0.0.1'), ('delta', '127.0.0.2')):
+        options[name] = {
+            'share_driver': 'localfs', 'share_backend_name': name,
+            'driver_handles_share_servers': False,
+            'replication_domain': 'rd2',
+            'localfs_pools': str(tmp_path / 'pools' / name),
+            'localfs_export_ips': ip}
+    daemon = daemon_factory(fresh_db, options=options)
+    share, active_id = _replicated_share(pg, daemon, share_rpc, 'gamma')
+    active_dir = _dir(pg, active_id)
+    with open(active_dir + '/a.txt', 'w') as f:
+        f.write('one')
+    replica_id = rh.add_replica(pg, ctx, share['id'],
+                                host=daemon.pool_host('delta'))
+    share_rpc.create_share_replica(rows.user_ctx(), _replica(
+        daemon, replica_id), daemon.pool_host('delta'), {}, {})
+    _wait(daemon, replica_id, status='available', replica_state='in_sync')
+    replica_dir = _dir(pg, replica_id)
+    assert replica_dir.startswith(str(tmp_path / 'pools' / 'delta'))
+    _wait_file(daemon, replica_dir + '/a.txt', 'one')
+    # the periodic update carries later writes over
+    with open(active_dir + '/b.txt', 'w') as f:
+        f.write('two')
+    _wait_file(daemon, replica_dir + '/b.txt', 'two')
+
+    snapshot = rh.replicated_snapshot(pg, ctx, share, [replica_id])
+    share_rpc.create_replicated_snapshot(rows.user_ctx(), share, snapshot)
+    daemon.wait_for(lambda: set(_snap_statuses(
+        daemon, snapshot['id']).values()) == {'available'},
+        message='replicated snapshot available on both replicas')
+
+    with open(active_dir + '/c.txt', 'w') as f:
+        f.write('before promotion')
+    _set(daemon, replica_id, status='replication_change')
+    share_rpc.promote_share_replica(rows.user_ctx(), _replica(
+        daemon, replica_id))
+    _wait(daemon, replica_id, status='available', replica_state='active')
+    with open(replica_dir + '/c.txt') as f:
+        assert f.read() == 'before promotion'
+    # the old active replica now follows the new one
+    with open(replica_dir + '/d.txt', 'w') as f:
+        f.write('after promotion')
+    _wait_file(daemon, active_dir + '/d.txt', 'after promotion')
+
+    daemon.db.execute("UPDATE share_snapshot_instances SET status = "
+                      "'deleting' WHERE snapshot_id = :s", s=snapshot['id'])
+    share_rpc.delete_replicated_snapshot(
+        rows.user_ctx(), snapshot, daemon.pool_host('delta'),
+        share_id=share['id'])
+    daemon.wait_for(lambda: _snap_statuses(daemon, snapshot['id']) == {},
+                    message='replicated snapshot deleted on both')
+    _set(daemon, active_id, status='deleting')
+    share_rpc.delete_share_replica(rows.user_ctx(), _replica(
+        daemon, active_id))
+    _wait(daemon, active_id, deleted=active_id)
+    assert not os.path.exists(active_dir)
+    assert os.listdir(str(tmp_path / 'pools' / 'gamma' / '.localfs' /
+                          'snapshots')) == []
