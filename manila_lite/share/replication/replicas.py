@@ -10,6 +10,7 @@ from manila_lite.share import access
 from manila_lite.share import guard
 from manila_lite.share import locks
 from manila_lite.share import rows
+from manila_lite.share import servers
 from manila_lite.share import states
 from manila_lite.share import views
 
@@ -54,6 +55,21 @@ def _create_refused(mgr, context, replica, detail, error):
                    {'replica_state': c.STATUS_ERROR})
     _message(mgr, context, mf.Action.CREATE, replica, detail=detail)
     raise error
+
+
+def _provide_server(mgr, context, replica):
+    """A DHSS=True replica goes on a share server of its share network here (chosen or created); returns it reloaded."""
+    if not (mgr.driver_handles_share_servers and replica['share_network_id']):
+        return replica
+    try:
+        servers.provide(mgr, context, replica['share_network_id'], replica)
+    except Exception as exc:
+        LOG.error('Share replica %s: failed to get a share server.',
+                  replica['id'])
+        _create_refused(mgr, context, replica, mf.Detail.NO_SHARE_SERVER,
+                        guard.driver_error('provide share server', exc))
+    return db_api.share_replica_get(context, replica['id'],
+                                    with_share_data=True)
 
 
 def _check_create_answer(answer):
@@ -101,6 +117,7 @@ def create(mgr, context, replica_id):
                         exception.InvalidDriverMode(
                             'The share-network value provided does not '
                             'match with the current driver configuration.'))
+    replica = _provide_server(mgr, context, replica)
     rules = db_api.share_instance_access_copy(context, replica['share_id'],
                                               replica_id)
     pairs = snapshot_pairs(context, {replica['share_id']: active},
