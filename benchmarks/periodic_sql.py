@@ -32,16 +32,17 @@ def _setup(db_url):
     return db_api
 
 
-def _manager(tmp):
+def _manager(tmp, name='bench', **options):
+    """An initialized in-process ShareManager of backend ``name`` (``options`` override its section)."""
     from manila_lite import context
     from manila_lite.db import api as db_api
     from manila_lite.share import manager as share_manager
     from oslo_config import cfg
     from tests.unit.conftest import configure_backend
     cfg.CONF.set_override('lock_path', tmp, group='oslo_concurrency')
-    configure_backend('bench')
-    mgr = share_manager.ShareManager(host='benchhost@bench',
-                                     service_name='bench')
+    configure_backend(name, **options)
+    mgr = share_manager.ShareManager(host='benchhost@%s' % name,
+                                     service_name=name)
     mgr.init_driver()
     svc = db_api.service_create(context.get_admin_context(), {
         'host': mgr.host, 'binary': 'manila-share', 'topic': 'manila-share',
@@ -99,16 +100,21 @@ def main():
     parser.add_argument('--postgres', action='store_true')
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(',')]
-    tmp = tempfile.mkdtemp(prefix='ml-periodic-')
+    run_on_db('ml-periodic-', args.postgres,
+              lambda url, tmp: run(sizes, url, tmp))
+
+
+def run_on_db(prefix, postgres, func):
+    """``func(db url, tmp dir)`` on SQLite in a new temporary directory, or on a private PostgreSQL."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
     os.chmod(tmp, 0o755)    # PostgreSQL runs as its own user
-    if args.postgres:
-        pg = common.local_services.start_postgres(tmp + '/pg')
-        try:
-            run(sizes, pg.url, tmp)
-        finally:
-            pg.stop()
-    else:
-        run(sizes, 'sqlite:///%s/bench.sqlite' % tmp, tmp)
+    if not postgres:
+        return func('sqlite:///%s/bench.sqlite' % tmp, tmp)
+    pg = common.local_services.start_postgres(tmp + '/pg')
+    try:
+        return func(pg.url, tmp)
+    finally:
+        pg.stop()
 
 
 if __name__ == '__main__':

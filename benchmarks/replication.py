@@ -11,9 +11,7 @@ non-active replica out_of_sync.
 """
 
 import argparse
-import os
 import statistics
-import tempfile
 import time
 
 import common  # noqa: F401  (puts the repository on sys.path)
@@ -113,16 +111,8 @@ def main():
     parser.add_argument('--postgres', action='store_true')
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(',')]
-    tmp = tempfile.mkdtemp(prefix='ml-replication-')
-    os.chmod(tmp, 0o755)    # PostgreSQL runs as its own user
-    if args.postgres:
-        pg = common.local_services.start_postgres(tmp + '/pg')
-        try:
-            run(sizes, args.ops, pg.url, tmp)
-        finally:
-            pg.stop()
-    else:
-        run(sizes, args.ops, 'sqlite:///%s/bench.sqlite' % tmp, tmp)
+    periodic_sql.run_on_db('ml-replication-', args.postgres,
+                           lambda url, tmp: run(sizes, args.ops, url, tmp))
 
 
 if __name__ == '__main__':

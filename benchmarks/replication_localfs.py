@@ -18,23 +18,12 @@ import replication
 
 
 def _manager(tmp, name, ip):
-    from manila_lite import context
-    from manila_lite.db import api as db_api
-    from manila_lite.share import manager as share_manager
-    from tests.unit.conftest import configure_backend
-    configure_backend(name, share_driver='localfs',
-                      localfs_pools=[os.path.join(tmp, 'pools', name)],
-                      localfs_export_ips=[ip], replication_domain='rd',
-                      localfs_exports_file=os.path.join(tmp, name + '.exp'),
-                      localfs_apply_samba_config=False)
-    mgr = share_manager.ShareManager(host='benchhost@%s' % name,
-                                     service_name=name)
-    mgr.init_driver()
-    svc = db_api.service_create(context.get_admin_context(), {
-        'host': mgr.host, 'binary': 'manila-share', 'topic': 'manila-share',
-        'report_count': 0, 'state': 'up'})
-    mgr.service_id = svc['id']
-    return mgr
+    return periodic_sql._manager(
+        tmp, name, share_driver='localfs',
+        localfs_pools=[os.path.join(tmp, 'pools', name)],
+        localfs_export_ips=[ip], replication_domain='rd',
+        localfs_exports_file=os.path.join(tmp, name + '.exp'),
+        localfs_apply_samba_config=False)
 
 
 def _timed(label, func):
@@ -98,8 +87,6 @@ def main():
     tmp = tempfile.mkdtemp(prefix='ml-replication-localfs-')
     db_api = periodic_sql._setup('sqlite:///%s/bench.sqlite' % tmp)
     replication._coordination(tmp)
-    from oslo_config import cfg
-    cfg.CONF.set_override('lock_path', tmp, group='oslo_concurrency')
     alpha = _manager(tmp, 'alpha', '127.0.0.1')
     beta = _manager(tmp, 'beta', '127.0.0.2')
     ctx = context.get_admin_context()

@@ -14,8 +14,6 @@ run that deletes N unused servers with their allocations.
 """
 
 import argparse
-import os
-import tempfile
 import time
 
 import common  # noqa: F401  (puts the repository on sys.path)
@@ -24,25 +22,11 @@ import replication
 
 
 def _manager(tmp):
-    from manila_lite import context
-    from manila_lite.db import api as db_api
-    from manila_lite.share import manager as share_manager
-    from oslo_config import cfg
-    from tests.unit.conftest import configure_backend
     from tests.unit.share import helpers
-    cfg.CONF.set_override('lock_path', tmp, group='oslo_concurrency')
-    configure_backend('bench', **helpers.dhss_options(
+    return periodic_sql._manager(tmp, **helpers.dhss_options(
         'bench', standalone_network_plugin_mask='16',
         standalone_network_plugin_allowed_ip_ranges=[
             '10.254.0.10-10.254.250.250']))
-    mgr = share_manager.ShareManager(host='benchhost@bench',
-                                     service_name='bench')
-    mgr.init_driver()
-    svc = db_api.service_create(context.get_admin_context(), {
-        'host': mgr.host, 'binary': 'manila-share', 'topic': 'manila-share',
-        'report_count': 0, 'state': 'up'})
-    mgr.service_id = svc['id']
-    return mgr
 
 
 def _timed_creates(mgr, db_api, ctx, ops, fresh_network):
@@ -125,16 +109,8 @@ def main():
     parser.add_argument('--postgres', action='store_true')
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(',')]
-    tmp = tempfile.mkdtemp(prefix='ml-servers-')
-    os.chmod(tmp, 0o755)    # PostgreSQL runs as its own user
-    if args.postgres:
-        pg = common.local_services.start_postgres(tmp + '/pg')
-        try:
-            run(sizes, args.ops, pg.url, tmp)
-        finally:
-            pg.stop()
-    else:
-        run(sizes, args.ops, 'sqlite:///%s/bench.sqlite' % tmp, tmp)
+    periodic_sql.run_on_db('ml-servers-', args.postgres,
+                           lambda url, tmp: run(sizes, args.ops, url, tmp))
 
 
 if __name__ == '__main__':

@@ -52,3 +52,26 @@ def finish(result):
     rpc.cleanup()
     json.dump(result, sys.stdout, default=str)
     sys.stdout.write('\n')
+
+
+def wait(read, wanted, timeout, what):
+    """Poll ``read()`` until it returns one of ``wanted``; AssertionError after ``timeout`` seconds."""
+    import time
+    deadline = time.monotonic() + timeout
+    value = read()
+    while value not in wanted:
+        if time.monotonic() > deadline:
+            raise AssertionError('%s is %r, not %r after %ss'
+                                 % (what, value, wanted, timeout))
+        time.sleep(0.1)
+        value = read()
+    return value
+
+
+def status(get, ctx, row_id, key='status'):
+    """``get(ctx, row_id)[key]``, or 'gone' when upstream's DB API finds no such row."""
+    from manila import exception
+    try:
+        return get(ctx, row_id)[key]
+    except exception.NotFound:
+        return 'gone'

@@ -52,3 +52,18 @@ def upstream(upstream_python, rabbitmq):
 def upstream_module(upstream_python, rabbitmq):
     """``upstream`` for module-scoped fixtures."""
     return make_runner(upstream_python, rabbitmq.url)
+
+
+def upstream_schema_daemon(upstream_module, module_db, rabbitmq, workdir,
+                           options):
+    """Module fixture body: a schema by upstream's ``db sync``, then our daemon with ``options`` on it; fails on daemon errors."""
+    from tests.functional import fixtures
+    upstream_module('db_sync.py', '--connection', module_db)
+    factory = fixtures.DaemonFactory(workdir, rabbitmq.url,
+                                     amqp_url=rabbitmq.amqp_url)
+    try:
+        yield factory(module_db, db_sync=False, options=options)
+    finally:
+        errors = factory.cleanup()
+    if errors:
+        pytest.fail('\n\n'.join(errors), pytrace=False)

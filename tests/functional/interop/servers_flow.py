@@ -8,30 +8,13 @@ scheduler's one step (set the host, cast create_share_instance) is done
 here as upstream's filter scheduler does it. Prints what it saw as JSON.
 """
 
-import time
 import uuid
 
 import _upstream
 
 
-def _wait(read, wanted, timeout, what):
-    deadline = time.monotonic() + timeout
-    value = read()
-    while value not in wanted:
-        if time.monotonic() > deadline:
-            raise AssertionError('%s is %r, not %r after %ss'
-                                 % (what, value, wanted, timeout))
-        time.sleep(0.1)
-        value = read()
-    return value
-
-
-def _status(get, ctx, row_id, key='status'):
-    from manila import exception
-    try:
-        return get(ctx, row_id)[key]
-    except exception.NotFound:
-        return 'gone'
+_wait = _upstream.wait
+_status = _upstream.status
 
 
 def _admin(ctx):

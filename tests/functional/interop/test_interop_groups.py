@@ -2,29 +2,22 @@
 
 import pytest
 
-from tests.functional import fixtures
+from tests.functional.interop import conftest
 
 pytestmark = pytest.mark.functional
 
 
 @pytest.fixture(scope='module')
 def groups_stack(upstream_module, module_db, rabbitmq, tmp_path_factory):
-    upstream_module('db_sync.py', '--connection', module_db)
     workdir = tmp_path_factory.mktemp('interop-groups')
-    factory = fixtures.DaemonFactory(workdir, rabbitmq.url,
-                                     amqp_url=rabbitmq.amqp_url)
     options = {'DEFAULT': {'enabled_share_backends': 'beta'},
                'beta': {'share_driver': 'localfs',
                         'share_backend_name': 'beta',
                         'driver_handles_share_servers': False,
                         'localfs_pools': str(workdir / 'beta'),
                         'localfs_export_ips': '127.0.0.1'}}
-    try:
-        yield factory(module_db, db_sync=False, options=options)
-    finally:
-        errors = factory.cleanup()
-    if errors:
-        pytest.fail('\n\n'.join(errors), pytrace=False)
+    yield from conftest.upstream_schema_daemon(
+        upstream_module, module_db, rabbitmq, workdir, options)
 
 
 def test_group_life_driven_by_upstream(upstream_module, module_db,

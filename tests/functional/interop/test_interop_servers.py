@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.functional import fixtures
+from tests.functional.interop import conftest
 from tests.functional import test_share_servers
 
 pytestmark = pytest.mark.functional
@@ -10,19 +10,12 @@ pytestmark = pytest.mark.functional
 
 @pytest.fixture(scope='module')
 def servers_stack(upstream_module, module_db, rabbitmq, tmp_path_factory):
-    upstream_module('db_sync.py', '--connection', module_db)
-    factory = fixtures.DaemonFactory(tmp_path_factory.mktemp('interop-srv'),
-                                     rabbitmq.url,
-                                     amqp_url=rabbitmq.amqp_url)
     options = {'DEFAULT': {'enabled_share_backends': 'alpha'},
                'alpha': test_share_servers.backend_options(
                    'alpha', '10.254.0.10', '10.254.0.99')}
-    try:
-        yield factory(module_db, db_sync=False, options=options)
-    finally:
-        errors = factory.cleanup()
-    if errors:
-        pytest.fail('\n\n'.join(errors), pytrace=False)
+    yield from conftest.upstream_schema_daemon(
+        upstream_module, module_db, rabbitmq,
+        tmp_path_factory.mktemp('interop-srv'), options)
 
 
 def test_share_servers_driven_by_upstream(upstream_module, module_db,
