@@ -395,6 +395,19 @@ class NetworkBadConfigurationException(NetworkException):
     message = 'Bad network configuration: %(reason)s.'
 
 
+class NetworkBindException(ManilaException):
+    message = 'Exception due to failed port status in binding.'
+
+
+class PortLimitExceeded(ManilaException):
+    message = 'Maximum number of ports exceeded.'
+    code = 413
+
+
+class IpAddressGenerationFailureClient(ManilaException):
+    message = 'No free IP addresses available in neutron subnet.'
+
+
 class NoValidHost(ManilaException):
     message = 'No valid host was found. %(reason)s'
 

@@ -22,9 +22,10 @@ STANDALONE_PATH = ('manila.network.standalone_network_plugin.'
 network_opts = [
     cfg.StrOpt('network_api_class', default=STANDALONE_PATH,
                help='Network plugin of the section: upstream class path or '
-                    "manila_lite alias ('standalone'). manila_lite embeds "
-                    'the standalone plugin and uses it by default; the '
-                    'Neutron plugin is not available yet.'),
+                    "manila_lite alias ('standalone', 'neutron', "
+                    "'neutron_single', 'neutron_bind', "
+                    "'neutron_bind_single'). The standalone plugin is the "
+                    'default; the Neutron ones read [neutron].'),
 ]
 
 network_base_opts = [

@@ -16,6 +16,7 @@ _OPT_MODULES = (
     'manila_lite.conf.share_driver',
     'manila_lite.conf.localfs',
     'manila_lite.conf.network',
+    'manila_lite.conf.neutron',
 )
 
 

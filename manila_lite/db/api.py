@@ -951,9 +951,38 @@ def network_allocations_get_for_share_server(context, share_server_id,
         context, share_server_id, label=label, subnet_id=subnet_id)
 
 
+def network_allocations_get_for_share_servers(context, share_server_ids):
+    """Live allocations of many servers (every label) in one SELECT."""
+    return _networks.network_allocations_get_for_share_servers(
+        context, share_server_ids)
+
+
 def network_allocation_ips_in_use(context, ip_addresses=None):
     """IP addresses of live allocations (optionally among ``ip_addresses``), one SELECT."""
     return _networks.network_allocation_ips_in_use(context, ip_addresses)
+
+
+def network_allocation_get(context, allocation_id, read_deleted=None):
+    """One allocation (``read_deleted`` 'no', 'yes' or 'only'); raises NotFound."""
+    return _networks.network_allocation_get(context, allocation_id,
+                                            read_deleted=read_deleted)
+
+
+def network_allocation_update(context, allocation_id, values,
+                              read_deleted=None):
+    """Update one allocation (a soft-deleted one too with ``read_deleted``); returns it reloaded."""
+    return _networks.network_allocation_update(
+        context, allocation_id, values, read_deleted=read_deleted)
+
+
+def network_allocation_delete(context, allocation_id):
+    """Soft-delete one allocation."""
+    return _networks.network_allocations_delete(context, [allocation_id])
+
+
+def network_allocations_delete(context, allocation_ids):
+    """Soft-delete live allocations by id in one UPDATE; returns the count."""
+    return _networks.network_allocations_delete(context, allocation_ids)
 
 
 def network_allocations_delete_for_servers(context, server_ids, label=None):

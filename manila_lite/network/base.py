@@ -14,6 +14,7 @@ from oslo_utils import importutils
 from stevedore import driver as stevedore_driver
 
 from manila_lite.conf import network as network_conf
+from manila_lite.conf import neutron as neutron_conf
 from manila_lite import exception
 
 CONF = cfg.CONF
@@ -23,9 +24,11 @@ OPTION = 'network_api_class'
 # Upstream class paths -> our alias.
 LEGACY_PATHS = {
     network_conf.STANDALONE_PATH: 'standalone',
+    neutron_conf.NEUTRON_PATH: 'neutron',
+    neutron_conf.NEUTRON_SINGLE_PATH: 'neutron_single',
+    neutron_conf.NEUTRON_BIND_PATH: 'neutron_bind',
+    neutron_conf.NEUTRON_BIND_SINGLE_PATH: 'neutron_bind_single',
 }
-# Upstream plugins manila_lite does not have yet: refused at start-up.
-NOT_YET = ('manila.network.neutron.',)
 
 
 def _group(config_group_name):
@@ -40,12 +43,6 @@ def register_opts(config_group_name, opts):
 
 def _resolve(value, section):
     value = (value or '').strip()
-    if any(value.startswith(prefix) for prefix in NOT_YET):
-        raise exception.ConfigError(
-            section=section, option=OPTION,
-            reason='%s is not available in manila_lite yet; use the '
-                   "standalone plugin ('standalone' or %s)"
-                   % (value, network_conf.STANDALONE_PATH))
     value = LEGACY_PATHS.get(value, value)
     try:
         if '.' not in value:

@@ -108,6 +108,17 @@ def network_allocations_get_for_share_server(context, share_server_id,
                                                   _Alloc.ip_address)))
 
 
+def network_allocations_get_for_share_servers(context, share_server_ids):
+    """Live allocations of many servers, every label, one SELECT."""
+    if not share_server_ids:
+        return []
+    stmt = utils.model_query(context, _Alloc).where(
+        _Alloc.share_server_id.in_(list(share_server_ids)))
+    with engine.reader(context) as session:
+        return list(session.scalars(stmt.order_by(_Alloc.created_at,
+                                                  _Alloc.ip_address)))
+
+
 def network_allocation_ips_in_use(context, ip_addresses=None):
     """The set of IP addresses held by live allocations (optionally among ``ip_addresses``), one SELECT."""
     stmt = sa.select(_Alloc.ip_address).where(model_base.live(_Alloc))
@@ -126,3 +137,36 @@ def network_allocations_delete_for_servers(context, server_ids, label=None):
         cond.append(_Alloc.label == label)
     with engine.writer(context) as session:
         return utils.soft_delete_where(session, _Alloc, *cond)
+
+
+def _allocation(session, context, allocation_id, read_deleted=None):
+    found = session.scalars(utils.model_query(
+        context, _Alloc, read_deleted=read_deleted).where(
+        _Alloc.id == allocation_id)).first()
+    if found is None:
+        raise exception.NotFound()
+    return found
+
+
+def network_allocation_get(context, allocation_id, read_deleted=None):
+    with engine.reader(context) as session:
+        return _allocation(session, context, allocation_id, read_deleted)
+
+
+def network_allocation_update(context, allocation_id, values,
+                              read_deleted=None):
+    with engine.writer(context) as session:
+        allocation = _allocation(session, context, allocation_id,
+                                 read_deleted)
+        utils.apply_values(allocation, values)
+    return network_allocation_get(context, allocation_id,
+                                  read_deleted=read_deleted)
+
+
+def network_allocations_delete(context, allocation_ids):
+    """Soft-delete live allocations by id in one UPDATE; returns the count."""
+    if not allocation_ids:
+        return 0
+    with engine.writer(context) as session:
+        return utils.soft_delete_where(
+            session, _Alloc, _Alloc.id.in_(list(allocation_ids)))

@@ -155,9 +155,6 @@ def test_dhss_true_mode_attaches_the_standalone_plugin(section):
 @pytest.mark.parametrize('option, value, words', [
     ('standalone_network_plugin_gateway', None,
      "'standalone_network_plugin_gateway' is required"),
-    ('network_api_class',
-     'manila.network.neutron.neutron_network_plugin.NeutronNetworkPlugin',
-     'not available in manila_lite yet'),
     ('network_api_class', 'nosuchplugin', 'cannot load network plugin'),
     ('standalone_network_plugin_allowed_ip_ranges', ['10.9.0.1-10.9.0.5'],
      'does not fit network'),
