@@ -13,22 +13,23 @@ that is down, a schema not created yet).
 """
 
 import logging as std_logging
-import re
 import time
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from manila_lite.conf import validation
 from manila_lite import exception
 
 LOG = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
-_LOCATED = re.compile(
-    r"^Value for option (?P<name>\S+)(?: from LocationInfo\(.*?detail="
-    r"'(?P<file>[^']*)'\))? is not valid: (?P<why>.*)$", re.S)
-_LOCATION = re.compile(r" from LocationInfo\([^)]*\)\)?")
+# Shared with the library (network plugins check their sections too).
+_LOCATION = validation.LOCATION
+_one_line = validation.one_line
+option_error = validation.option_error
+read_options = validation.read_options
 
 
 def cli_logging_defaults(conf):
@@ -48,24 +49,6 @@ def setup_cli_logging(conf):
         std_logging.getLogger().setLevel(std_logging.WARNING)
 
 
-def _one_line(text):
-    return ' '.join(str(text).split())
-
-
-def option_error(section, name, exc):
-    """The ConfigError for option ``[section] name`` whose value ``exc`` rejected."""
-    text = str(exc)
-    match = _LOCATED.match(text)
-    if match:
-        why = match.group('why')
-        if match.group('file'):
-            why = '%s (in %s)' % (why, match.group('file'))
-    else:
-        why = _LOCATION.sub('', text)
-    return exception.ConfigError(section=section, option=name,
-                                 reason=_one_line(why))
-
-
 def parse_error_line(exc):
     """One line for an error oslo.config raised while parsing files and arguments."""
     if isinstance(exc, cfg.ConfigFilesNotFoundError):
@@ -78,16 +61,6 @@ def parse_error_line(exc):
             '[DEFAULT] ?: ', '')
     text = _one_line(str(exc).splitlines()[0] if str(exc) else repr(exc))
     return 'Invalid configuration: %s' % _LOCATION.sub('', text)
-
-
-def read_options(conf, section, names):
-    """Read ``names`` of ``section`` ('DEFAULT' or a group); raise ConfigError for the first invalid one."""
-    group = conf if section == 'DEFAULT' else conf[section]
-    for name in names:
-        try:
-            getattr(group, name)
-        except (cfg.Error, ValueError) as exc:
-            raise option_error(section, name, exc) from None
 
 
 def init_transport(conf):

@@ -1,4 +1,4 @@
-"""The Neutron client of the network plugins: ``[neutron]`` checked at start-up, python-neutronclient over a keystoneauth session, errors as manila_lite exceptions.
+"""The Neutron client of the network plugins: ``[neutron]`` checked at start-up, python-neutronclient over keystoneauth, errors as our exceptions.
 
 Construction reads and checks every ``[neutron]`` option (a bad one is a
 ConfigError naming it) and loads the keystoneauth session and auth plugin;
@@ -22,6 +22,7 @@ from oslo_utils import netutils
 import tenacity
 
 from manila_lite.conf import neutron as neutron_conf
+from manila_lite.conf import validation
 from manila_lite import exception
 
 CONF = cfg.CONF
@@ -39,19 +40,6 @@ CONNECT_ATTEMPTS = 5
 CONNECT_WAIT_MAX = 4
 # How many device ids one port listing filters on (keeps the URI short).
 DEVICE_ID_CHUNK = 40
-
-
-def read_options(conf, section, names):
-    """Read ``names`` of ``[section]``; the first unreadable one becomes a ConfigError naming it."""
-    group = conf if section == 'DEFAULT' else conf[section]
-    for name in names:
-        try:
-            getattr(group, name)
-        except (cfg.Error, ValueError) as exc:
-            text = ' '.join(str(exc).split())
-            reason = text.split(' is not valid: ', 1)[-1]
-            raise exception.ConfigError(section=section, option=name,
-                                        reason=reason) from None
 
 
 def _bad(option, reason):
@@ -78,10 +66,10 @@ def _load_auth(conf):
 
 def _check_client_options(conf):
     register = conf[GROUP]
-    read_options(conf, GROUP, [opt.dest for opt in
-                               neutron_conf.neutron_opts +
-                               ks_loading.get_session_conf_options() +
-                               ks_loading.get_auth_common_conf_options()])
+    names = [opt.dest for opt in neutron_conf.neutron_opts +
+             ks_loading.get_session_conf_options() +
+             ks_loading.get_auth_common_conf_options()]
+    validation.read_options(conf, GROUP, names)
     url = register.url
     if url and (netutils.urlsplit(url).scheme not in ('http', 'https')
                 or not netutils.urlsplit(url).netloc):

@@ -24,6 +24,7 @@ from oslo_log import log as logging
 import tenacity
 
 from manila_lite.conf import neutron as neutron_conf
+from manila_lite.conf import validation
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.network import base
@@ -53,9 +54,9 @@ class NeutronNetworkPlugin(base.NetworkBaseAPI):
         super().__init__(config_group_name=config_group_name, label=label)
         self.configuration = base.register_opts(config_group_name,
                                                 neutron_conf.plugin_opts)
-        neutron_api.read_options(CONF, self.config_group_name,
-                                 [opt.dest for opt in
-                                  neutron_conf.plugin_opts])
+        validation.read_options(
+            CONF, self.config_group_name,
+            [opt.dest for opt in neutron_conf.plugin_opts])
         self.neutron_api = neutron_api.API()
 
     # -- network data ------------------------------------------------------
@@ -393,7 +394,7 @@ class NeutronBindNetworkPlugin(NeutronNetworkPlugin):
         for profile in self.configuration.neutron_binding_profiles or []:
             CONF.register_opts(neutron_conf.neutron_binding_profile_opts,
                                group=profile)
-            neutron_api.read_options(
+            validation.read_options(
                 CONF, profile, [opt.dest for opt in
                                 neutron_conf.neutron_binding_profile_opts])
             self.binding_profiles.append(profile)

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 import tenacity
 
 from manila_lite.conf import network as network_conf
-from manila_lite import context as ml_context
 from manila_lite.conf import neutron as neutron_conf
+from manila_lite import context as ml_context
 from manila_lite.db.sqlalchemy import models
 from manila_lite import exception
 from manila_lite.network import base
@@ -100,8 +100,8 @@ def test_allocate_creates_ports_rows_and_fills_the_subnet(neutron, override,
     assert isinstance(api, plugin.NeutronNetworkPlugin)
     made = api.allocate_network(admin_ctx, server, network, subnet, count=2)
     ports = sorted(fake.ports_of(server['id']), key=lambda p: p['name'])
-    assert [p['name'] for p in ports] == [server['id'] + '_0',
-                                         server['id'] + '_1']
+    assert [p['name'] for p in ports] == [
+        server['id'] + '_0', server['id'] + '_1']
     assert {(p['device_owner'], p['project_id'], p['admin_state_up'])
             for p in ports} == {('manila:share', 'p1', True)}
     found = rows(db, admin_ctx, server['id'])
@@ -337,7 +337,6 @@ def test_manage_and_unmanage_allocations(neutron, override, db, admin_ctx):
     ('url', 'ftp://127.0.0.1:1', 'url'),
     ('url', None, 'url'),
     ('auth_type', 'nosuchauth', 'auth_type'),
-    ('auth_type', 'password', 'auth_url'),
     ('cafile', '/nonexistent/ca.pem', 'cafile'),
 ])
 def test_bad_neutron_option_is_one_config_error(neutron, override, option,
@@ -350,3 +349,15 @@ def test_bad_neutron_option_is_one_config_error(neutron, override, option,
     assert str(info.value).startswith(
         'Invalid configuration: [neutron] %s: ' % named)
     assert '\n' not in str(info.value)
+
+
+def test_password_auth_without_auth_url_is_one_config_error():
+    # A private ConfigOpts: the password plugin registers required options.
+    conf = cfg.ConfigOpts()
+    neutron_conf.register_client_opts(conf)
+    conf.set_override('auth_type', 'password', group='neutron')
+    with pytest.raises(exception.ConfigError) as info:
+        neutron_api.API(conf=conf)
+    assert str(info.value).startswith(
+        'Invalid configuration: [neutron] auth_url: required by auth_type '
+        'password')
