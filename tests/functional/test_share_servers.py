@@ -54,6 +54,25 @@ def _create(pg, daemon, share_rpc, net_id, backend):
     return rows.instance(daemon, row['id'])
 
 
+def server_arg(pg, server):
+    """The share server dict upstream's API casts ``delete_share_server`` with."""
+    loaded = pg.share_server_get(rows.admin_ctx(), server['id'])
+    return jsonutils.to_primitive(dict(
+        server, backend_details=loaded['backend_details'],
+        share_network_subnet_ids=loaded['share_network_subnet_ids']))
+
+
+def delete_shares(pg, daemon, share_rpc, server_id, instances):
+    """Delete share ``instances`` of a server and wait till the server has none."""
+    for inst in instances:
+        rows.set_status(pg, inst['share_id'], 'deleting')
+        share_rpc.delete_share_instance(rows.user_ctx(), inst)
+    daemon.wait_for(lambda: not daemon.db.rows(
+        "SELECT id FROM share_instances WHERE share_server_id = :s AND "
+        "deleted = 'False'", s=server_id), timeout=30,
+        message='shares of server %s deleted' % server_id)
+
+
 def test_dhss_share_server_lifecycle(fresh_db, pg_facade, daemon_factory,
                                      share_rpc):
     daemon = daemon_factory(fresh_db, options={
@@ -91,20 +110,12 @@ def test_dhss_share_server_lifecycle(fresh_db, pg_facade, daemon_factory,
     assert _ips(daemon, bad['id']) == []
 
     # A server with shares is not deleted; once empty it is, network too.
-    loaded = pg_facade.share_server_get(rows.admin_ctx(), server['id'])
-    full = jsonutils.to_primitive(dict(
-        server, backend_details=loaded['backend_details'],
-        share_network_subnet_ids=loaded['share_network_subnet_ids']))
+    full = server_arg(pg_facade, server)
     share_rpc.delete_share_server(rows.admin_ctx(), full)
     daemon.wait_for(lambda: 'ShareServerInUse' in daemon.log_text(),
                     timeout=30, message='in-use server refused')
-    for inst in (first, second):
-        rows.set_status(pg_facade, inst['share_id'], 'deleting')
-        share_rpc.delete_share_instance(rows.user_ctx(), inst)
-    daemon.wait_for(lambda: not daemon.db.rows(
-        "SELECT id FROM share_instances WHERE share_server_id = :s AND "
-        "deleted = 'False'", s=server['id']), timeout=30,
-        message='shares of the server deleted')
+    delete_shares(pg_facade, daemon, share_rpc, server['id'],
+                  (first, second))
     share_rpc.delete_share_server(rows.admin_ctx(), full)
     daemon.wait_for(lambda: not _servers(daemon, alpha), timeout=30,
                     message='server %s deleted' % server['id'])

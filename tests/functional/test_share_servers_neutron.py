@@ -6,14 +6,12 @@ for its admin network; ``[neutron]`` points at a Neutron-compatible HTTP
 service of the test process (keystoneauth ``none`` auth, no Keystone).
 """
 
-from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import pytest
 import sqlalchemy as sa
 
 from manila_lite.db.sqlalchemy import models
-from tests.functional import fake_neutron
 from tests.functional import share_rows as rows
 from tests.functional import test_share_servers
 from tests.functional import test_startup_failures
@@ -24,10 +22,8 @@ PLUGINS = 'manila.network.neutron.neutron_network_plugin.'
 
 
 @pytest.fixture
-def neutron():
-    fake = fake_neutron.FakeNeutron().start()
-    yield fake
-    fake.stop()
+def neutron(neutron_service):
+    return neutron_service
 
 
 def _options(fake, admin_net, admin_subnet, **neutron):
@@ -125,16 +121,10 @@ def test_neutron_share_server_lifecycle(fresh_db, pg_facade, daemon_factory,
         in daemon.log_text()
 
     # Deleting the share, then the server: every port and row goes.
-    rows.set_status(pg_facade, share['share_id'], 'deleting')
-    share_rpc.delete_share_instance(rows.user_ctx(), share)
-    daemon.wait_for(lambda: not daemon.db.rows(
-        "SELECT id FROM share_instances WHERE share_server_id = :s AND "
-        "deleted = 'False'", s=server['id']), timeout=30,
-        message='share deleted')
-    loaded = pg_facade.share_server_get(rows.admin_ctx(), server['id'])
-    share_rpc.delete_share_server(rows.admin_ctx(), jsonutils.to_primitive(
-        dict(server, backend_details=loaded['backend_details'],
-             share_network_subnet_ids=loaded['share_network_subnet_ids'])))
+    test_share_servers.delete_shares(pg_facade, daemon, share_rpc,
+                                     server['id'], [share])
+    share_rpc.delete_share_server(
+        rows.admin_ctx(), test_share_servers.server_arg(pg_facade, server))
     daemon.wait_for(lambda: server['id'] not in [
         s['id'] for s in test_share_servers._servers(daemon, host)],
         timeout=30, message='server %s deleted' % server['id'])

@@ -15,7 +15,6 @@ from manila_lite import exception
 from manila_lite.network import base
 from manila_lite.network.neutron import api as neutron_api
 from manila_lite.network.neutron import plugin
-from tests.functional import fake_neutron
 
 CONF = cfg.CONF
 GROUP = 'netgrp'
@@ -23,10 +22,8 @@ PROFILE = 'switchprofile'
 
 
 @pytest.fixture
-def fake():
-    server = fake_neutron.FakeNeutron().start()
-    yield server
-    server.stop()
+def fake(neutron_service):
+    return neutron_service
 
 
 @pytest.fixture
