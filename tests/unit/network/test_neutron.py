@@ -358,3 +358,20 @@ def test_password_auth_without_auth_url_is_one_config_error():
     assert str(info.value).startswith(
         'Invalid configuration: [neutron] auth_url: required by auth_type '
         'password')
+
+
+@pytest.mark.parametrize('path, cls', [
+    (neutron_conf.NEUTRON_PATH, plugin.NeutronNetworkPlugin),
+    (neutron_conf.NEUTRON_SINGLE_PATH, plugin.NeutronSingleNetworkPlugin),
+    (neutron_conf.NEUTRON_BIND_PATH, plugin.NeutronBindNetworkPlugin),
+    (neutron_conf.NEUTRON_BIND_SINGLE_PATH,
+     plugin.NeutronBindSingleNetworkPlugin),
+])
+def test_upstream_paths_load_our_plugins(neutron, override, path, cls):
+    fake, net_id, subnet_id = neutron
+    api = build(override, path, neutron_net_id=net_id,
+                neutron_subnet_id=subnet_id)
+    assert type(api) is cls
+    assert api.label == 'user'
+    # No call reached Neutron while building the plugin.
+    assert fake.requests == []
