@@ -172,4 +172,38 @@ class StandaloneNetworkPlugin(base.NetworkBaseAPI):
     def manage_network_allocations(self, context, allocations, share_server,
                                    share_network=None,
                                    share_network_subnet=None):
-        raise exception.NotSupportedYet(method='manage_network_allocations')
+        """Record the addresses among ``allocations`` inside the allowed ranges; returns the others.
+
+        An address a live allocation holds already, or one repeated, is
+        not taken (it stays in the answer), so one address never belongs
+        to two servers.
+        """
+        if self.label != 'admin':
+            self._verify_share_network_subnet(share_server['id'],
+                                              share_network_subnet)
+        subnet = share_network_subnet or {}
+        info = self._save_network_info(context, subnet)
+        with lockutils.lock(ALLOCATION_LOCK, lock_file_prefix='manila-',
+                            external=True):
+            ours, remaining = self._select_managed(context, allocations)
+            if ours:
+                db_api.network_allocations_create(
+                    context, self._rows(share_server, subnet, info, ours))
+        return remaining
+
+    def _select_managed(self, context, allocations):
+        ours, remaining = [], []
+        for value in allocations:
+            try:
+                ip = netaddr.IPAddress(value)
+            except (netaddr.AddrFormatError, ValueError, TypeError):
+                raise _bad('the driver reported %r, not an IP address'
+                           % (value,))
+            if (ip.version == self.ip_version and str(ip) not in ours and
+                    any(ip in cidr for cidr in self.allowed_cidrs)):
+                ours.append(str(ip))
+            else:
+                remaining.append(value)
+        taken = db_api.network_allocation_ips_in_use(context, ours)
+        return ([ip for ip in ours if ip not in taken],
+                remaining + [ip for ip in ours if ip in taken])

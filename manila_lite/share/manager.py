@@ -42,6 +42,7 @@ from manila_lite.share.replication import replicas
 from manila_lite.share.replication import snapshots as replicated_snapshots
 from manila_lite.share import resize
 from manila_lite.share import rpcapi as share_rpcapi
+from manila_lite.share import server_manage
 from manila_lite.share import servers
 from manila_lite.share import shares
 from manila_lite.share import snapshots
@@ -349,14 +350,12 @@ class ShareManager(periodic_task.PeriodicTasks):
     @hook.add_hooks
     def manage_share_server(self, context, share_server_id, identifier,
                             driver_opts):
-        self._refuse(context, 'manage_share_server',
-                     share_server_id=share_server_id)
+        server_manage.manage_share_server(self, context.elevated(), share_server_id, identifier, driver_opts)
 
     @rpc_method()
     @hook.add_hooks
     def unmanage_share_server(self, context, share_server_id, force=False):
-        self._refuse(context, 'unmanage_share_server',
-                     share_server_id=share_server_id)
+        server_manage.unmanage_share_server(self, context.elevated(), share_server_id, force=force)
 
     @rpc_method()
     @hook.add_hooks

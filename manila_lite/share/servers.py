@@ -267,7 +267,7 @@ _SECURITY_SERVICE_KEYS = ('name', 'ou', 'domain', 'server', 'dns_ip',
                           'user', 'type', 'password', 'default_ad_site')
 
 
-def _security_service_details(share_network):
+def security_service_details(share_network):
     """Backend details keeping the network's security services, so deletion no longer needs the network."""
     return {'security_service_' + ss['type']: jsonutils.dumps(
             {key: ss[key] for key in _SECURITY_SERVICE_KEYS})
@@ -276,7 +276,7 @@ def _security_service_details(share_network):
 
 def _allocate(mgr, context, server, share_network, subnets):
     # A set-up that a crash interrupted allocated already: start clean.
-    _deallocate(mgr, context, [server])
+    deallocate(mgr, context, [server])
     for subnet in subnets:
         mgr.driver.allocate_network(context, server, share_network, subnet)
     mgr.driver.allocate_admin_network(context, server)
@@ -308,7 +308,7 @@ def _setup(mgr, context, server, metadata):
         for item in info:
             validate_segmentation_id(item)
         db_api.share_server_backend_details_set(
-            context, server['id'], _security_service_details(share_network))
+            context, server['id'], security_service_details(share_network))
         result = mgr.driver.setup_server(info, metadata=metadata) or {}
         mgr.driver.update_network_allocation(context, server)
         mgr.driver.update_admin_network_allocation(context, server)
@@ -342,7 +342,7 @@ def _setup_failed(mgr, context, server, exc):
     states.advance(context, states.SHARE_SERVER, server['id'],
                    'create_failed')
     try:
-        _deallocate(mgr, context, [server])
+        deallocate(mgr, context, [server])
     except Exception:
         LOG.exception('Network of share server %s not released.',
                       server['id'])
@@ -356,7 +356,7 @@ def _subnet_and_network(server):
     return subnet, (subnet['share_network'] if subnet is not None else None)
 
 
-def _deallocate(mgr, context, servers):
+def deallocate(mgr, context, servers):
     """Release the allocations of ``servers``: one batch through the plugins when the driver keeps the base behaviour."""
     driver = mgr.driver
     if (type(driver).deallocate_network is
@@ -370,7 +370,8 @@ def _deallocate(mgr, context, servers):
         driver.deallocate_network(context, server['id'], network, subnet)
 
 
-def _security_services(details):
+def security_services(details):
+    """The security services a server's backend details keep (see :func:`security_service_details`)."""
     found = []
     for kind in c.SECURITY_SERVICES_ALLOWED_TYPES:
         value = details.get('security_service_' + kind)
@@ -383,7 +384,7 @@ def _teardown(mgr, context, servers):
     """Release the network and tear down each of ``servers`` (all ``deleting``); returns the ids that failed."""
     failed = []
     try:
-        _deallocate(mgr, context, servers)
+        deallocate(mgr, context, servers)
     except Exception:
         LOG.exception('Network of share servers %s not released.',
                       [s['id'] for s in servers])
@@ -393,7 +394,7 @@ def _teardown(mgr, context, servers):
         try:
             mgr.driver.teardown_server(
                 server_details=details,
-                security_services=_security_services(details))
+                security_services=security_services(details))
         except Exception:
             LOG.exception("Share server '%s' failed on deletion.",
                           server['id'])
@@ -515,5 +516,5 @@ def settle_stranded(mgr, context, server):
             return 'left for its creating share instance'
         if states.advance(context, states.SHARE_SERVER, server['id'],
                           'create_failed'):
-            _deallocate(mgr, context, [server])
+            deallocate(mgr, context, [server])
         return 'marked failed, network released'

@@ -223,7 +223,7 @@ SHARE_BACKUP = StateTable('share_backup', [
 ])
 
 # Share servers (share_servers.status), states.md section 7; written with
-# conditional updates. Their manage/unmanage casts are refused for now.
+# conditional updates.
 ANY_SERVER_STATUS = (
     c.STATUS_CREATING, c.STATUS_ACTIVE, c.STATUS_ERROR, c.STATUS_DELETING,
     c.STATUS_INACTIVE, c.STATUS_MANAGING, c.STATUS_MANAGE_ERROR,
@@ -240,10 +240,11 @@ SHARE_SERVER = StateTable('share_server', [
     ('create_failed',           (c.STATUS_CREATING,),                c.STATUS_ERROR),
     ('delete_started',          SERVER_DELETABLE,                    c.STATUS_DELETING),
     ('delete_failed',           (c.STATUS_DELETING,),                c.STATUS_ERROR),
-    # A cast for an operation this service cannot perform yet.
-    ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
-    ('unsupported_manage_failed', ANY,                               c.STATUS_MANAGE_ERROR),
-    ('unsupported_unmanage_failed', ANY,                             c.STATUS_UNMANAGE_ERROR),
+    # manage / unmanage of an existing backend server (share/server_manage.py);
+    # a successful unmanage soft-deletes the row.
+    ('manage_succeeded',        (c.STATUS_MANAGING,),                c.STATUS_ACTIVE),
+    ('manage_failed',           (c.STATUS_MANAGING,),                c.STATUS_MANAGE_ERROR),
+    ('unmanage_failed',         (c.STATUS_UNMANAGING,),              c.STATUS_UNMANAGE_ERROR),
 ], statuses=ANY_SERVER_STATUS)
 
 # Rows of features this service does not implement yet: only the refusal

@@ -17,8 +17,6 @@ LOG = logging.getLogger(__name__)
 # A ``None`` event means the method has no row whose status fits; only a
 # user message is written. Calls (not listed) just raise.
 CASTS = {
-    'manage_share_server': ('server', 'share_server_id', 'unsupported_manage_failed', mf.Action.CREATE, None),
-    'unmanage_share_server': ('server', 'share_server_id', 'unsupported_unmanage_failed', mf.Action.DELETE, None),
     'share_server_migration_start': ('server_task', 'share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
     'share_server_migration_complete': ('server_task', 'src_share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
     'share_server_migration_cancel': ('server_task', 'src_share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
@@ -57,16 +55,12 @@ def _mark(context, kind, rid, event):
         inst = rows.instance(context, rid)
         states.advance(context, states.SHARE_TASK, inst['share_id'], event)
         return inst['project_id']
-    if kind == 'server':
-        # A missing server is a NotFound here, not a state-write warning.
-        db_api.share_server_get(context, rid)
     row = states.advance(context, _TABLES[kind], rid, event)
     return row['project_id'] if kind in _OWNED else None
 
 
 # kind -> the state table of the rows refusals write through a plain update
-_TABLES = {'server': states.SHARE_SERVER,
-           'server_task': states.SHARE_SERVER_TASK,
+_TABLES = {'server_task': states.SHARE_SERVER_TASK,
            'share_task': states.SHARE_TASK}
 _OWNED = ('share_task',)
 

@@ -206,12 +206,14 @@ def test_refused_cast_for_a_missing_server_logs_one_line(
     mgr = manager_factory()
     caplog.set_level(logging.DEBUG)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.unmanage_share_server(helpers.user_ctx(),
-                                  share_server_id='no-such-server',
-                                  force=False)
+        mgr.share_server_migration_start(
+            helpers.user_ctx(), share_server_id='no-such-server',
+            dest_host='h@b', writable=False, nondisruptive=False,
+            preserve_snapshots=False, new_share_network_id=None)
     assert isinstance(helpers.unwrap(excinfo), exception.NotSupportedYet)
     loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(loud) == 1 and 'unmanage_share_server' in loud[0].getMessage()
+    assert len(loud) == 1 and 'share_server_migration_start' in \
+        loud[0].getMessage()
 
 
 def test_driver_not_initialized_touches_nothing(manager_factory, db,
