@@ -180,3 +180,98 @@ def test_localfs_share_servers(fresh_db, pg_facade, daemon_factory,
                     message='server %s deleted' % server['id'])
     assert not namespace.exists()
     assert not server_file.exists()
+
+
+def _emptied_server(pg, daemon, share_rpc, net_id, backend):
+    """A server of ``backend`` whose only share was created and deleted: returns its row."""
+    inst = _create(pg, daemon, share_rpc, net_id, backend)
+    assert inst['status'] == 'available'
+    rows.set_status(pg, inst['share_id'], 'deleting')
+    share_rpc.delete_share_instance(rows.user_ctx(), inst)
+    daemon.wait_for(lambda: not daemon.db.rows(
+        "SELECT id FROM share_instances WHERE id = :i AND deleted = "
+        "'False'", i=inst['id']), timeout=30, message='share deleted')
+    return pg.share_server_get(rows.admin_ctx(), inst['share_server_id'])
+
+
+def _unmanage(pg, share_rpc, server, force=False):
+    """Do what upstream's API does: ``unmanage_starting``, then the cast."""
+    pg.share_server_update(rows.admin_ctx(), server['id'],
+                           {'status': 'unmanage_starting'})
+    share_rpc.unmanage_share_server(rows.admin_ctx(), {
+        'id': server['id'], 'host': server['host']}, force=force)
+
+
+def _manage(pg, share_rpc, host, subnet_id, identifier):
+    """Do what upstream's API does: a ``manage_starting`` row, then the cast; returns the row's id."""
+    row = pg.share_server_create(rows.admin_ctx(), {
+        'host': host, 'status': 'manage_starting',
+        'share_network_subnets': [subnet_id], 'is_auto_deletable': False,
+        'identifier': identifier})
+    share_rpc.manage_share_server(rows.admin_ctx(), {
+        'id': row['id'], 'host': host}, identifier, {})
+    return row['id']
+
+
+def _status_after(daemon, server_id, transitional):
+    daemon.wait_for(lambda: daemon.db.scalar(
+        'SELECT status FROM share_servers WHERE id = :i', i=server_id)
+        != transitional, timeout=30,
+        message='server %s left %s' % (server_id, transitional))
+    return daemon.db.row('SELECT * FROM share_servers WHERE id = :i',
+                         i=server_id)
+
+
+def test_unmanage_and_manage_share_servers(fresh_db, pg_facade,
+                                           daemon_factory, share_rpc):
+    daemon = daemon_factory(fresh_db, options={
+        'DEFAULT': {'enabled_share_backends': 'alpha,beta'},
+        'alpha': backend_options('alpha', '10.254.0.10', '10.254.0.99'),
+        'beta': backend_options('beta', '10.254.0.100', '10.254.0.199',
+                         dummy_driver_fail_methods='unmanage_server'),
+    })
+    alpha = daemon.pool_host('alpha').split('#')[0]
+    net_id, subnet_id = test_servers.make_network(pg_facade)
+
+    # Unmanage: the row and its addresses go, the backend keeps the server.
+    old = _emptied_server(pg_facade, daemon, share_rpc, net_id, 'alpha')
+    old_ips = [ip for _label, ip in _ips(daemon, old['id'])]
+    _unmanage(pg_facade, share_rpc, old)
+    row = _status_after(daemon, old['id'], 'unmanage_starting')
+    assert row['deleted'] == old['id']
+    assert _ips(daemon, old['id']) == []
+
+    # Manage it again: active, same identifier and addresses.
+    new_id = _manage(pg_facade, share_rpc, alpha, subnet_id, old['id'])
+    row = _status_after(daemon, new_id, 'manage_starting')
+    assert (row['status'], row['identifier']) == ('active', old['id'])
+    assert sorted(ip for _label, ip in _ips(daemon, new_id)) == sorted(
+        old_ips)
+    details = pg_facade.share_server_get(rows.admin_ctx(),
+                                         new_id)['backend_details']
+    assert details['service_ip'] == old['backend_details']['service_ip']
+    assert rows.messages(daemon, subnet_id) == []
+
+    # A backend server that does not exist: manage_error, a user message,
+    # no address kept.
+    unknown = _manage(pg_facade, share_rpc, alpha, subnet_id,
+                      '0b7a4b1c-1111-4222-8333-944455556666')
+    assert _status_after(daemon, unknown, 'manage_starting')['status'] == \
+        'manage_error'
+    assert _ips(daemon, unknown) == []
+    assert rows.messages(daemon, subnet_id) == [
+        ('002', '001', 'SHARE_NETWORK_SUBNET', 'p1')]
+
+    # A driver failing unmanage_server: unmanage_error, addresses kept;
+    # forced, the server is forgotten all the same.
+    failing = _emptied_server(pg_facade, daemon, share_rpc, net_id, 'beta')
+    _unmanage(pg_facade, share_rpc, failing)
+    assert _status_after(daemon, failing['id'],
+                         'unmanage_starting')['status'] == 'unmanage_error'
+    assert len(_ips(daemon, failing['id'])) == 3
+    assert ('007', '001', 'SHARE_NETWORK_SUBNET', 'p1') in rows.messages(
+        daemon, subnet_id)
+    _unmanage(pg_facade, share_rpc, failing, force=True)
+    assert _status_after(daemon, failing['id'],
+                         'unmanage_starting')['deleted'] == failing['id']
+    assert _ips(daemon, failing['id']) == []

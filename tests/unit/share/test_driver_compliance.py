@@ -380,3 +380,43 @@ def test_driver_in_dhss_true_mode(entry_point, manager_factory, admin_ctx):
     for key in ('max_shares_per_share_server', 'max_share_server_size',
                 'server_pools_mapping'):
         assert key in caps, key
+
+
+# DHSS=True drivers: alias -> whether they adopt existing backend servers
+# (manage_share_server / unmanage_share_server). One that does overrides
+# the three methods and passes an unmanage / manage round trip.
+MANAGES_SERVERS = {'dummy': True}
+MANAGE_SERVER_METHODS = ('get_share_server_network_info', 'manage_server',
+                         'unmanage_server')
+
+
+def test_every_dhss_true_driver_declares_its_server_manage_support():
+    assert set(MANAGES_SERVERS) == {name for name, ok in DHSS_TRUE.items()
+                                    if ok}
+
+
+@pytest.mark.parametrize('name', sorted(MANAGES_SERVERS))
+def test_driver_unmanages_and_manages_a_share_server(name, manager_factory,
+                                                     db, admin_ctx):
+    from manila_lite.share import driver_base
+    from tests.unit.share import helpers
+    from tests.unit.share import test_server_manage as tsm
+    options = dict(DRIVER_TEST_OPTIONS.get(name, {}), share_driver=name,
+                   **helpers.dhss_options())
+    mgr = manager_factory(**options)
+    overridden = [m for m in MANAGE_SERVER_METHODS
+                  if getattr(type(mgr.driver), m) is not getattr(
+                      driver_base.ShareServerMixin, m)]
+    assert overridden == (list(MANAGE_SERVER_METHODS)
+                          if MANAGES_SERVERS[name] else [])
+    if not MANAGES_SERVERS[name]:
+        return
+    subnet_id, old, old_ips = tsm.unmanaged_server(mgr, db, admin_ctx)
+    new_id = tsm.managing_row(mgr, db, admin_ctx, subnet_id, old['id'])
+    mgr.manage_share_server(admin_ctx, new_id, old['id'], {})
+    server = db.share_server_get(admin_ctx, new_id)
+    assert server['status'] == 'active'
+    assert server['identifier']
+    assert sorted(a['ip_address'] for a in
+                  db.network_allocations_get_for_share_server(
+                      admin_ctx, new_id)) == old_ips
