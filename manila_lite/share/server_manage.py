@@ -236,4 +236,3 @@ def settle_stranded(mgr, context, server, seconds):
             _record_failure(mgr, context, server, 'unmanage_failed',
                             mf.Action.DELETE, error)
     return 'marked failed'
-

@@ -1,7 +1,8 @@
 """Share servers of a DHSS=True dummy backend through the real daemon, RabbitMQ and PostgreSQL, with standalone allocations.
 
-One daemon runs two DHSS=True backends: ``alpha`` works, ``beta`` fails
-``setup_server``. One test walks the whole lifecycle to keep suite time low.
+Each test's daemon runs two DHSS=True backends: ``alpha`` works, ``beta``
+fails one driver method (``setup_server``; ``unmanage_server``). One test
+walks the whole lifecycle, one unmanage and manage, to keep suite time low.
 """
 
 from oslo_serialization import jsonutils
@@ -35,7 +36,8 @@ def _servers(daemon, host):
                           "deleted = 'False'", h=host)
 
 
-def _ips(daemon, server_id):
+def allocated_ips(daemon, server_id):
+    """Sorted ``(label, address)`` of a server's live allocations."""
     return sorted((r['label'], r['ip_address']) for r in daemon.db.rows(
         "SELECT * FROM network_allocations WHERE share_server_id = :s AND "
         "deleted = 'False'", s=server_id))
@@ -73,23 +75,29 @@ def delete_shares(pg, daemon, share_rpc, server_id, instances):
         message='shares of server %s deleted' % server_id)
 
 
-def test_dhss_share_server_lifecycle(fresh_db, pg_facade, daemon_factory,
-                                     share_rpc):
+def _two_backends(daemon_factory, fresh_db, pg, beta_fails):
+    """A daemon: ``alpha`` works, ``beta`` fails ``beta_fails``; returns (daemon, alpha host, network id, subnet id)."""
     daemon = daemon_factory(fresh_db, options={
         'DEFAULT': {'enabled_share_backends': 'alpha,beta'},
         'alpha': backend_options('alpha', '10.254.0.10', '10.254.0.99'),
         'beta': backend_options('beta', '10.254.0.100', '10.254.0.199',
-                                dummy_driver_fail_methods='_setup_server'),
+                                dummy_driver_fail_methods=beta_fails),
     })
-    alpha = daemon.pool_host('alpha').split('#')[0]
-    net_id, subnet_id = test_servers.make_network(pg_facade)
+    net_id, subnet_id = test_servers.make_network(pg)
+    return daemon, daemon.pool_host('alpha').split('#')[0], net_id, subnet_id
+
+
+def test_dhss_share_server_lifecycle(fresh_db, pg_facade, daemon_factory,
+                                     share_rpc):
+    daemon, alpha, net_id, subnet_id = _two_backends(
+        daemon_factory, fresh_db, pg_facade, '_setup_server')
 
     first = _create(pg_facade, daemon, share_rpc, net_id, 'alpha')
     assert first['status'] == 'available'
     [server] = _servers(daemon, alpha)
     assert server['status'] == 'active'
     assert first['share_server_id'] == server['id']
-    assert _ips(daemon, server['id']) == [
+    assert allocated_ips(daemon, server['id']) == [
         ('admin', '10.254.0.12'), ('user', '10.254.0.10'),
         ('user', '10.254.0.11')]
     subnet = daemon.db.row('SELECT * FROM share_network_subnets WHERE '
@@ -107,7 +115,7 @@ def test_dhss_share_server_lifecycle(fresh_db, pg_facade, daemon_factory,
     bad = pg_facade.share_server_get(rows.admin_ctx(),
                                      failed['share_server_id'])
     assert bad['status'] == 'error'
-    assert _ips(daemon, bad['id']) == []
+    assert allocated_ips(daemon, bad['id']) == []
 
     # A server with shares is not deleted; once empty it is, network too.
     full = server_arg(pg_facade, server)
@@ -119,7 +127,7 @@ def test_dhss_share_server_lifecycle(fresh_db, pg_facade, daemon_factory,
     share_rpc.delete_share_server(rows.admin_ctx(), full)
     daemon.wait_for(lambda: not _servers(daemon, alpha), timeout=30,
                     message='server %s deleted' % server['id'])
-    assert _ips(daemon, server['id']) == []
+    assert allocated_ips(daemon, server['id']) == []
 
 
 def test_localfs_share_servers(fresh_db, pg_facade, daemon_factory,
@@ -139,8 +147,8 @@ def test_localfs_share_servers(fresh_db, pg_facade, daemon_factory,
     assert first['status'] == 'available'
     [server] = _servers(daemon, host)
     assert server['status'] == 'active'
-    assert _ips(daemon, server['id']) == [('admin', '10.254.0.11'),
-                                          ('user', '10.254.0.10')]
+    assert allocated_ips(daemon, server['id']) == [
+        ('admin', '10.254.0.11'), ('user', '10.254.0.10')]
     namespace = pool / ('server-' + server['id'])
     share_dir = namespace / ('share-' + first['id'])
     assert share_dir.is_dir()
@@ -182,7 +190,7 @@ def test_localfs_share_servers(fresh_db, pg_facade, daemon_factory,
     assert not server_file.exists()
 
 
-def _emptied_server(pg, daemon, share_rpc, net_id, backend):
+def emptied_server(pg, daemon, share_rpc, net_id, backend):
     """A server of ``backend`` whose only share was created and deleted: returns its row."""
     inst = _create(pg, daemon, share_rpc, net_id, backend)
     assert inst['status'] == 'available'
@@ -194,7 +202,7 @@ def _emptied_server(pg, daemon, share_rpc, net_id, backend):
     return pg.share_server_get(rows.admin_ctx(), inst['share_server_id'])
 
 
-def _unmanage(pg, share_rpc, server, force=False):
+def request_unmanage(pg, share_rpc, server, force=False):
     """Do what upstream's API does: ``unmanage_starting``, then the cast."""
     pg.share_server_update(rows.admin_ctx(), server['id'],
                            {'status': 'unmanage_starting'})
@@ -202,7 +210,7 @@ def _unmanage(pg, share_rpc, server, force=False):
         'id': server['id'], 'host': server['host']}, force=force)
 
 
-def _manage(pg, share_rpc, host, subnet_id, identifier):
+def request_manage(pg, share_rpc, host, subnet_id, identifier):
     """Do what upstream's API does: a ``manage_starting`` row, then the cast; returns the row's id."""
     row = pg.share_server_create(rows.admin_ctx(), {
         'host': host, 'status': 'manage_starting',
@@ -213,7 +221,8 @@ def _manage(pg, share_rpc, host, subnet_id, identifier):
     return row['id']
 
 
-def _status_after(daemon, server_id, transitional):
+def status_after(daemon, server_id, transitional):
+    """Wait until the server left ``transitional``; returns its row."""
     daemon.wait_for(lambda: daemon.db.scalar(
         'SELECT status FROM share_servers WHERE id = :i', i=server_id)
         != transitional, timeout=30,
@@ -224,28 +233,22 @@ def _status_after(daemon, server_id, transitional):
 
 def test_unmanage_and_manage_share_servers(fresh_db, pg_facade,
                                            daemon_factory, share_rpc):
-    daemon = daemon_factory(fresh_db, options={
-        'DEFAULT': {'enabled_share_backends': 'alpha,beta'},
-        'alpha': backend_options('alpha', '10.254.0.10', '10.254.0.99'),
-        'beta': backend_options('beta', '10.254.0.100', '10.254.0.199',
-                         dummy_driver_fail_methods='unmanage_server'),
-    })
-    alpha = daemon.pool_host('alpha').split('#')[0]
-    net_id, subnet_id = test_servers.make_network(pg_facade)
+    daemon, alpha, net_id, subnet_id = _two_backends(
+        daemon_factory, fresh_db, pg_facade, 'unmanage_server')
 
     # Unmanage: the row and its addresses go, the backend keeps the server.
-    old = _emptied_server(pg_facade, daemon, share_rpc, net_id, 'alpha')
-    old_ips = [ip for _label, ip in _ips(daemon, old['id'])]
-    _unmanage(pg_facade, share_rpc, old)
-    row = _status_after(daemon, old['id'], 'unmanage_starting')
+    old = emptied_server(pg_facade, daemon, share_rpc, net_id, 'alpha')
+    old_ips = [ip for _label, ip in allocated_ips(daemon, old['id'])]
+    request_unmanage(pg_facade, share_rpc, old)
+    row = status_after(daemon, old['id'], 'unmanage_starting')
     assert row['deleted'] == old['id']
-    assert _ips(daemon, old['id']) == []
+    assert allocated_ips(daemon, old['id']) == []
 
     # Manage it again: active, same identifier and addresses.
-    new_id = _manage(pg_facade, share_rpc, alpha, subnet_id, old['id'])
-    row = _status_after(daemon, new_id, 'manage_starting')
+    new_id = request_manage(pg_facade, share_rpc, alpha, subnet_id, old['id'])
+    row = status_after(daemon, new_id, 'manage_starting')
     assert (row['status'], row['identifier']) == ('active', old['id'])
-    assert sorted(ip for _label, ip in _ips(daemon, new_id)) == sorted(
+    assert sorted(ip for _label, ip in allocated_ips(daemon, new_id)) == sorted(
         old_ips)
     details = pg_facade.share_server_get(rows.admin_ctx(),
                                          new_id)['backend_details']
@@ -254,24 +257,24 @@ def test_unmanage_and_manage_share_servers(fresh_db, pg_facade,
 
     # A backend server that does not exist: manage_error, a user message,
     # no address kept.
-    unknown = _manage(pg_facade, share_rpc, alpha, subnet_id,
-                      '0b7a4b1c-1111-4222-8333-944455556666')
-    assert _status_after(daemon, unknown, 'manage_starting')['status'] == \
+    unknown = request_manage(pg_facade, share_rpc, alpha, subnet_id,
+                             '0b7a4b1c-1111-4222-8333-944455556666')
+    assert status_after(daemon, unknown, 'manage_starting')['status'] == \
         'manage_error'
-    assert _ips(daemon, unknown) == []
+    assert allocated_ips(daemon, unknown) == []
     assert rows.messages(daemon, subnet_id) == [
         ('002', '001', 'SHARE_NETWORK_SUBNET', 'p1')]
 
     # A driver failing unmanage_server: unmanage_error, addresses kept;
     # forced, the server is forgotten all the same.
-    failing = _emptied_server(pg_facade, daemon, share_rpc, net_id, 'beta')
-    _unmanage(pg_facade, share_rpc, failing)
-    assert _status_after(daemon, failing['id'],
-                         'unmanage_starting')['status'] == 'unmanage_error'
-    assert len(_ips(daemon, failing['id'])) == 3
+    failing = emptied_server(pg_facade, daemon, share_rpc, net_id, 'beta')
+    request_unmanage(pg_facade, share_rpc, failing)
+    assert status_after(daemon, failing['id'],
+                        'unmanage_starting')['status'] == 'unmanage_error'
+    assert len(allocated_ips(daemon, failing['id'])) == 3
     assert ('007', '001', 'SHARE_NETWORK_SUBNET', 'p1') in rows.messages(
         daemon, subnet_id)
-    _unmanage(pg_facade, share_rpc, failing, force=True)
-    assert _status_after(daemon, failing['id'],
-                         'unmanage_starting')['deleted'] == failing['id']
-    assert _ips(daemon, failing['id']) == []
+    request_unmanage(pg_facade, share_rpc, failing, force=True)
+    assert status_after(daemon, failing['id'],
+                        'unmanage_starting')['deleted'] == failing['id']
+    assert allocated_ips(daemon, failing['id']) == []

@@ -1,4 +1,4 @@
-"""A daemon killed while share servers are being created, deleted, managed (or unmanaged) leaves, once restarted, no server stranded and no address leaked."""
+"""A daemon killed while share servers are created, deleted or managed leaves, once restarted, no server stranded, no address leaked."""
 
 import pytest
 
@@ -39,27 +39,27 @@ def test_kill_during_share_server_operations(fresh_db, pg_facade,
     daemon = daemon_factory(fresh_db, options={
         'DEFAULT': {'transitional_state_timeout': 2,
                     'transitional_state_check_interval': 1},
-        'alpha': tss._backend('alpha', '10.254.0.10', '10.254.0.199'),
+        'alpha': tss.backend_options('alpha', '10.254.0.10', '10.254.0.199'),
     })
     host = daemon.pool_host('alpha').split('#')[0]
     # Three servers, one per network (a network's server takes its shares).
     doomed, backend_only, letting_go = [
-        tss._emptied_server(pg, daemon, share_rpc,
-                            test_servers.make_network(pg)[0], 'alpha')
+        tss.emptied_server(pg, daemon, share_rpc,
+                           test_servers.make_network(pg)[0], 'alpha')
         for _ in range(3)]
-    tss._unmanage(pg, share_rpc, backend_only)
-    assert tss._status_after(daemon, backend_only['id'],
-                             'unmanage_starting')['deleted'] != 'False'
+    tss.request_unmanage(pg, share_rpc, backend_only)
+    assert tss.status_after(daemon, backend_only['id'],
+                            'unmanage_starting')['deleted'] != 'False'
     daemon.stop()
     daemon.configure({'alpha': {'dummy_driver_driver_methods_delays': SLOW}})
     daemon.start()
 
     # Three operations the driver holds up: managing the unmanaged server
     # (its addresses recorded first), deleting one, creating a new one.
-    managing = tss._manage(pg, share_rpc, host,
-                           backend_only['share_network_subnet_ids'][0],
-                           backend_only['id'])
-    daemon.wait_for(lambda: len(tss._ips(daemon, managing)) == 3,
+    managing = tss.request_manage(
+        pg, share_rpc, host, backend_only['share_network_subnet_ids'][0],
+        backend_only['id'])
+    daemon.wait_for(lambda: len(tss.allocated_ips(daemon, managing)) == 3,
                     timeout=60, message='addresses of the managed server')
     share_rpc.delete_share_server(rows.admin_ctx(), {
         'id': doomed['id'], 'host': host,
@@ -90,9 +90,9 @@ def test_kill_during_share_server_operations(fresh_db, pg_facade,
     assert _leaked(daemon) == []
     assert _server(daemon, doomed['id'])['deleted'] == doomed['id']
     assert _server(daemon, managing)['status'] == 'manage_error'
-    assert tss._ips(daemon, managing) == []
+    assert tss.allocated_ips(daemon, managing) == []
     assert _server(daemon, letting_go['id'])['status'] == 'unmanage_error'
-    assert len(tss._ips(daemon, letting_go['id'])) == 3
+    assert len(tss.allocated_ips(daemon, letting_go['id'])) == 3
     # The share being created got its server set up by its own re-drive.
     daemon.wait_for(lambda: rows.instance(daemon, share['id'])['status']
                     != 'creating', timeout=60, message='share settled')
@@ -100,4 +100,4 @@ def test_kill_during_share_server_operations(fresh_db, pg_facade,
     assert created['status'] == 'available'
     server = _server(daemon, created['share_server_id'])
     assert server['status'] == 'active'
-    assert len(tss._ips(daemon, server['id'])) == 3
+    assert len(tss.allocated_ips(daemon, server['id'])) == 3

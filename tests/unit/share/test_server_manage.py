@@ -3,9 +3,9 @@
 import logging
 
 from oslo_config import cfg
+import oslo_messaging as messaging
 from oslo_serialization import jsonutils
 from oslo_utils import uuidutils
-import oslo_messaging as messaging
 import pytest
 
 from manila_lite import exception
@@ -80,12 +80,16 @@ def assert_manage_failed(mgr, db, ctx, subnet_id, server_id, identifier):
     return helpers.unwrap(info)
 
 
-def test_manage_of_an_unknown_identifier_fails(dhss, db, admin_ctx):
-    mgr = dhss()
+def manage_fails_on_a_new_network(mgr, db, ctx, identifier):
+    """Managing ``identifier`` on a new network fails (see assert_manage_failed); returns the error."""
     _net_id, subnet_id = ts.make_network(db)
-    server_id = managing_row(mgr, db, admin_ctx, subnet_id, 'no-such')
-    error = assert_manage_failed(mgr, db, admin_ctx, subnet_id, server_id,
-                                 'no-such')
+    server_id = managing_row(mgr, db, ctx, subnet_id, identifier)
+    return assert_manage_failed(mgr, db, ctx, subnet_id, server_id,
+                                identifier)
+
+
+def test_manage_of_an_unknown_identifier_fails(dhss, db, admin_ctx):
+    error = manage_fails_on_a_new_network(dhss(), db, admin_ctx, 'no-such')
     assert 'no-such' in str(error)
 
 
@@ -156,11 +160,8 @@ def test_addresses_outside_the_network_fail_the_manage(dhss, db, admin_ctx):
 
 def test_manage_on_a_dhss_false_backend_fails(manager_factory, db,
                                               admin_ctx):
-    mgr = manager_factory()
-    _net_id, subnet_id = ts.make_network(db)
-    server_id = managing_row(mgr, db, admin_ctx, subnet_id, 'x')
-    error = assert_manage_failed(mgr, db, admin_ctx, subnet_id, server_id,
-                                 'x')
+    error = manage_fails_on_a_new_network(manager_factory(), db, admin_ctx,
+                                          'x')
     assert 'driver_handles_share_servers' in str(error)
 
 
