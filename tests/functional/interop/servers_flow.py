@@ -3,7 +3,8 @@
 A share network without Neutron ids, a DHSS=True share type, a share
 (its server created, its addresses from the standalone ranges), a second
 share on the same server, a snapshot, an access rule, an extension, every
-deletion, then the server's deletion through the API's admin action. The
+deletion, the server unmanaged and managed again (the API's abandon and
+adopt), then the server's deletion through the API's admin action. The
 scheduler's one step (set the host, cast create_share_instance) is done
 here as upstream's filter scheduler does it. Prints what it saw as JSON.
 """
@@ -132,12 +133,38 @@ def _cleanup(ctx, api, args, server_id, share_ids, seen):
         _wait(lambda s=s: _status(db.share_get, ctx, s),
               ('gone', 'error_deleting'), args.timeout, 'share deletion')
         for s in share_ids]
+    server_id = _abandon_and_adopt(ctx, api, args, server_id, seen)
     api.delete_share_server(ctx, db.share_server_get(ctx, server_id))
     seen['server_deleted'] = _wait(
         lambda: _status(db.share_server_get, ctx, server_id),
         ('gone', 'error'), args.timeout, 'server deletion')
     seen['allocations_after'] = _allocations(ctx, server_id)
     seen['usages_after'] = {k: v for k, v in _usages(ctx).items() if v}
+
+
+def _abandon_and_adopt(ctx, api, args, server_id, seen):
+    """Unmanage the emptied server, then manage it again under its old id; returns the new server's id."""
+    from manila import db
+    server = db.share_server_get(ctx, server_id)
+    subnet = db.share_network_subnet_get(
+        ctx, server['share_network_subnet_ids'][0])
+    before = _allocations(ctx, server_id)
+    api.unmanage_share_server(ctx, server, force=False)
+    seen['unmanaged'] = _wait(
+        lambda: _status(db.share_server_get, ctx, server_id),
+        ('gone', 'unmanage_error'), args.timeout, 'server unmanage')
+    seen['allocations_unmanaged'] = _allocations(ctx, server_id)
+    managed = api.manage_share_server(ctx, server_id,
+                                      args.host.split('#')[0], subnet, {})
+    seen['managed'] = _wait(
+        lambda: _status(db.share_server_get, ctx, managed['id']),
+        ('active', 'manage_error'), args.timeout, 'server manage')
+    again = db.share_server_get(ctx, managed['id'])
+    seen['managed_identifier_is_old_id'] = again['identifier'] == server_id
+    seen['managed_same_addresses'] = (
+        sorted(a[1] for a in _allocations(ctx, managed['id'])) ==
+        sorted(a[1] for a in before))
+    return managed['id']
 
 
 def run(ctx, args):

@@ -42,6 +42,11 @@ def test_share_servers_driven_by_upstream(upstream_module, module_db,
     assert seen['snapshot_deleted'] == 'gone'
     assert seen['in_use_refused'] is True
     assert seen['shares_deleted'] == ['gone', 'gone']
+    assert (seen['unmanaged'], seen['allocations_unmanaged']) == (
+        'gone', []), seen
+    assert seen['managed'] == 'active', seen
+    assert seen['managed_identifier_is_old_id'] is True
+    assert seen['managed_same_addresses'] is True
     assert seen['server_deleted'] == 'gone', seen
     assert seen['allocations_after'] == []
     assert seen['usages_after'] == {}, seen
