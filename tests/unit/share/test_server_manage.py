@@ -252,3 +252,25 @@ def test_crash_during_manage_or_unmanage_is_settled(dhss, db, admin_ctx,
     assert len(ts.allocations(db, admin_ctx, other['id'])) == 3
     assert ('002', 'SHARE_NETWORK_SUBNET', 'p1') in subnet_messages(
         db, admin_ctx, subnet_id)
+
+
+def test_standalone_plugin_takes_each_address_of_its_network_once(
+        dhss, db, admin_ctx):
+    mgr = dhss()
+    _net_id, subnet_id = ts.make_network(db)
+    server_id = managing_row(mgr, db, admin_ctx, subnet_id, 'x')
+    server = db.share_server_get(admin_ctx, server_id)
+    subnet = db.share_network_subnet_get(admin_ctx, subnet_id)
+    plugin = mgr.driver.network_api
+    left = plugin.manage_network_allocations(
+        admin_ctx, ['10.254.0.20', '10.254.0.20', 'fe80::1', '10.9.9.9',
+                    '10.254.0.250'], server, None, subnet)
+    assert left == ['10.254.0.20', 'fe80::1', '10.9.9.9', '10.254.0.250']
+    [row] = db.network_allocations_get_for_share_server(admin_ctx, server_id)
+    assert (row['ip_address'], row['label'], row['share_network_subnet_id'],
+            row['cidr']) == ('10.254.0.20', 'user', subnet_id,
+                             '10.254.0.0/24')
+    with pytest.raises(exception.NetworkBadConfigurationException):
+        plugin.manage_network_allocations(admin_ctx, ['not an address'],
+                                          server, None, subnet)
+    assert ts.allocations(db, admin_ctx, server_id) == ['10.254.0.20']
