@@ -66,6 +66,19 @@ def _create(ctx, api, host, share_type, net, timeout, name):
     return db.share_get(ctx, share['id'])
 
 
+def _snapshot_status(ctx, snapshot_id):
+    """The status of the snapshot's one instance, or 'gone'.
+
+    Read from the instance: upstream's ``ShareSnapshot.instance`` fails
+    (its share instance loads as None) when the read meets a row change
+    made at that moment.
+    """
+    from manila import db
+    found = db.share_snapshot_instance_get_all_with_filters(
+        ctx, {'snapshot_ids': [snapshot_id]})
+    return found[0]['status'] if found else 'gone'
+
+
 def _allocations(ctx, server_id):
     from manila import db
     return sorted((a['label'], a['ip_address'], a['ip_version'])
@@ -100,7 +113,7 @@ def _lifecycle(ctx, api, args, seen):
     seen['same_server'] = second.instance['share_server_id'] == server_id
     snap = api.create_snapshot(ctx, first, 'interop-snap', 'on a server')
     seen['snapshot'] = _wait(
-        lambda: _status(db.share_snapshot_get, ctx, snap['id']),
+        lambda: _snapshot_status(ctx, snap['id']),
         ('available', 'error'), args.timeout, 'snapshot')
     access = api.allow_access(ctx, first, 'ip', '10.0.0.7', 'rw')
     seen['access'] = _wait(
@@ -113,7 +126,7 @@ def _lifecycle(ctx, api, args, seen):
     seen['usages_in_use'] = _usages(ctx)
     api.delete_snapshot(ctx, db.share_snapshot_get(ctx, snap['id']))
     seen['snapshot_deleted'] = _wait(
-        lambda: _status(db.share_snapshot_get, ctx, snap['id']),
+        lambda: _snapshot_status(ctx, snap['id']),
         ('gone', 'error_deleting'), args.timeout, 'snapshot deletion')
     return server_id, [first['id'], second['id']]
 
