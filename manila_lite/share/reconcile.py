@@ -14,7 +14,9 @@ Rule changes waiting as long on an available instance
 (``access_rules_status`` ``syncing``) are synced to the driver again.
 Snapshot instances stranded in ``creating`` or ``deleting`` are driven
 again the same way; share servers stranded there are finished by
-``servers.settle_stranded`` (no server row stranded, no allocation leaked).
+``servers.settle_stranded`` (no server row stranded, no allocation leaked),
+and those a security service or allocation update left in
+``network_change`` end ``error`` by ``server_updates.settle_stranded``.
 
 A row is settled only when no message still queued for this backend can
 reach it: its status must already have been ``transitional_state_timeout``
@@ -40,6 +42,7 @@ from manila_lite.share import instances
 from manila_lite.share import locks
 from manila_lite.share.replication import replicas
 from manila_lite.share.replication import snapshots as replicated_snapshots
+from manila_lite.share import server_updates
 from manila_lite.share import servers
 from manila_lite.share import snapshots
 from manila_lite.share import states
@@ -325,17 +328,24 @@ def reconcile_groups(mgr, context):
 
 
 def find_stranded_servers(mgr, context, now=None):
-    """This host's share servers stuck in creating or deleting (one read)."""
+    """This host's share servers stuck in creating, deleting or network_change (one read)."""
     window = _window(mgr, now)
     if window is None or not mgr.driver_handles_share_servers:
         return []
     rows = db_api.share_server_get_all_by_host(
-        context, mgr.host, filters={'status': list(servers.STRANDABLE)})
+        context, mgr.host, filters={'status': list(
+            servers.STRANDABLE + (c.STATUS_SERVER_NETWORK_CHANGE,))})
     return _stranded(mgr, context, rows, window, parent='id')
+
+
+def _settle_server(mgr, context, server):
+    if server['status'] == c.STATUS_SERVER_NETWORK_CHANGE:
+        return server_updates.settle_stranded(mgr, context, server)
+    return servers.settle_stranded(mgr, context, server)
 
 
 def reconcile_servers(mgr, context):
     """Settle every stranded share server of this host; returns how many."""
     return _settle_each(mgr, context, find_stranded_servers(mgr, context),
-                        servers.settle_stranded, 'Share server',
+                        _settle_server, 'Share server',
                         (exception.ShareServerNotFound,))

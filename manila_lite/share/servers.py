@@ -327,9 +327,8 @@ def _setup(mgr, context, server, metadata):
     return db_api.share_server_get(context, server['id'])
 
 
-def _setup_failed(mgr, context, server, exc):
-    LOG.error('Share server %(id)s could not be set up: %(exc)s',
-              {'id': server['id'], 'exc': exc})
+def save_error_details(context, server, exc):
+    """Store the ``server_details`` a driver error carries (``exc.detail_data``) with the server."""
     detail = getattr(exc, 'detail_data', None)
     details = detail.get('server_details') if isinstance(detail, dict) else None
     if isinstance(details, dict) and details:
@@ -339,6 +338,12 @@ def _setup_failed(mgr, context, server, exc):
         except Exception:
             LOG.exception('Server details of share server %s not saved.',
                           server['id'])
+
+
+def _setup_failed(mgr, context, server, exc):
+    LOG.error('Share server %(id)s could not be set up: %(exc)s',
+              {'id': server['id'], 'exc': exc})
+    save_error_details(context, server, exc)
     states.advance(context, states.SHARE_SERVER, server['id'],
                    'create_failed')
     try:
