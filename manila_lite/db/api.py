@@ -895,7 +895,7 @@ def share_server_get_all_by_host_and_share_subnet_valid(context, host,
 
 
 def share_server_get_all_by_host_and_share_network(context, host,
-                                                  share_network_id):
+                                                   share_network_id):
     """Live servers of ``host`` (any host: None) mapped to any live subnet of the share network (one read, any status).
 
     What upstream's ``share_server_get_all_by_host`` with a

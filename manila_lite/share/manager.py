@@ -401,13 +401,19 @@ class ShareManager(periodic_task.PeriodicTasks):
     def update_share_network_security_service(
             self, context, share_network_id, new_security_service_id,
             current_security_service_id=None):
-        server_updates.update_share_network_security_service(self, context.elevated(), share_network_id, new_security_service_id, current_security_service_id=current_security_service_id)
+        server_updates.update_share_network_security_service(
+            self, context.elevated(), share_network_id,
+            new_security_service_id,
+            current_security_service_id=current_security_service_id)
 
     @rpc_method()
     def check_update_share_network_security_service(
             self, context, share_network_id, new_security_service_id,
             current_security_service_id=None):
-        server_updates.check_update_share_network_security_service(self, context.elevated(), share_network_id, new_security_service_id, current_security_service_id=current_security_service_id)
+        server_updates.check_update_share_network_security_service(
+            self, context.elevated(), share_network_id,
+            new_security_service_id,
+            current_security_service_id=current_security_service_id)
 
     @rpc_method()
     def check_update_share_server_network_allocations(
@@ -423,7 +429,9 @@ class ShareManager(periodic_task.PeriodicTasks):
     def update_share_network_subnet_from_metadata(
             self, context, share_network_id, share_network_subnet_id,
             share_server_id, metadata):
-        server_updates.update_share_network_subnet_from_metadata(self, context.elevated(), share_network_id, share_network_subnet_id, share_server_id, metadata)
+        server_updates.update_share_network_subnet_from_metadata(
+            self, context.elevated(), share_network_id,
+            share_network_subnet_id, share_server_id, metadata)
 
     # -- share migration ------------------------------------------------------
     @rpc_method()

@@ -44,8 +44,8 @@ def security_service_update_key(operation, new_security_service_id,
         return ('share_network_sec_service_update_%s_%s_%s'
                 % (current_security_service_id, new_security_service_id,
                    operation))
-    return 'share_network_sec_service_add_%s_%s' % (new_security_service_id,
-                                                     operation)
+    return 'share_network_sec_service_add_%s_%s' % (
+        new_security_service_id, operation)
 
 
 def allocations_update_key(share_network_id, availability_zone_id):
@@ -135,6 +135,18 @@ def finish_network_change(context, share_network_id):
                               share_network_id, 'network_change_finished')
 
 
+def _update_each(mgr, context, share_network_id, found, operation,
+                 update_one, *args):
+    """Run ``update_one(mgr, context, server, *args)`` on each server the API moved, then settle the network."""
+    for server in found:
+        if not guard.expect_status('Share server', server, UPDATABLE,
+                                   operation):
+            continue
+        with mgr.in_flight.track([server['id']]):
+            update_one(mgr, context, server, *args)
+    finish_network_change(context, share_network_id)
+
+
 # -- RPC 1.22: security services ----------------------------------------------
 
 def check_update_share_network_security_service(
@@ -173,15 +185,11 @@ def update_share_network_security_service(
     new, current = _security_services(context, new_security_service_id,
                                       current_security_service_id)
     network = db_api.share_network_get(context, share_network_id)
-    for server in db_api.share_server_get_all_by_host_and_share_network(
-            context, mgr.host, share_network_id):
-        if not guard.expect_status('Share server', server, UPDATABLE,
-                                   'security service update'):
-            continue
-        with mgr.in_flight.track([server['id']]):
-            _update_server_security_service(mgr, context, server, network,
-                                            new, current)
-    finish_network_change(context, share_network_id)
+    _update_each(mgr, context, share_network_id,
+                 db_api.share_server_get_all_by_host_and_share_network(
+                     context, mgr.host, share_network_id),
+                 'security service update', _update_server_security_service,
+                 network, new, current)
 
 
 def _update_server_security_service(mgr, context, server, network, new,
@@ -318,16 +326,12 @@ def update_share_server_network_allocations(mgr, context, share_network_id,
             context, share_network_id, new_subnet['availability_zone_id'],
             fallback_to_default=False)
         if s['id'] != new_share_network_subnet_id]
-    for server in db_api.share_server_get_all_by_host_and_or_share_subnet(
-            context, host=mgr.host,
-            share_subnet_id=new_share_network_subnet_id):
-        if not guard.expect_status('Share server', server, UPDATABLE,
-                                   'network allocation update'):
-            continue
-        with mgr.in_flight.track([server['id']]):
-            _update_server_allocations(mgr, context, server, network,
-                                       new_subnet, current_subnets)
-    finish_network_change(context, share_network_id)
+    _update_each(mgr, context, share_network_id,
+                 db_api.share_server_get_all_by_host_and_or_share_subnet(
+                     context, host=mgr.host,
+                     share_subnet_id=new_share_network_subnet_id),
+                 'network allocation update', _update_server_allocations,
+                 network, new_subnet, current_subnets)
 
 
 def _update_server_allocations(mgr, context, server, network, new_subnet,

@@ -10,12 +10,8 @@ suite time low.
 
 import json
 
-from oslo_utils import timeutils
-from oslo_utils import uuidutils
 import pytest
-import sqlalchemy as sa
 
-from manila_lite.db.sqlalchemy import models
 from manila_lite.share import server_updates
 from tests.functional import share_rows as rows
 from tests.functional import test_share_servers as servers_test
@@ -58,20 +54,6 @@ def _wait_settled(daemon, net_id, server_ids):
         and all(_status(daemon, 'share_servers', s) != 'network_change'
                 for s in server_ids), timeout=30,
         message='network %s settled' % net_id)
-
-
-def _new_subnet(pg, net_id, server_ids):
-    subnet_id = uuidutils.generate_uuid()
-    with pg.get_engine().begin() as conn:
-        conn.execute(sa.insert(models.ShareNetworkSubnet.__table__).values(
-            id=subnet_id, share_network_id=net_id, deleted='False',
-            created_at=timeutils.utcnow()))
-        for server_id in server_ids:
-            conn.execute(sa.insert(
-                models.ShareServerShareNetworkSubnetMapping.__table__).values(
-                share_server_id=server_id, share_network_subnet_id=subnet_id,
-                deleted=0))
-    return subnet_id
 
 
 def test_share_network_updates(fresh_db, pg_facade, daemon_factory,
@@ -129,7 +111,7 @@ def test_share_network_updates(fresh_db, pg_facade, daemon_factory,
                                 'neutron_subnet_id': None})
     _wait_answers(daemon, net_id, key, {alpha: True, beta: True})
     unit.start_change(pg_facade, ctx, net_id, list(server_ids.values()))
-    new_subnet = _new_subnet(pg_facade, net_id, server_ids.values())
+    new_subnet = unit.add_subnet(pg_facade, ctx, net_id, server_ids.values())
     for host in (alpha, beta):
         share_rpc.update_share_server_network_allocations(ctx, host, net_id,
                                                           new_subnet)

@@ -163,7 +163,7 @@ def _servers_mapped(context, host, subnet_ids):
 
 
 def share_server_get_all_by_host_and_share_network(context, host,
-                                                  share_network_id):
+                                                   share_network_id):
     """Live servers on ``host`` (any host: None) mapped to a live subnet of the share network (one read, any status)."""
     return _servers_mapped(context, host, sa.select(_Subnet.id).where(
         _Subnet.share_network_id == share_network_id,

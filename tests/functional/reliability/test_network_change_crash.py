@@ -1,4 +1,4 @@
-"""A daemon killed in the middle of a security service update leaves no share server or network in network_change (dummy DHSS=True, RabbitMQ, PostgreSQL)."""
+"""A daemon killed during a security service update leaves no share server or network in network_change (dummy DHSS=True, RabbitMQ, PostgreSQL)."""
 
 import time
 

@@ -104,7 +104,7 @@ def test_security_service_check_records_the_answer_where_the_api_reads_it(
 
 
 def test_a_garbage_check_answer_counts_as_unsupported(mgr, db, admin_ctx,
-                                                       faults):
+                                                      faults):
     net_id, _subnet, _inst = in_use(mgr, db, admin_ctx)
     new_id = security_service(db)
     key = server_updates.security_service_update_key('hosts_check', new_id)
