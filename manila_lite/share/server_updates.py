@@ -174,10 +174,6 @@ def check_update_share_network_security_service(
     _record_check(mgr, context, share_network_id, key, lock_name, supported)
 
 
-_SECURITY_SERVICE_KEYS = ('name', 'ou', 'default_ad_site', 'domain',
-                          'server', 'dns_ip', 'user', 'type', 'password')
-
-
 def update_share_network_security_service(
         mgr, context, share_network_id, new_security_service_id,
         current_security_service_id=None):
@@ -197,9 +193,7 @@ def _update_server_security_service(mgr, context, server, network, new,
     # As upstream, the details always take the new service: the admin
     # makes the backend match them when the driver fails.
     db_api.share_server_backend_details_set(
-        context, server['id'], {'security_service_' + new['type']:
-                                jsonutils.dumps({k: new[k] for k in
-                                                 _SECURITY_SERVICE_KEYS})})
+        context, server['id'], servers.security_service_details([new]))
     instances, dicts, rules = _server_shares(context, server['id'])
     try:
         updates = mgr.driver.update_share_server_security_service(

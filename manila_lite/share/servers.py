@@ -267,11 +267,11 @@ _SECURITY_SERVICE_KEYS = ('name', 'ou', 'domain', 'server', 'dns_ip',
                           'user', 'type', 'password', 'default_ad_site')
 
 
-def _security_service_details(share_network):
-    """Backend details keeping the network's security services, so deletion no longer needs the network."""
+def security_service_details(security_services):
+    """Backend details keeping the security services (``security_service_<type>``), so deletion no longer needs the network."""
     return {'security_service_' + ss['type']: jsonutils.dumps(
             {key: ss[key] for key in _SECURITY_SERVICE_KEYS})
-            for ss in share_network['security_services']}
+            for ss in security_services}
 
 
 def _allocate(mgr, context, server, share_network, subnets):
@@ -308,7 +308,8 @@ def _setup(mgr, context, server, metadata):
         for item in info:
             validate_segmentation_id(item)
         db_api.share_server_backend_details_set(
-            context, server['id'], _security_service_details(share_network))
+            context, server['id'], security_service_details(
+                share_network['security_services']))
         result = mgr.driver.setup_server(info, metadata=metadata) or {}
         mgr.driver.update_network_allocation(context, server)
         mgr.driver.update_admin_network_allocation(context, server)
