@@ -60,10 +60,11 @@ def test_share_network_updates(fresh_db, pg_facade, daemon_factory,
                                share_rpc):
     daemon = daemon_factory(fresh_db, options={
         'DEFAULT': {'enabled_share_backends': 'alpha,beta'},
-        'alpha': servers_test._backend('alpha', '10.254.0.10',
-                                       '10.254.0.99'),
-        'beta': servers_test._backend('beta', '10.254.0.100', '10.254.0.199',
-                                      dummy_driver_fail_methods=_BETA_FAULTS),
+        'alpha': servers_test.backend_options('alpha', '10.254.0.10',
+                                              '10.254.0.99'),
+        'beta': servers_test.backend_options(
+            'beta', '10.254.0.100', '10.254.0.199',
+            dummy_driver_fail_methods=_BETA_FAULTS),
     })
     alpha = daemon.pool_host('alpha').split('#')[0]
     beta = daemon.pool_host('beta').split('#')[0]

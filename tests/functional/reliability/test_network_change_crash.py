@@ -16,8 +16,8 @@ def _options(timeout, **backend):
     return {'DEFAULT': {'enabled_share_backends': 'alpha',
                         'transitional_state_timeout': timeout,
                         'transitional_state_check_interval': 1},
-            'alpha': servers_test._backend('alpha', '10.254.0.10',
-                                           '10.254.0.99', **backend)}
+            'alpha': servers_test.backend_options('alpha', '10.254.0.10',
+                                                  '10.254.0.99', **backend)}
 
 
 def _status(daemon, table, row_id):
