@@ -222,6 +222,15 @@ class ShareNetworkSubnetNotFound(NotFound):
                'be found.')
 
 
+class SecurityServiceNotFound(NotFound):
+    message = 'Security service %(security_service_id)s could not be found.'
+
+
+class AllocationsNotFoundForShareServer(NotFound):
+    message = ('No allocations found for the share server '
+               '%(share_server_id)s on the subnet.')
+
+
 class ShareGroupNotFound(NotFound):
     message = 'Share group %(share_group_id)s could not be found.'
 

@@ -40,6 +40,10 @@ STATUS_OUT_OF_SYNC = 'out_of_sync'
 STATUS_ACTIVE = 'active'
 STATUS_SERVER_NETWORK_CHANGE = 'network_change'
 STATUS_SERVER_UPDATING = 'updating'
+# share_networks.status
+STATUS_NETWORK_ACTIVE = 'active'
+STATUS_NETWORK_ERROR = 'error'
+STATUS_NETWORK_CHANGE = 'network_change'
 SECURITY_SERVICES_ALLOWED_TYPES = ('active_directory', 'ldap', 'kerberos')
 
 TRANSITIONAL_STATUSES = (

@@ -252,6 +252,14 @@ def share_instance_get_all(context, filters=None):
     return _instances.share_instance_get_all(context, filters=filters)
 
 
+def share_instance_get_all_by_share_server(context, share_server_id,
+                                           with_share_data=False):
+    """Live instances on a share server (one read)."""
+    return _instances.share_instance_get_all(
+        context, filters={'share_server_id': share_server_id},
+        with_share_data=with_share_data)
+
+
 def share_instance_get_all_by_share_group_id(context, share_group_id):
     """Live instances, with share data, of the shares in a share group (one read)."""
     return _instances.share_instance_get_all_by_share_group_id(
@@ -465,6 +473,12 @@ def share_instance_access_get_all(context, share_instance_id, filters=None):
     """
     return _access.share_instance_access_get_all(context, share_instance_id,
                                                  filters=filters)
+
+
+def share_instances_access_get_all(context, share_instance_ids):
+    """``{instance id: [live mappings with their rule's fields]}`` of many instances (one read)."""
+    return _access.share_instances_access_get_all(context,
+                                                  share_instance_ids)
 
 
 def share_instance_has_access_rules(context, share_instance_id):
@@ -820,6 +834,13 @@ def share_snapshot_instance_export_location_create(context, values):
         context, values)
 
 
+def share_snapshot_instance_export_locations_update(
+        context, snapshot_instance_id, export_locations):
+    """Replace a snapshot instance's export locations (dicts with ``path``, ``is_admin_only``)."""
+    return _snapshots.share_snapshot_instance_export_locations_update(
+        context, snapshot_instance_id, export_locations)
+
+
 def share_snapshot_metadata_update(context, share_snapshot_id, metadata,
                                    delete=False):
     """Upsert snapshot metadata (values as strings); ``delete`` drops keys not given.
@@ -871,6 +892,24 @@ def share_server_get_all_by_host_and_share_subnet_valid(context, host,
     """``creating``/``active`` servers of ``host`` on the subnet (a list, maybe empty: upstream raises)."""
     return _servers.share_server_get_all_by_host_and_share_subnet_valid(
         context, host, share_subnet_id)
+
+
+def share_server_get_all_by_host_and_share_network(context, host,
+                                                   share_network_id):
+    """Live servers of ``host`` (any host: None) mapped to any live subnet of the share network (one read, any status).
+
+    What upstream's ``share_server_get_all_by_host`` with a
+    ``share_network_id`` filter answers, through the subnet mappings.
+    """
+    return _servers.share_server_get_all_by_host_and_share_network(
+        context, host, share_network_id)
+
+
+def share_server_get_all_by_host_and_or_share_subnet(context, host=None,
+                                                     share_subnet_id=None):
+    """Live servers of ``host`` (any host: None) mapped to the subnet (one read, any status)."""
+    return _servers.share_server_get_all_by_host_and_or_share_subnet(
+        context, host=host, share_subnet_id=share_subnet_id)
 
 
 def share_server_get_all_unused_deletable(context, host, updated_before):
@@ -932,6 +971,28 @@ def share_network_subnet_update(context, share_network_subnet_id, values):
     """Update a subnet and return it reloaded."""
     return _networks.share_network_subnet_update(
         context, share_network_subnet_id, values)
+
+
+def share_networks_conditional_update(context, network_ids,
+                                      expected_statuses, values):
+    """One UPDATE of the live networks among ``network_ids`` whose status is expected; returns the ids that moved."""
+    return _networks.share_networks_conditional_update(
+        context, network_ids, expected_statuses, values)
+
+
+def security_service_get(context, security_service_id):
+    """One security service; raises SecurityServiceNotFound."""
+    return _networks.security_service_get(context, security_service_id)
+
+
+def async_operation_data_get(context, entity_id, key):
+    """The value stored under ``key`` for ``entity_id`` (async_operation_data), or None."""
+    return _networks.async_operation_data_get(context, entity_id, key)
+
+
+def async_operation_data_update(context, entity_id, details):
+    """Upsert ``{key: value}`` async_operation_data rows of ``entity_id``."""
+    return _networks.async_operation_data_update(context, entity_id, details)
 
 
 def network_allocations_create(context, rows):

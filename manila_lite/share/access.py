@@ -320,6 +320,12 @@ def _apply_driver_updates(context, instance_id, rules, updates):
                         {'state': state, 'rule': access_id})
 
 
+def apply_rule_updates(context, instance_id, updates):
+    """Write a driver's ``{access_id: {...}}`` rule updates given outside update_access (a security service change)."""
+    rules = db_api.share_instance_access_get_all(context, instance_id)
+    _apply_driver_updates(context, instance_id, rules, updates)
+
+
 def _remove_denied(context, instance_id, denied):
     """Soft-delete the denied mappings that are still ``denying`` (and rules left without one)."""
     if not denied:

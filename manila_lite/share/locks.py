@@ -25,6 +25,15 @@ SNAPSHOT_ACCESS_LOCK = 'update_access_rules_for_snapshot_%s'
 SIZE_LOCK = 'share_size_and_quota_%s'
 # tooz locks.
 REPLICA_OPERATION_LOCK = 'locked-share-replica-operation-for-share-%s'
+# Upstream's tooz locks shared with its API: the async_operation_data check
+# entries of a security service update / an allocation update, and the
+# share network status.
+SECURITY_SERVICE_UPDATE_LOCK = (
+    'locked-security-service-update-operation-%(new)s-%(curr)s')
+ALLOCATIONS_UPDATE_LOCK = (
+    'locked-share-server-update-allocations-operation-%(net)s-%(az)s')
+SHARE_NETWORK_LOCK = 'locked-share-network-operation-%s'
+
 # In-process locks.
 RECONCILE_PASS_LOCK = 'reconcile-%s'
 
@@ -76,6 +85,11 @@ def synchronized(lock_name, blocking=True, coordinator=None):
                 return func(*args, **kwargs)
         return wrapper
     return wrap
+
+
+def tooz_lock(name):
+    """The tooz lock ``name`` of the coordination back end as a context manager."""
+    return coordination.LOCK_COORDINATOR.get_lock(name)()
 
 
 def replica_operation_lock(share_id, held=False):

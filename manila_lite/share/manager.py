@@ -43,6 +43,7 @@ from manila_lite.share.replication import snapshots as replicated_snapshots
 from manila_lite.share import resize
 from manila_lite.share import rpcapi as share_rpcapi
 from manila_lite.share import server_manage
+from manila_lite.share import server_updates
 from manila_lite.share import servers
 from manila_lite.share import shares
 from manila_lite.share import snapshots
@@ -399,34 +400,37 @@ class ShareManager(periodic_task.PeriodicTasks):
     def update_share_network_security_service(
             self, context, share_network_id, new_security_service_id,
             current_security_service_id=None):
-        self._refuse(context, 'update_share_network_security_service',
-                     share_network_id=share_network_id)
+        server_updates.update_share_network_security_service(
+            self, context.elevated(), share_network_id,
+            new_security_service_id,
+            current_security_service_id=current_security_service_id)
 
     @rpc_method()
     def check_update_share_network_security_service(
             self, context, share_network_id, new_security_service_id,
             current_security_service_id=None):
-        self._refuse(context, 'check_update_share_network_security_service',
-                     share_network_id=share_network_id)
+        server_updates.check_update_share_network_security_service(
+            self, context.elevated(), share_network_id,
+            new_security_service_id,
+            current_security_service_id=current_security_service_id)
 
     @rpc_method()
     def check_update_share_server_network_allocations(
             self, context, share_network_id, new_share_network_subnet):
-        self._refuse(context, 'check_update_share_server_network_allocations',
-                     share_network_id=share_network_id)
+        server_updates.check_update_share_server_network_allocations(self, context.elevated(), share_network_id, new_share_network_subnet)
 
     @rpc_method()
     def update_share_server_network_allocations(
             self, context, share_network_id, new_share_network_subnet_id):
-        self._refuse(context, 'update_share_server_network_allocations',
-                     share_network_id=share_network_id)
+        server_updates.update_share_server_network_allocations(self, context.elevated(), share_network_id, new_share_network_subnet_id)
 
     @rpc_method()
     def update_share_network_subnet_from_metadata(
             self, context, share_network_id, share_network_subnet_id,
             share_server_id, metadata):
-        self._refuse(context, 'update_share_network_subnet_from_metadata',
-                     share_network_subnet_id=share_network_subnet_id)
+        server_updates.update_share_network_subnet_from_metadata(
+            self, context.elevated(), share_network_id,
+            share_network_subnet_id, share_server_id, metadata)
 
     # -- share migration ------------------------------------------------------
     @rpc_method()

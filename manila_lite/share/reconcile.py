@@ -17,6 +17,8 @@ again the same way; share servers stranded there are finished by
 ``servers.settle_stranded`` (no server row stranded, no allocation leaked),
 and those stranded in ``manage_starting`` / ``unmanage_starting`` end in
 ``manage_error`` / ``unmanage_error`` (``server_manage.settle_stranded``).
+those a security service or allocation update left in
+``network_change`` end ``error`` by ``server_updates.settle_stranded``.
 
 A row is settled only when no message still queued for this backend can
 reach it: its status must already have been ``transitional_state_timeout``
@@ -43,6 +45,7 @@ from manila_lite.share import locks
 from manila_lite.share.replication import replicas
 from manila_lite.share.replication import snapshots as replicated_snapshots
 from manila_lite.share import server_manage
+from manila_lite.share import server_updates
 from manila_lite.share import servers
 from manila_lite.share import snapshots
 from manila_lite.share import states
@@ -327,11 +330,12 @@ def reconcile_groups(mgr, context):
                                   (exception.ShareGroupNotFound,))
 
 
-_SERVER_STRANDABLE = servers.STRANDABLE + server_manage.STRANDABLE
+_SERVER_STRANDABLE = (servers.STRANDABLE + server_manage.STRANDABLE +
+                      (c.STATUS_SERVER_NETWORK_CHANGE,))
 
 
 def find_stranded_servers(mgr, context, now=None):
-    """This host's share servers stuck in creating, deleting, manage_starting or unmanage_starting (one read)."""
+    """This host's share servers stuck in creating, deleting, manage_starting, unmanage_starting or network_change (one read)."""
     window = _window(mgr, now)
     if window is None or not mgr.driver_handles_share_servers:
         return []
@@ -342,6 +346,8 @@ def find_stranded_servers(mgr, context, now=None):
 
 def settle_server(mgr, context, server):
     """Finish one stranded share server: lifecycle statuses in servers.py, manage ones in server_manage.py."""
+    if server['status'] == c.STATUS_SERVER_NETWORK_CHANGE:
+        return server_updates.settle_stranded(mgr, context, server)
     if server['status'] in server_manage.STRANDABLE:
         return server_manage.settle_stranded(
             mgr, context, server, CONF.transitional_state_timeout)

@@ -103,7 +103,8 @@ def _adopt(mgr, context, server, identifier, driver_opts):
                         driver_opts)
     raw = mgr.driver.manage_server(context, server, identifier, driver_opts)
     new_identifier, details = _checked_manage_answer(raw)
-    details.update(servers.security_service_details(network))
+    details.update(servers.security_service_details(
+        network['security_services']))
     return new_identifier or server['id'], details
 
 

@@ -267,11 +267,11 @@ _SECURITY_SERVICE_KEYS = ('name', 'ou', 'domain', 'server', 'dns_ip',
                           'user', 'type', 'password', 'default_ad_site')
 
 
-def security_service_details(share_network):
-    """Backend details keeping the network's security services, so deletion no longer needs the network."""
+def security_service_details(security_services):
+    """Backend details keeping the security services (``security_service_<type>``), so deletion no longer needs the network."""
     return {'security_service_' + ss['type']: jsonutils.dumps(
             {key: ss[key] for key in _SECURITY_SERVICE_KEYS})
-            for ss in share_network['security_services']}
+            for ss in security_services}
 
 
 def _allocate(mgr, context, server, share_network, subnets):
@@ -308,7 +308,8 @@ def _setup(mgr, context, server, metadata):
         for item in info:
             validate_segmentation_id(item)
         db_api.share_server_backend_details_set(
-            context, server['id'], security_service_details(share_network))
+            context, server['id'], security_service_details(
+                share_network['security_services']))
         result = mgr.driver.setup_server(info, metadata=metadata) or {}
         mgr.driver.update_network_allocation(context, server)
         mgr.driver.update_admin_network_allocation(context, server)
@@ -327,9 +328,8 @@ def _setup(mgr, context, server, metadata):
     return db_api.share_server_get(context, server['id'])
 
 
-def _setup_failed(mgr, context, server, exc):
-    LOG.error('Share server %(id)s could not be set up: %(exc)s',
-              {'id': server['id'], 'exc': exc})
+def save_error_details(context, server, exc):
+    """Store the ``server_details`` a driver error carries (``exc.detail_data``) with the server."""
     detail = getattr(exc, 'detail_data', None)
     details = detail.get('server_details') if isinstance(detail, dict) else None
     if isinstance(details, dict) and details:
@@ -339,6 +339,12 @@ def _setup_failed(mgr, context, server, exc):
         except Exception:
             LOG.exception('Server details of share server %s not saved.',
                           server['id'])
+
+
+def _setup_failed(mgr, context, server, exc):
+    LOG.error('Share server %(id)s could not be set up: %(exc)s',
+              {'id': server['id'], 'exc': exc})
+    save_error_details(context, server, exc)
     states.advance(context, states.SHARE_SERVER, server['id'],
                    'create_failed')
     try:

@@ -96,6 +96,9 @@ class StateTable:
 # Share instances (share_instances.status), states.md section 4.
 SHARE_INSTANCE = StateTable('share_instance', [
     # event                      from                                 to
+    # the share server's security service replacement or network
+    # allocation update failed (RPC 1.22, 1.23)
+    ('server_update_failed',    (c.STATUS_AVAILABLE,),               c.STATUS_ERROR),
     ('create_succeeded',        (c.STATUS_CREATING,),                c.STATUS_AVAILABLE),
     ('create_started_async',    (c.STATUS_CREATING,),                c.STATUS_CREATING_FROM_SNAPSHOT),
     ('create_failed',           (c.STATUS_CREATING,
@@ -177,6 +180,8 @@ REPLICA_SNAPSHOT_REPORTS = {c.STATUS_AVAILABLE: 'replica_snapshot_available',
 # Snapshot instances (share_snapshot_instances.status), states.md 4.8-4.11.
 SNAPSHOT_INSTANCE = StateTable('share_snapshot_instance', [
     # event                      from                                 to
+    # the share server's network allocation update failed (RPC 1.23)
+    ('server_update_failed',    (c.STATUS_AVAILABLE,),               c.STATUS_ERROR),
     ('create_succeeded',        (c.STATUS_CREATING,),                c.STATUS_AVAILABLE),
     ('create_failed',           (c.STATUS_CREATING,),                c.STATUS_ERROR),
     ('delete_failed',           (c.STATUS_DELETING,
@@ -245,7 +250,20 @@ SHARE_SERVER = StateTable('share_server', [
     ('manage_succeeded',        (c.STATUS_MANAGING,),                c.STATUS_ACTIVE),
     ('manage_failed',           (c.STATUS_MANAGING,),                c.STATUS_MANAGE_ERROR),
     ('unmanage_failed',         (c.STATUS_UNMANAGING,),              c.STATUS_UNMANAGE_ERROR),
+    # security service / network allocation updates (RPC 1.22, 1.23): the
+    # API moves the servers to network_change before it casts.
+    ('network_change_succeeded', (c.STATUS_SERVER_NETWORK_CHANGE,
+                                  c.STATUS_ACTIVE),                  c.STATUS_ACTIVE),
+    ('network_change_failed',   (c.STATUS_SERVER_NETWORK_CHANGE,
+                                 c.STATUS_ACTIVE),                   c.STATUS_ERROR),
 ], statuses=ANY_SERVER_STATUS)
+
+# Share networks (share_networks.status): back to active once none of its
+# servers is in network_change any more (upstream's manager writes only that).
+SHARE_NETWORK = StateTable('share_network', [
+    ('network_change_finished', (c.STATUS_NETWORK_CHANGE,),          c.STATUS_NETWORK_ACTIVE),
+], statuses=(c.STATUS_NETWORK_ACTIVE, c.STATUS_NETWORK_ERROR,
+             c.STATUS_NETWORK_CHANGE))
 
 # Rows of features this service does not implement yet: only the refusal
 # of their casts writes them (share/unsupported.py), from any status, with
@@ -276,7 +294,8 @@ SHARE_GROUP_SNAPSHOT = StateTable('share_group_snapshot', [
 
 TABLES = {table.kind: table for table in (
     SHARE_INSTANCE, SNAPSHOT_INSTANCE, SHARE_BACKUP, SHARE_SERVER,
-    SHARE_SERVER_TASK, SHARE_TASK, SHARE_GROUP, SHARE_GROUP_SNAPSHOT)}
+    SHARE_SERVER_TASK, SHARE_TASK, SHARE_GROUP, SHARE_GROUP_SNAPSHOT,
+    SHARE_NETWORK)}
 
 _WRITERS = {
     'share_instance': lambda: db_api.share_instance_conditional_update,
@@ -287,7 +306,13 @@ _WRITERS = {
     'share_group_snapshot':
         lambda: db_api.share_group_snapshot_conditional_update,
     'share_server': lambda: _server_writer,
+    'share_network': lambda: _network_writer,
 }
+
+
+def _network_writer(context, network_id, allowed, updates):
+    return bool(db_api.share_networks_conditional_update(
+        context, [network_id], allowed, updates))
 
 
 def _server_writer(context, server_id, allowed, updates, unused=False):
@@ -449,6 +474,8 @@ ACCESS_RULES_STATUS = StateTable('share_instance_access_rules_status', [
     # what create_replica / promote_replica reported for a replica
     ('replica_rules_applied',   _RULES_STATUSES,                     c.STATUS_ACTIVE),
     ('replica_rules_failed',    _RULES_STATUSES,                     c.SHARE_INSTANCE_RULES_ERROR),
+    # a security service replacement failed on the instance's share server
+    ('server_update_failed',    _RULES_STATUSES,                     c.SHARE_INSTANCE_RULES_ERROR),
 ])
 
 # share_snapshot_instance_access_map.state, states.md 4.12.

@@ -23,11 +23,6 @@ CASTS = {
     'migration_start': ('share_task', 'share_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
     'migration_complete': ('instance_share_task', 'src_instance_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
     'migration_cancel': ('instance_share_task', 'src_instance_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
-    'update_share_network_security_service': ('none', 'share_network_id', None, mf.Action.ADD_UPDATE_SECURITY_SERVICE, mf.Resource.SECURITY_SERVICE),
-    'check_update_share_network_security_service': ('none', 'share_network_id', None, mf.Action.ADD_UPDATE_SECURITY_SERVICE, mf.Resource.SECURITY_SERVICE),
-    'check_update_share_server_network_allocations': ('none', 'share_network_id', None, mf.Action.UPDATE, mf.Resource.SHARE_NETWORK_SUBNET),
-    'update_share_server_network_allocations': ('none', 'share_network_id', None, mf.Action.UPDATE, mf.Resource.SHARE_NETWORK_SUBNET),
-    'update_share_network_subnet_from_metadata': ('none', 'share_network_subnet_id', None, mf.Action.UPDATE_METADATA, mf.Resource.SHARE_NETWORK_SUBNET),
 }
 
 

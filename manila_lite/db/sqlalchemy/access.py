@@ -90,6 +90,20 @@ def share_instance_access_get_all(context, share_instance_id, filters=None):
         return _with_rule_data(list(session.scalars(stmt)))
 
 
+def share_instances_access_get_all(context, share_instance_ids):
+    """``{instance id: [live mappings with rule data]}`` of many instances (one read)."""
+    result = {instance_id: [] for instance_id in share_instance_ids}
+    if not result:
+        return result
+    stmt = (_mapping_query()
+            .where(Mapping.share_instance_id.in_(list(result)))
+            .order_by(Mapping.created_at, Mapping.id))
+    with engine.reader(context) as session:
+        for mapping in _with_rule_data(list(session.scalars(stmt))):
+            result[mapping.share_instance_id].append(mapping)
+    return result
+
+
 def share_instance_access_get(context, access_id, share_instance_id):
     with engine.reader(context) as session:
         mapping = session.scalars(

@@ -170,3 +170,57 @@ def network_allocations_delete(context, allocation_ids):
     with engine.writer(context) as session:
         return utils.soft_delete_where(
             session, _Alloc, _Alloc.id.in_(list(allocation_ids)))
+
+
+def share_networks_conditional_update(context, network_ids, expected_statuses,
+                                      values):
+    """``UPDATE share_networks ... WHERE id IN ids AND status IN expected``; returns the ids that moved."""
+    if not network_ids:
+        return []
+    values = dict(values)
+    values.setdefault('updated_at', model_base.utcnow())
+    cond = [_Net.id.in_(list(network_ids)), model_base.live(_Net),
+            _Net.status.in_(list(expected_statuses))]
+    with engine.writer(context) as session:
+        moved = list(session.scalars(sa.select(_Net.id).where(*cond)))
+        if moved:
+            session.execute(sa.update(_Net).where(_Net.id.in_(moved))
+                            .values(**values)
+                            .execution_options(synchronize_session=False))
+        return moved
+
+
+def security_service_get(context, security_service_id):
+    with engine.reader(context) as session:
+        found = session.scalars(utils.model_query(
+            context, models.SecurityService).where(
+            models.SecurityService.id == security_service_id)).first()
+    if found is None:
+        raise exception.SecurityServiceNotFound(
+            security_service_id=security_service_id)
+    return found
+
+
+_Async = models.AsynchronousOperationData
+
+
+def async_operation_data_get(context, entity_id, key):
+    """The live value stored under ``key`` for ``entity_id``, or None."""
+    stmt = sa.select(_Async.value).where(
+        _Async.entity_uuid == entity_id, _Async.key == key,
+        model_base.live(_Async))
+    with engine.reader(context) as session:
+        return session.scalars(stmt).first()
+
+
+def async_operation_data_update(context, entity_id, details):
+    """Upsert ``{key: value}`` rows of ``entity_id`` (values stored as strings)."""
+    with engine.writer(context) as session:
+        for key, value in details.items():
+            row = session.get(_Async, (entity_id, key))
+            if row is None:
+                row = _Async(entity_uuid=entity_id, key=key)
+                session.add(row)
+            row.value = str(value)
+            row.deleted = 0
+            row.deleted_at = None

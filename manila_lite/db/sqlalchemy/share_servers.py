@@ -149,6 +149,34 @@ def share_server_get_all_by_host_and_share_subnet_valid(context, host,
             .options(*server_options())))
 
 
+def _servers_mapped(context, host, subnet_ids):
+    """Live servers (of ``host``, or of any host when None) mapped to a subnet of the ``subnet_ids`` select."""
+    mapped = sa.select(_Map.share_server_id).where(
+        _Map.share_network_subnet_id.in_(subnet_ids), _Map.deleted == 0)
+    stmt = utils.model_query(context, _Server).where(_Server.id.in_(mapped))
+    if host is not None:
+        stmt = stmt.where(_Server.host == host)
+    with engine.reader(context) as session:
+        return list(session.scalars(
+            stmt.order_by(_Server.created_at, _Server.id)
+            .options(*_full_options())))
+
+
+def share_server_get_all_by_host_and_share_network(context, host,
+                                                   share_network_id):
+    """Live servers on ``host`` (any host: None) mapped to a live subnet of the share network (one read, any status)."""
+    return _servers_mapped(context, host, sa.select(_Subnet.id).where(
+        _Subnet.share_network_id == share_network_id,
+        model_base.live(_Subnet)))
+
+
+def share_server_get_all_by_host_and_or_share_subnet(context, host=None,
+                                                     share_subnet_id=None):
+    """Live servers on ``host`` (any host: None) mapped to the subnet (one read, any status)."""
+    return _servers_mapped(context, host, sa.select(sa.literal(
+        share_subnet_id)))
+
+
 def share_server_get_all_unused_deletable(context, host, updated_before):
     """Auto-deletable servers of ``host`` without shares or groups, untouched since ``updated_before`` (one read)."""
     stmt = utils.model_query(context, _Server).where(

@@ -274,6 +274,22 @@ def share_snapshot_instance_export_location_create(context, values):
         return row
 
 
+def share_snapshot_instance_export_locations_update(
+        context, snapshot_instance_id, export_locations):
+    """Replace a snapshot instance's live export locations with ``export_locations`` (one transaction)."""
+    with engine.writer(context) as session:
+        utils.soft_delete_where(
+            session, SnapEL,
+            SnapEL.share_snapshot_instance_id == snapshot_instance_id)
+        for location in export_locations:
+            row = SnapEL()
+            utils.apply_values(row, utils.ensure_id({
+                'share_snapshot_instance_id': snapshot_instance_id,
+                'path': location['path'],
+                'is_admin_only': bool(location.get('is_admin_only'))}))
+            session.add(row)
+
+
 def _upsert_metadata(session, snapshot_id, metadata, delete):
     utils.upsert_metadata(session, SnapMeta, 'share_snapshot_id',
                           snapshot_id, metadata, delete=delete)

@@ -420,3 +420,61 @@ def test_driver_unmanages_and_manages_a_share_server(name, manager_factory,
     assert sorted(a['ip_address'] for a in
                   db.network_allocations_get_for_share_server(
                       admin_ctx, new_id)) == old_ips
+
+
+# Share server updates (RPC 1.22, 1.23): capability flag -> the driver
+# methods a driver claiming it must implement. The share service calls
+# them only on backends that report the flag (upstream's API checks it).
+SERVER_UPDATE_METHODS = {
+    'security_service_update_support': (
+        'check_update_share_server_security_service',
+        'update_share_server_security_service'),
+    'network_allocation_update_support': (
+        'check_update_share_server_network_allocations',
+        'update_share_server_network_allocations'),
+}
+
+
+@pytest.mark.parametrize('entry_point', _registered_drivers(),
+                         ids=lambda ep: ep.name)
+def test_server_update_support_matches_the_methods(entry_point,
+                                                   manager_factory,
+                                                   admin_ctx):
+    """A driver reporting an update capability implements its calls, and their answers have the documented shape."""
+    from manila_lite.share import driver_base
+    from tests.unit.share import helpers
+    if not DHSS_TRUE[entry_point.name]:
+        pytest.skip('no share servers')
+    mgr = manager_factory(**dict(DRIVER_TEST_OPTIONS.get(
+        entry_point.name, {}), share_driver=entry_point.name,
+        **helpers.dhss_options()))
+    cls = type(mgr.driver)
+    for flag, methods in SERVER_UPDATE_METHODS.items():
+        if not getattr(mgr.driver, flag):
+            continue
+        for name in methods:
+            assert getattr(cls, name) is not getattr(
+                driver_base.ShareServerMixin, name), (flag, name)
+    if not mgr.driver.security_service_update_support:
+        return
+    server = {'id': 'srv', 'backend_details': {
+        'service_ip': '10.254.0.12', 'subnet_allocations':
+            '[{"primary_public_ip": "10.254.0.10", '
+            '"secondary_public_ip": "10.254.0.11"}]'}}
+    ss = {'id': 'ss1', 'type': 'ldap'}
+    assert mgr.driver.check_update_share_server_security_service(
+        admin_ctx, server, [], [], [], ss) in (True, False)
+    assert isinstance(mgr.driver.update_share_server_security_service(
+        admin_ctx, server, [], [], [], ss) or {}, dict)
+    if not mgr.driver.network_allocation_update_support:
+        return
+    new = {'share_network_subnet_id': 'sub2', 'network_allocations': [
+        {'ip_address': '10.254.0.20'}, {'ip_address': '10.254.0.21'}]}
+    assert mgr.driver.check_update_share_server_network_allocations(
+        admin_ctx, server, {'subnets': []}, {'id': 'sub2'}, [], [],
+        []) in (True, False)
+    update = mgr.driver.update_share_server_network_allocations(
+        admin_ctx, server, {'subnets': []}, new, [], [], [])
+    assert isinstance(update, dict)
+    for key in ('server_details', 'share_updates', 'snapshot_updates'):
+        assert isinstance(update.get(key) or {}, dict), key

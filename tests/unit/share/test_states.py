@@ -113,6 +113,14 @@ def _group_snapshot(db, ctx, status):
         i=snap.id)[0]['status']
 
 
+def _network(db, ctx, status):
+    network = db_helpers.add_row(ctx, models.ShareNetwork,
+                                 id=uuidutils.generate_uuid(),
+                                 project_id='p1', status=status)
+    return network.id, lambda: db.share_network_get(ctx,
+                                                    network.id)['status']
+
+
 STATUSES = sorted(ALL_STATUSES - {c.STATUS_DELETED})
 FACTORIES = {
     'share_instance': (STATUSES, _instance),
@@ -132,6 +140,7 @@ FACTORIES = {
     'share_task': (sorted(TASK_STATES), _share_task),
     'share_group': (STATUSES, _group),
     'share_group_snapshot': (STATUSES, _group_snapshot),
+    'share_network': (STATUSES, _network),
 }
 BULK = ('share_instance_access', 'share_instance_access_rules_status',
         'share_snapshot_instance_access')
