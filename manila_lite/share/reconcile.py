@@ -16,7 +16,7 @@ Snapshot instances stranded in ``creating`` or ``deleting`` are driven
 again the same way; share servers stranded there are finished by
 ``servers.settle_stranded`` (no server row stranded, no allocation leaked),
 and those stranded in ``manage_starting`` / ``unmanage_starting`` end in
-``manage_error`` / ``unmanage_error`` (``server_manage.settle_stranded``).
+``manage_error`` / ``unmanage_error`` (``server_manage.settle_stranded``);
 those a security service or allocation update left in
 ``network_change`` end ``error`` by ``server_updates.settle_stranded``.
 
