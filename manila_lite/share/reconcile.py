@@ -38,6 +38,7 @@ from manila_lite.share import access
 from manila_lite.share import groups
 from manila_lite.share import instances
 from manila_lite.share import locks
+from manila_lite.share import migration
 from manila_lite.share.replication import replicas
 from manila_lite.share.replication import snapshots as replicated_snapshots
 from manila_lite.share import servers
@@ -196,8 +197,27 @@ def _reconcile(mgr, context):
                             settle_access, 'Access rules of share instance',
                             gone)
     settled += reconcile_servers(mgr, context)
+    settled += reconcile_migrations(mgr, context)
     return (settled + reconcile_snapshots(mgr, context) +
             reconcile_groups(mgr, context))
+
+
+def find_stranded_migrations(mgr, context, now=None):
+    """This host's migrations whose start or completion handler died (one read)."""
+    window = _window(mgr, now)
+    if window is None:
+        return []
+    return _stranded(mgr, context,
+                     migration.stranded_candidates(context, mgr.host),
+                     window)
+
+
+def reconcile_migrations(mgr, context):
+    """Fail every stranded migration of this host, leaving the share usable; returns how many."""
+    return _settle_each(mgr, context, find_stranded_migrations(mgr, context),
+                        migration.settle_stranded, 'Migration of share instance',
+                        (exception.ShareInstanceNotFound,
+                         exception.ShareNotFound))
 
 
 def _settle_each(mgr, context, rows, settle_one, kind, gone):

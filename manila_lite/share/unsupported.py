@@ -22,9 +22,6 @@ CASTS = {
     'share_server_migration_start': ('server_task', 'share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
     'share_server_migration_complete': ('server_task', 'src_share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
     'share_server_migration_cancel': ('server_task', 'src_share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
-    'migration_start': ('share_task', 'share_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
-    'migration_complete': ('instance_share_task', 'src_instance_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
-    'migration_cancel': ('instance_share_task', 'src_instance_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
     'update_share_network_security_service': ('none', 'share_network_id', None, mf.Action.ADD_UPDATE_SECURITY_SERVICE, mf.Resource.SECURITY_SERVICE),
     'check_update_share_network_security_service': ('none', 'share_network_id', None, mf.Action.ADD_UPDATE_SECURITY_SERVICE, mf.Resource.SECURITY_SERVICE),
     'check_update_share_server_network_allocations': ('none', 'share_network_id', None, mf.Action.UPDATE, mf.Resource.SHARE_NETWORK_SUBNET),
@@ -53,22 +50,16 @@ def _mark(context, kind, rid, event):
             states.advance(context, states.SNAPSHOT_INSTANCE,
                            snapshot.instance['id'], event)
         return snapshot['project_id']
-    if kind == 'instance_share_task':
-        inst = rows.instance(context, rid)
-        states.advance(context, states.SHARE_TASK, inst['share_id'], event)
-        return inst['project_id']
     if kind == 'server':
         # A missing server is a NotFound here, not a state-write warning.
         db_api.share_server_get(context, rid)
-    row = states.advance(context, _TABLES[kind], rid, event)
-    return row['project_id'] if kind in _OWNED else None
+    states.advance(context, _TABLES[kind], rid, event)
+    return None
 
 
 # kind -> the state table of the rows refusals write through a plain update
 _TABLES = {'server': states.SHARE_SERVER,
-           'server_task': states.SHARE_SERVER_TASK,
-           'share_task': states.SHARE_TASK}
-_OWNED = ('share_task',)
+           'server_task': states.SHARE_SERVER_TASK}
 
 
 def refuse(context, method, kwargs, host):
