@@ -437,7 +437,12 @@ class ShareManager(periodic_task.PeriodicTasks):
                         force_host_assisted_migration, preserve_metadata,
                         writable, nondisruptive, preserve_snapshots,
                         new_share_network_id=None, new_share_type_id=None):
-        migration.start(self, context.elevated(), share_id, dest_host, force_host_assisted_migration, preserve_metadata, writable, nondisruptive, preserve_snapshots, new_share_network_id=new_share_network_id, new_share_type_id=new_share_type_id)
+        migration.start(
+            self, context.elevated(), share_id, dest_host,
+            force_host_assisted_migration, preserve_metadata, writable,
+            nondisruptive, preserve_snapshots,
+            new_share_network_id=new_share_network_id,
+            new_share_type_id=new_share_type_id)
 
     @rpc_method()
     def migration_complete(self, context, src_instance_id, dest_instance_id):

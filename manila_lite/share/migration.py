@@ -494,8 +494,8 @@ def cancel(mgr, context, src_instance_id, dest_instance_id):
     if share['task_state'] not in states.MIGRATION_CANCELLABLE:
         raise exception.InvalidShare(
             reason='migration of share %s cannot be cancelled at this '
-                   'moment (task_state %s)' % (share['id'],
-                                                share['task_state']))
+                   'moment (task_state %s)'
+            % (share['id'], share['task_state']))
     try:
         _call(mgr, context, 'migration_cancel', src, dest)
     except Exception as exc:

@@ -232,11 +232,4 @@ def shares_task_state_conditional_update(context, share_ids, expected,
     update = sa.update(table).values(task_state=task_state,
                                      updated_at=model_base.utcnow())
     with engine.writer(context) as session:
-        if session.get_bind().dialect.update_returning:
-            return [row[0] for row in session.execute(
-                update.where(found).returning(table.c.id))]
-        moved = [row[0] for row in session.execute(
-            sa.select(table.c.id).where(found).with_for_update())]
-        if moved:
-            session.execute(update.where(table.c.id.in_(moved)))
-        return moved
+        return utils.update_moved_ids(session, table, found, update)

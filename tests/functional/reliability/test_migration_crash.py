@@ -1,4 +1,8 @@
-"""A daemon killed during migration start and completion leaves, once restarted, no migration stranded: the share usable at its source (start) or both instances error for an administrator (completion)."""
+"""A daemon killed mid migration start and mid completion leaves, once restarted, no migration stranded.
+
+A start ends with the share usable at its source; a completion with both
+instances ``error`` for an administrator (upstream's completion failure).
+"""
 
 import pytest
 
