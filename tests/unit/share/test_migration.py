@@ -253,25 +253,17 @@ def _assert_given_back(db, ctx, share_id, src_id):
     assert _actions(db, ctx, share_id) == ['005']
 
 
-def test_driver_error_at_start(two, db, admin_ctx):
+@pytest.mark.parametrize('flags, error, words', [
+    ({}, exception.NotSupportedYet, 'host-assisted migration'),
+    ({'writable': True}, exception.ShareMigrationFailed, 'writable')])
+def test_driver_error_at_start(two, db, admin_ctx, flags, error, words):
     mgr, _beta = two
     share_id, src_id = _migrating_share(mgr, db, admin_ctx)
     _fail('dummy_driver_fail_methods', 'migration_start')
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        _start(mgr, share_id)
-    assert isinstance(_error(excinfo), exception.NotSupportedYet)
-    assert 'host-assisted migration' in str(_error(excinfo))
-    _assert_given_back(db, admin_ctx, share_id, src_id)
-
-
-def test_driver_error_at_start_with_flags_names_them(two, db, admin_ctx):
-    mgr, _beta = two
-    share_id, src_id = _migrating_share(mgr, db, admin_ctx)
-    _fail('dummy_driver_fail_methods', 'migration_start')
-    with pytest.raises(messaging.ExpectedException) as excinfo:
-        _start(mgr, share_id, writable=True)
-    assert isinstance(_error(excinfo), exception.ShareMigrationFailed)
-    assert 'writable' in str(_error(excinfo))
+        _start(mgr, share_id, **flags)
+    assert isinstance(_error(excinfo), error)
+    assert words in str(_error(excinfo))
     _assert_given_back(db, admin_ctx, share_id, src_id)
 
 
