@@ -15,6 +15,10 @@ Rule changes waiting as long on an available instance
 Snapshot instances stranded in ``creating`` or ``deleting`` are driven
 again the same way; share servers stranded there are finished by
 ``servers.settle_stranded`` (no server row stranded, no allocation leaked).
+A share migration whose start or completion handler died is failed by
+``migration.settle_stranded`` (a start leaves the share usable at its
+source; migrations in the driver's phase 1, or waiting for completion,
+are left alone: their own requests and periodic task drive them).
 
 A row is settled only when no message still queued for this backend can
 reach it: its status must already have been ``transitional_state_timeout``
