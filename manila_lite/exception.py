@@ -287,6 +287,10 @@ class DriverNotInitialized(ManilaException):
     message = 'Share driver "%(driver)s" not initialized.'
 
 
+class ShareMigrationFailed(ManilaException):
+    message = 'Share migration failed: %(reason)s'
+
+
 class ShareBackendException(ManilaException):
     message = 'Share backend error: %(msg)s.'
 

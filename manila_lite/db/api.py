@@ -170,6 +170,17 @@ def share_update(context, share_id, values):
     return _shares.share_update(context, share_id, values)
 
 
+def shares_task_state_conditional_update(context, share_ids, expected,
+                                         task_state):
+    """``UPDATE shares SET task_state ... WHERE id IN ids AND task_state IN expected``; returns the ids that moved.
+
+    manila_lite's own: the conditional writer of the share task state
+    machine (share/states.py SHARE_TASK), one statement for many shares.
+    """
+    return _shares.shares_task_state_conditional_update(
+        context, share_ids, expected, task_state)
+
+
 def share_get_all_expired(context):
     """Shares in the recycle bin (``is_soft_deleted``) whose ``scheduled_to_be_deleted_at`` has passed.
 
@@ -207,6 +218,15 @@ def share_metadata_update(context, share_id, metadata, delete=False):
 
 # -- share instances ---------------------------------------------------------
 
+def share_instance_create(context, share_id, values):
+    """Insert an instance of a live share (upstream's name); returns it loaded with share data.
+
+    Values as share_instance_update takes them (AZ name or id, share_type
+    or share_type_id); the id defaults to a uuid4. Raises ShareNotFound.
+    """
+    return _shares.share_instance_create(context, share_id, values)
+
+
 def share_instance_get(context, share_instance_id, with_share_data=False,
                        check_access_rules=False):
     """One instance; raises ShareInstanceNotFound.
@@ -241,7 +261,7 @@ def share_instance_get_all_by_host(context, host, with_share_data=False,
         access_rules_status=access_rules_status)
 
 
-def share_instance_get_all(context, filters=None):
+def share_instance_get_all(context, filters=None, with_share_data=False):
     """Live instances of shares outside the recycle bin.
 
     Filters: instance_ids, host, share_id (one id or a list),
@@ -249,7 +269,8 @@ def share_instance_get_all(context, filters=None):
     status (str or list), encryption_key_ref, export_location_id,
     export_location_path, metadata (dict), is_soft_deleted.
     """
-    return _instances.share_instance_get_all(context, filters=filters)
+    return _instances.share_instance_get_all(
+        context, filters=filters, with_share_data=with_share_data)
 
 
 def share_instance_get_all_by_share_server(context, share_server_id,

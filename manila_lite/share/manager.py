@@ -37,6 +37,7 @@ from manila_lite.share import hook
 from manila_lite.share import instances
 from manila_lite.share import locks
 from manila_lite.share import manage_existing
+from manila_lite.share import migration
 from manila_lite.share import reconcile
 from manila_lite.share.replication import replicas
 from manila_lite.share.replication import snapshots as replicated_snapshots
@@ -78,6 +79,7 @@ _TASK_SPACING_OPTIONS = {
     'delete_expired_transfers': 'check_for_expired_transfers',
     'periodic_share_replica_update': 'replica_state_update_interval',
     'periodic_share_replica_snapshot_update': 'replica_state_update_interval',
+    'migration_driver_continue': 'migration_driver_continue_update_interval',
 }
 
 
@@ -438,22 +440,25 @@ class ShareManager(periodic_task.PeriodicTasks):
                         force_host_assisted_migration, preserve_metadata,
                         writable, nondisruptive, preserve_snapshots,
                         new_share_network_id=None, new_share_type_id=None):
-        self._refuse(context, 'migration_start', share_id=share_id)
+        migration.start(
+            self, context.elevated(), share_id, dest_host,
+            force_host_assisted_migration, preserve_metadata, writable,
+            nondisruptive, preserve_snapshots,
+            new_share_network_id=new_share_network_id,
+            new_share_type_id=new_share_type_id)
 
     @rpc_method()
     def migration_complete(self, context, src_instance_id, dest_instance_id):
-        self._refuse(context, 'migration_complete',
-                     src_instance_id=src_instance_id)
+        migration.complete(self, context.elevated(), src_instance_id, dest_instance_id)
 
     @rpc_method()
     def migration_cancel(self, context, src_instance_id, dest_instance_id):
-        self._refuse(context, 'migration_cancel',
-                     src_instance_id=src_instance_id)
+        migration.cancel(self, context.elevated(), src_instance_id, dest_instance_id)
 
     @rpc_method()
     def migration_get_progress(self, context, src_instance_id,
                                dest_instance_id):
-        self._refuse(context, 'migration_get_progress')
+        return migration.get_progress(self, context.elevated(), src_instance_id, dest_instance_id)
 
     # -- share groups ------------------------------------------------------------
     @rpc_method()
@@ -584,6 +589,11 @@ class ShareManager(periodic_task.PeriodicTasks):
     def periodic_share_replica_snapshot_update(self, context):
         if self.driver.initialized:
             replicated_snapshots.periodic_update(self, context)
+
+    @periodic_task.periodic_task(spacing=60)
+    def migration_driver_continue(self, context):
+        if self.driver.initialized:
+            migration.driver_continue(self, context)
 
     @periodic_task.periodic_task(spacing=60)
     def create_backup_continue(self, context):

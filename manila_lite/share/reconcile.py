@@ -19,6 +19,10 @@ and those stranded in ``manage_starting`` / ``unmanage_starting`` end in
 ``manage_error`` / ``unmanage_error`` (``server_manage.settle_stranded``);
 those a security service or allocation update left in
 ``network_change`` end ``error`` by ``server_updates.settle_stranded``.
+A share migration whose start or completion handler died is failed by
+``migration.settle_stranded`` (a start leaves the share usable at its
+source; migrations in the driver's phase 1, or waiting for completion,
+are left alone: their own requests and periodic task drive them).
 
 A row is settled only when no message still queued for this backend can
 reach it: its status must already have been ``transitional_state_timeout``
@@ -42,6 +46,7 @@ from manila_lite.share import access
 from manila_lite.share import groups
 from manila_lite.share import instances
 from manila_lite.share import locks
+from manila_lite.share import migration
 from manila_lite.share.replication import replicas
 from manila_lite.share.replication import snapshots as replicated_snapshots
 from manila_lite.share import server_manage
@@ -202,8 +207,27 @@ def _reconcile(mgr, context):
                             settle_access, 'Access rules of share instance',
                             gone)
     settled += reconcile_servers(mgr, context)
+    settled += reconcile_migrations(mgr, context)
     return (settled + reconcile_snapshots(mgr, context) +
             reconcile_groups(mgr, context))
+
+
+def find_stranded_migrations(mgr, context, now=None):
+    """This host's migrations whose start or completion handler died (one read)."""
+    window = _window(mgr, now)
+    if window is None:
+        return []
+    return _stranded(mgr, context,
+                     migration.stranded_candidates(context, mgr.host),
+                     window)
+
+
+def reconcile_migrations(mgr, context):
+    """Fail every stranded migration of this host, leaving the share usable; returns how many."""
+    return _settle_each(mgr, context, find_stranded_migrations(mgr, context),
+                        migration.settle_stranded, 'Migration of share instance',
+                        (exception.ShareInstanceNotFound,
+                         exception.ShareNotFound))
 
 
 def _settle_each(mgr, context, rows, settle_one, kind, gone):

@@ -165,6 +165,13 @@ SHARE_INSTANCE = StateTable('share_instance', [
     # A promotion whose handler died: the roles in the DB stay consistent
     # (written in one transaction), the replica is usable again.
     ('promote_stranded',        (c.STATUS_REPLICATION_CHANGE,),      c.STATUS_AVAILABLE),
+    # Share migration (states.md 4.17): the API made the source migrating,
+    # the share service the destination migrating_to (share/migration.py).
+    ('migration_given_back',    (c.STATUS_MIGRATING,),               c.STATUS_AVAILABLE),
+    ('migration_completed',     (c.STATUS_MIGRATING_TO,),            c.STATUS_AVAILABLE),
+    ('migration_source_retired', (c.STATUS_MIGRATING,),              c.STATUS_INACTIVE),
+    ('migration_complete_failed', (c.STATUS_MIGRATING,
+                                   c.STATUS_MIGRATING_TO),           c.STATUS_ERROR),
 ], statuses=ANY_INSTANCE_STATUS)
 
 # Statuses of a replicated snapshot's instances the driver reports on.
@@ -273,9 +280,43 @@ SHARE_NETWORK = StateTable('share_network', [
 SHARE_SERVER_TASK = StateTable('share_server_task', [
     ('unsupported_failed',      ANY,                                 c.TASK_STATE_MIGRATION_ERROR),
 ], conditional=False)
+# shares.task_state of a driver-assisted share migration (states.md 4.17),
+# written by the source host's service with conditional updates.
+ANY_TASK_STATE = (
+    c.TASK_STATE_MIGRATION_STARTING, c.TASK_STATE_MIGRATION_IN_PROGRESS,
+    c.TASK_STATE_MIGRATION_COMPLETING, c.TASK_STATE_MIGRATION_SUCCESS,
+    c.TASK_STATE_MIGRATION_ERROR, c.TASK_STATE_MIGRATION_CANCELLED,
+    c.TASK_STATE_MIGRATION_CANCEL_IN_PROGRESS,
+    c.TASK_STATE_MIGRATION_DRIVER_STARTING,
+    c.TASK_STATE_MIGRATION_DRIVER_IN_PROGRESS,
+    c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE,
+    c.TASK_STATE_DATA_COPYING_STARTING, c.TASK_STATE_DATA_COPYING_IN_PROGRESS,
+    c.TASK_STATE_DATA_COPYING_COMPLETING, c.TASK_STATE_DATA_COPYING_COMPLETED,
+    c.TASK_STATE_DATA_COPYING_CANCELLED, c.TASK_STATE_DATA_COPYING_ERROR,
+)
+# A start whose handler may still be (or have been) running.
+MIGRATION_STARTING = (c.TASK_STATE_MIGRATION_STARTING,
+                      c.TASK_STATE_MIGRATION_IN_PROGRESS,
+                      c.TASK_STATE_MIGRATION_DRIVER_STARTING)
+# What migration_cancel accepts (the driver-assisted part of upstream's list).
+MIGRATION_CANCELLABLE = (c.TASK_STATE_MIGRATION_DRIVER_IN_PROGRESS,
+                         c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE)
 SHARE_TASK = StateTable('share_task', [
-    ('unsupported_failed',      ANY,                                 c.TASK_STATE_MIGRATION_ERROR),
-], conditional=False)
+    # event                      from                                 to
+    ('migration_accepted',      (c.TASK_STATE_MIGRATION_STARTING,),  c.TASK_STATE_MIGRATION_IN_PROGRESS),
+    ('driver_start_begun',      (c.TASK_STATE_MIGRATION_IN_PROGRESS,), c.TASK_STATE_MIGRATION_DRIVER_STARTING),
+    ('driver_started',          (c.TASK_STATE_MIGRATION_DRIVER_STARTING,), c.TASK_STATE_MIGRATION_DRIVER_IN_PROGRESS),
+    ('start_failed',            MIGRATION_STARTING,                  c.TASK_STATE_MIGRATION_ERROR),
+    ('phase1_done',             (c.TASK_STATE_MIGRATION_DRIVER_IN_PROGRESS,), c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE),
+    ('continue_failed',         (c.TASK_STATE_MIGRATION_DRIVER_IN_PROGRESS,), c.TASK_STATE_MIGRATION_ERROR),
+    ('complete_begun',          (c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE,), c.TASK_STATE_MIGRATION_COMPLETING),
+    ('complete_succeeded',      (c.TASK_STATE_MIGRATION_COMPLETING,), c.TASK_STATE_MIGRATION_SUCCESS),
+    ('complete_failed',         (c.TASK_STATE_MIGRATION_COMPLETING,), c.TASK_STATE_MIGRATION_ERROR),
+    ('cancelled',               MIGRATION_CANCELLABLE,               c.TASK_STATE_MIGRATION_CANCELLED),
+    # start-up: a start or completion whose handler died (reconcile.py)
+    ('migration_stranded',      MIGRATION_STARTING + (
+                                 c.TASK_STATE_MIGRATION_COMPLETING,), c.TASK_STATE_MIGRATION_ERROR),
+], statuses=ANY_TASK_STATE)
 # Share groups and group snapshots (share_groups.status,
 # share_group_snapshots.status), states.md 4.19.
 GROUP_STATUSES = (c.STATUS_CREATING, c.STATUS_AVAILABLE, c.STATUS_ERROR,
@@ -329,10 +370,19 @@ def _plain_writer(facade_name, column='status'):
     return write
 
 
+def _task_writer(context, share_id, allowed, updates):
+    values = dict(updates)
+    task_state = values.pop('status')
+    if values:
+        raise ValueError('share task transitions write task_state only')
+    return bool(db_api.shares_task_state_conditional_update(
+        context, [share_id], allowed, task_state))
+
+
 _WRITERS.update({
     'share_server_task': lambda: _plain_writer('share_server_update',
                                                'task_state'),
-    'share_task': lambda: _plain_writer('share_update', 'task_state'),
+    'share_task': lambda: _task_writer,
 })
 
 
@@ -408,7 +458,19 @@ _BULK_WRITERS = {
     'share_server': lambda: (_server_count_writer,
                              db_api.share_servers_conditional_update),
     'share_snapshot_instance': lambda: (_snapshot_bulk_count, None),
+    'share_task': lambda: (_task_count_writer,
+                           _task_ids_writer),
 }
+
+
+def _task_ids_writer(context, share_ids, expected, updates):
+    return db_api.shares_task_state_conditional_update(
+        context, share_ids, expected, updates['status'])
+
+
+def _task_count_writer(context, share_ids, updates, expected_statuses):
+    return len(_task_ids_writer(context, share_ids, expected_statuses,
+                                updates))
 
 
 def _server_count_writer(context, server_ids, updates, expected_statuses,

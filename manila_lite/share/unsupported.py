@@ -20,9 +20,6 @@ CASTS = {
     'share_server_migration_start': ('server_task', 'share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
     'share_server_migration_complete': ('server_task', 'src_share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
     'share_server_migration_cancel': ('server_task', 'src_share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
-    'migration_start': ('share_task', 'share_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
-    'migration_complete': ('instance_share_task', 'src_instance_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
-    'migration_cancel': ('instance_share_task', 'src_instance_id', 'unsupported_failed', mf.Action.UPDATE, mf.Resource.SHARE),
 }
 
 
@@ -46,18 +43,12 @@ def _mark(context, kind, rid, event):
             states.advance(context, states.SNAPSHOT_INSTANCE,
                            snapshot.instance['id'], event)
         return snapshot['project_id']
-    if kind == 'instance_share_task':
-        inst = rows.instance(context, rid)
-        states.advance(context, states.SHARE_TASK, inst['share_id'], event)
-        return inst['project_id']
-    row = states.advance(context, _TABLES[kind], rid, event)
-    return row['project_id'] if kind in _OWNED else None
+    states.advance(context, _TABLES[kind], rid, event)
+    return None
 
 
 # kind -> the state table of the rows refusals write through a plain update
-_TABLES = {'server_task': states.SHARE_SERVER_TASK,
-           'share_task': states.SHARE_TASK}
-_OWNED = ('share_task',)
+_TABLES = {'server_task': states.SHARE_SERVER_TASK}
 
 
 def refuse(context, method, kwargs, host):

@@ -449,14 +449,7 @@ def share_instances_conditional_update(context, share_instance_ids,
     with engine.writer(context) as session:
         update = sa.update(table).values(**_bulk_values(session, context,
                                                         values))
-        if session.get_bind().dialect.update_returning:
-            return [row[0] for row in session.execute(
-                update.where(found).returning(table.c.id))]
-        moved = [row[0] for row in session.execute(
-            sa.select(table.c.id).where(found).with_for_update())]
-        if moved:
-            session.execute(update.where(table.c.id.in_(moved)))
-        return moved
+        return utils.update_moved_ids(session, table, found, update)
 
 
 def _conditional_stmt(columns):

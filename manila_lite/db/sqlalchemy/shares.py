@@ -204,3 +204,32 @@ def share_metadata_delete(context, share_id, key):
         _require_share(session, context, share_id)
         utils.soft_delete_where(session, meta, meta.share_id == share_id,
                                 meta.key == key)
+
+
+def share_instance_create(context, share_id, values):
+    """Insert one more instance of a live share (a migration destination) and return it with share data."""
+    with engine.writer(context) as session:
+        get(session, context, share_id)    # ShareNotFound for a missing share
+        instance_values = instances.prepare_values(session, context, values)
+        instance = models.ShareInstance(share_id=share_id)
+        utils.apply_values(instance, utils.ensure_id(instance_values))
+        session.add(instance)
+        session.flush()
+        return instances.get(session, context, instance.id,
+                             with_share_data=True, refresh=True)
+
+
+def shares_task_state_conditional_update(context, share_ids, expected,
+                                         task_state):
+    """One UPDATE of the live shares among the ids whose task_state is expected; returns the ids that moved."""
+    ids = list(share_ids)
+    if not ids:
+        return []
+    table = Share.__table__
+    found = sa.and_(table.c.id.in_(ids),
+                    table.c.deleted == model_base.STRING_LIVE,
+                    table.c.task_state.in_(utils.as_list(expected)))
+    update = sa.update(table).values(task_state=task_state,
+                                     updated_at=model_base.utcnow())
+    with engine.writer(context) as session:
+        return utils.update_moved_ids(session, table, found, update)

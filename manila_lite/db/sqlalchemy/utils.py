@@ -183,3 +183,20 @@ def apply_values(obj, values):
                       type(obj).__name__)
             continue
         setattr(obj, key, value)
+
+
+def update_moved_ids(session, table, found, update):
+    """Run ``update`` on the rows ``found`` selects; return their ids.
+
+    One UPDATE ... RETURNING where the dialect has it (PostgreSQL, SQLite,
+    MariaDB); otherwise the rows are locked by a SELECT ... FOR UPDATE and
+    then updated.
+    """
+    if session.get_bind().dialect.update_returning:
+        return [row[0] for row in session.execute(
+            update.where(found).returning(table.c.id))]
+    moved = [row[0] for row in session.execute(
+        sa.select(table.c.id).where(found).with_for_update())]
+    if moved:
+        session.execute(update.where(table.c.id.in_(moved)))
+    return moved

@@ -478,3 +478,50 @@ def test_server_update_support_matches_the_methods(entry_point,
     assert isinstance(update, dict)
     for key in ('server_details', 'share_updates', 'snapshot_updates'):
         assert isinstance(update.get(key) or {}, dict), key
+
+
+# Driver-assisted share migration (share/migration.py): a driver that
+# overrides the compatibility check overrides every step, and its check
+# answers the contract's dict of booleans (the base answers "incompatible",
+# so the share service refuses the migration cleanly).
+MIGRATION_STEPS = ('migration_start', 'migration_continue',
+                   'migration_complete', 'migration_cancel',
+                   'migration_get_progress')
+MIGRATION_FLAGS = ('compatible', 'writable', 'preserve_metadata',
+                   'nondisruptive', 'preserve_snapshots')
+
+
+@pytest.mark.parametrize('entry_point', _registered_drivers(),
+                         ids=lambda ep: ep.name)
+def test_driver_migration_steps_come_together(entry_point):
+    cls = entry_point.load()
+    if cls.migration_check_compatibility is \
+            driver.ShareDriver.migration_check_compatibility:
+        return
+    for name in MIGRATION_STEPS:
+        assert getattr(cls, name) is not getattr(driver.ShareDriver,
+                                                 name), name
+
+
+def test_base_migration_check_answers_incompatible():
+    answer = driver.ShareDriver.migration_check_compatibility(
+        object.__new__(driver.ShareDriver), None, {}, {})
+    assert answer['compatible'] is False
+    assert set(MIGRATION_FLAGS) <= set(answer)
+
+
+def test_dummy_migration_check_answers_the_contract(manager_factory,
+                                                    admin_ctx):
+    mgr = manager_factory(**DRIVER_TEST_OPTIONS['dummy'])
+    manager_factory(name='beta', **DRIVER_TEST_OPTIONS['dummy'])
+    src = {'id': 'src', 'share_id': 'share', 'host': mgr.host + '#p'}
+    answer = mgr.driver.migration_check_compatibility(
+        admin_ctx, src, dict(src, id='dest', host='hostA@beta#p'))
+    assert {k: type(answer[k]) for k in MIGRATION_FLAGS} == dict.fromkeys(
+        MIGRATION_FLAGS, bool)
+    assert answer['compatible'] is True
+    from manila_lite.share.drivers import dummy
+    for name in ('migration_check_compatibility',) + MIGRATION_STEPS:
+        assert getattr(dummy.DummyDriver, name).dummy_injectable, name
+        assert name in dummy.INVALID_RETURNS or name in (
+            'migration_start', 'migration_cancel'), name

@@ -178,18 +178,15 @@ def test_force_delete_survives_driver_failure(manager_factory, db, admin_ctx):
 def test_unsupported_cast_sets_error_and_message(manager_factory, db,
                                                  admin_ctx):
     mgr = manager_factory()
-    share, inst = _available_share(mgr, db, admin_ctx)
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.migration_start(
-            helpers.user_ctx(), share_id=share['id'], dest_host='h@b#p',
-            force_host_assisted_migration=False, preserve_metadata=False,
-            writable=False, nondisruptive=False, preserve_snapshots=False)
+        mgr.update_share_network_subnet_from_metadata(
+            helpers.user_ctx(), share_network_id='net',
+            share_network_subnet_id='subnet-1', share_server_id='srv',
+            metadata={'k': 'v'})
     assert isinstance(helpers.unwrap(excinfo), exception.NotSupportedYet)
     assert 'not supported by this service yet' in str(helpers.unwrap(excinfo))
-    got = db.share_get(admin_ctx, share['id'])
-    assert got['task_state'] == c.TASK_STATE_MIGRATION_ERROR
-    assert [m['action_id'] for m in _messages(db, admin_ctx, share['id'])] \
-        == ['005']
+    assert [m['action_id'] for m in _messages(db, admin_ctx, 'subnet-1')] \
+        == ['027']
 
 
 def test_unsupported_call_raises(manager_factory):

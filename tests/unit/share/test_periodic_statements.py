@@ -319,3 +319,48 @@ def test_replica_tasks_statement_count_is_flat(manager_factory, db,
             conn.execute(sa.delete(models.ShareSnapshotInstance.__table__))
         counts[size] = (len(counter.statements), len(snap_counter.statements))
     assert counts[10] == counts[1000]
+
+
+# -- the migration continue task: N sources in phase 1 polled in one run
+# (two reads, then one UPDATE for every migration the driver finished).
+
+def _task_states(engine):
+    table = models.Share.__table__
+    with engine.connect() as conn:
+        return sorted(set(conn.scalars(sa.select(table.c.task_state).where(
+            table.c.deleted == 'False')).all()))
+
+
+def test_migration_continue_statement_count_is_flat(manager_factory, db,
+                                                    admin_ctx):
+    mgr = manager_factory()
+    manager_factory(name='beta')        # the destination's services row
+    engine = db.get_engine()
+    share, inst = helpers.make_share(db, admin_ctx)
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
+    db.share_update(admin_ctx, share['id'],
+                    {'task_state': 'migration_starting'})
+    db.share_instance_update(admin_ctx, inst['id'], {'status': 'migrating'})
+    mgr.migration_start(
+        helpers.user_ctx(), share_id=share['id'],
+        dest_host='hostA@beta#fake_pool_for_beta',
+        force_host_assisted_migration=False, preserve_metadata=False,
+        writable=False, nondisruptive=False, preserve_snapshots=False)
+    counts = {}
+    have = 1
+    table = models.Share.__table__
+    for size in (10, 1000):
+        _clone_share(engine, share['id'], size - have)
+        have = size
+        with engine.begin() as conn:
+            conn.execute(sa.update(table).values(
+                task_state='migration_driver_in_progress'))
+        mgr.driver.migration_progress.clear()
+        with db_helpers.StatementCounter(engine) as halfway:
+            mgr.migration_driver_continue(admin_ctx)
+        assert _task_states(engine) == ['migration_driver_in_progress']
+        with db_helpers.StatementCounter(engine) as done:
+            mgr.migration_driver_continue(admin_ctx)
+        assert _task_states(engine) == ['migration_driver_phase1_done']
+        counts[size] = (len(halfway.statements), len(done.statements))
+    assert counts[10] == counts[1000]

@@ -1,0 +1,557 @@
+"""Driver-assisted share migration, run by the source host's share service: start, the continue poll, progress, complete and cancel.
+
+The API put the share in task_state ``migration_starting`` and its
+instance in ``migrating``; this service writes the destination instance
+row (``migrating_to``, host = the destination backend, which may be
+served by another process: the source's driver does all the work, as
+upstream) and drives the driver through phase 1 (start, continue until
+done), then phase 2 (complete) or a cancel. Host-assisted migration (the
+data service copies the data) is not implemented here: a migration that
+would need it ends in ``migration_error`` with a user message saying so.
+"""
+
+import time
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_utils import strutils
+from oslo_utils import timeutils
+
+from manila_lite.common import constants as c
+from manila_lite.common import hosts
+from manila_lite.common import message_field as mf
+from manila_lite.db import api as db_api
+from manila_lite import exception
+from manila_lite.share import access
+from manila_lite.share import guard
+from manila_lite.share import quota
+from manila_lite.share import rows
+from manila_lite.share import states
+from manila_lite.share import views
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+SHARE = states.SHARE_INSTANCE
+TASK = states.SHARE_TASK
+
+# Options of migration_start the driver must support when requested.
+_FLAGS = ('nondisruptive', 'preserve_metadata', 'writable',
+          'preserve_snapshots')
+# Share attributes that follow the share type (upstream's list).
+_TYPE_BOOL_ATTRIBUTES = ('snapshot_support',
+                         'create_share_from_snapshot_support',
+                         'revert_to_snapshot_support',
+                         'mount_snapshot_support')
+_RULES_POLL_INTERVAL = 0.5
+
+
+def _message(mgr, context, share, exc):
+    mgr.message_api.create(
+        context, mf.Action.UPDATE, share['project_id'],
+        resource_type=mf.Resource.SHARE, resource_id=share['id'],
+        exception=exc)
+
+
+def _task_state(inst):
+    share = inst['share'] if inst.get('share') is not None else inst
+    return share['task_state']
+
+
+# -- what every migration call of the driver gets -----------------------------
+
+def _driver_args(src, dest):
+    """``(source, destination, source snapshots, snapshot mappings, source server, destination server)``."""
+    return (views.share_instance_dict(src), views.share_instance_dict(dest),
+            [], {}, views.share_server_dict(rows.server(src)),
+            views.share_server_dict(rows.server(dest)))
+
+
+def _call(mgr, context, method, src, dest):
+    source, destination, snaps, mappings, server, dest_server = (
+        _driver_args(src, dest))
+    return getattr(mgr.driver, method)(
+        context, source, destination, snaps, mappings,
+        share_server=server, destination_share_server=dest_server)
+
+
+def _check_bool_answers(method, answer, keys):
+    if not isinstance(answer, dict):
+        raise exception.ShareBackendException(
+            msg='driver %s returned %s, not a dict'
+            % (method, type(answer).__name__))
+    for key in keys:
+        if answer.get(key) not in (None, True, False):
+            raise exception.ShareBackendException(
+                msg='driver %s returned %s=%r, not a boolean'
+                % (method, key, answer[key]))
+    return answer
+
+
+def _check_progress(answer):
+    if not isinstance(answer, dict) or 'total_progress' not in answer:
+        raise exception.ShareBackendException(
+            msg='driver migration_get_progress returned %r, not a dict '
+                'with total_progress' % (answer,))
+    return answer
+
+
+def _check_complete_answer(answer):
+    if answer is None:
+        return {}
+    if not isinstance(answer, dict):
+        raise exception.ShareBackendException(
+            msg='driver migration_complete returned %s, not a dict'
+            % type(answer).__name__)
+    locations = answer.get('export_locations')
+    if locations is not None and not isinstance(locations, list):
+        raise exception.ShareBackendException(
+            msg='driver migration_complete returned export locations that '
+                'are not a list')
+    return answer
+
+
+# -- the rows of one migration -------------------------------------------------
+
+def _pair(context, src_instance_id, dest_instance_id):
+    """``(share, source, destination)`` of a migration; InvalidShare when they are not one."""
+    src = rows.instance(context, src_instance_id)
+    dest = rows.instance(context, dest_instance_id)
+    if (src['share_id'] != dest['share_id'] or
+            src['status'] != c.STATUS_MIGRATING or
+            dest['status'] != c.STATUS_MIGRATING_TO):
+        raise exception.InvalidShare(
+            reason='share instances %s (%s) and %s (%s) are not the source '
+                   'and destination of one migration'
+                   % (src['id'], src['status'], dest['id'], dest['status']))
+    return db_api.share_get(context, src['share_id']), src, dest
+
+
+def _type_quota_deltas(context, share, type_id):
+    replicated = (db_api.share_type_get(context, type_id)
+                  .get('extra_specs', {}).get('replication_type'))
+    return quota.share_deltas(share['size'], bool(replicated))
+
+
+def _release_type_quota(context, share, type_id, what):
+    """Give back the quota a share holds in one share type (upstream's revert of migration type quotas)."""
+    try:
+        deltas = _type_quota_deltas(context, share, type_id)
+    except exception.NotFound:
+        LOG.warning('Share type %s is gone; its quota is left as it is.',
+                    type_id)
+        return
+    quota.release(context, deltas, share['project_id'], share['user_id'],
+                  share_type_id=type_id, what=what)
+
+
+def _delete_instance(context, inst):
+    """Drop one migration instance from the database: its snapshot instances, then the instance (rules and exports with it)."""
+    for snapinst in db_api.share_snapshot_instance_get_all_with_filters(
+            context, {'share_instance_ids': [inst['id']]}):
+        db_api.share_snapshot_instance_delete(context, snapinst['id'])
+    db_api.share_instance_delete(context, inst['id'])
+    LOG.info('Share instance %s of a migration deleted.', inst['id'])
+
+
+def _discard_destination(context, share, src, dest):
+    """Remove a destination that will not be used; the quota its new share type took goes back."""
+    if dest['share_type_id'] != src['share_type_id']:
+        _release_type_quota(context, share, dest['share_type_id'],
+                            'the destination of a migration of share %s'
+                            % share['id'])
+    _delete_instance(context, dest)
+
+
+def _set_readonly(mgr, context, inst, readonly):
+    """Cast the instance's rules to read-only (or back) and sync them with the driver."""
+    db_api.share_instance_update(context, inst['id'],
+                                 {'cast_rules_to_readonly': readonly})
+    access.reset_for_reapply(mgr, context, [inst['id']], reapply=True)
+    access.update_access(mgr, context, inst['id'])
+
+
+def _restore_rules(mgr, context, src_instance_id, suppress_errors=True):
+    """Give the source its writable rules back if the migration made them read-only."""
+    inst = rows.instance(context, src_instance_id)
+    if not inst['cast_rules_to_readonly']:
+        return
+    try:
+        _set_readonly(mgr, context, inst, False)
+    except exception.ManilaException as exc:
+        if not suppress_errors:
+            raise
+        LOG.warning('Access rules of share instance %(id)s could not be '
+                    'made writable again: %(exc)s',
+                    {'id': src_instance_id, 'exc': exc})
+
+
+def _give_back_source(mgr, context, share, src, dest, event):
+    """Failure or cancel: drop the destination, source ``available`` with its writable rules, task_state by ``event``."""
+    if dest is not None:
+        _discard_destination(context, share, src, dest)
+    _restore_rules(mgr, context, src['id'],
+                   suppress_errors=event != 'cancelled')
+    states.advance(context, SHARE, src['id'], 'migration_given_back')
+    states.advance(context, TASK, share['id'], event)
+
+
+# -- start -----------------------------------------------------------------------
+
+def start(mgr, context, share_id, dest_host, force_host_assisted_migration,
+          preserve_metadata, writable, nondisruptive, preserve_snapshots,
+          new_share_network_id=None, new_share_type_id=None):
+    """RPC migration_start: phase 1 of a driver-assisted migration to ``dest_host``.
+
+    ``migration_starting`` → ``migration_in_progress`` → destination
+    instance → compatibility check → ``migration_driver_starting`` →
+    driver migration_start → ``migration_driver_in_progress``. Any failure:
+    destination removed, source ``available``, ``migration_error`` and a
+    user message.
+    """
+    share, src = rows.share_and_instance(context, share_id)
+    if not (guard.expect_status('Share', share,
+                                (c.TASK_STATE_MIGRATION_STARTING,),
+                                'migration_start', status_key='task_state')
+            and guard.expect_status('Share instance', src,
+                                    (c.STATUS_MIGRATING,),
+                                    'migration_start')):
+        return
+    if not states.advance(context, TASK, share_id, 'migration_accepted'):
+        return
+    requested = {'writable': writable, 'preserve_metadata': preserve_metadata,
+                 'nondisruptive': nondisruptive,
+                 'preserve_snapshots': preserve_snapshots}
+    dest = None
+    try:
+        if not force_host_assisted_migration:
+            dest = _create_destination(context, share, src, dest_host,
+                                       new_share_network_id,
+                                       new_share_type_id)
+            _start_driver(mgr, context, share, src, dest, requested)
+            LOG.info('Migration of share %(share)s to %(host)s started.',
+                     {'share': share_id, 'host': dest_host})
+            return
+    except Exception as exc:
+        LOG.warning('Driver-assisted migration of share %(share)s failed: '
+                    '%(exc)s', {'share': share_id,
+                                'exc': guard.driver_error('migration', exc)})
+    refusal = _host_assisted_refusal(context, share, src, requested)
+    if dest is not None:
+        dest = _live_destination(context, dest['id'])
+    _give_back_source(mgr, context, share, src, dest, 'start_failed')
+    _message(mgr, context, share, refusal)
+    raise refusal
+
+
+def _live_destination(context, dest_id):
+    try:
+        return rows.instance(context, dest_id)
+    except exception.ShareInstanceNotFound:
+        return None
+
+
+def _host_assisted_refusal(context, share, src, requested):
+    """The error that ends a migration the driver could not do: upstream's host-assisted checks, then our refusal."""
+    wanted = [name for name in _FLAGS if requested[name]]
+    if wanted:
+        return exception.ShareMigrationFailed(
+            reason='migration of share %s could not be performed by the '
+                   'driver, and host-assisted migration is not allowed when '
+                   'the share must %s' % (share['id'], ', '.join(wanted)))
+    if db_api.share_snapshot_instance_get_all_with_filters(
+            context, {'share_instance_ids': [src['id']]}):
+        return exception.ShareMigrationFailed(
+            reason='share %s must not have snapshots in order to perform a '
+                   'host-assisted migration' % share['id'])
+    return exception.NotSupportedYet(
+        method='host-assisted migration (needed for share %s)' % share['id'])
+
+
+def _create_destination(context, share, src, dest_host, new_share_network_id,
+                        new_share_type_id):
+    """The destination instance row, ``migrating_to`` on ``dest_host`` in the destination service's zone."""
+    service = db_api.service_get_by_args(
+        context, hosts.extract_host(dest_host), 'manila-share')
+    values = {'status': c.STATUS_MIGRATING_TO, 'host': dest_host,
+              'scheduled_at': timeutils.utcnow(),
+              'share_network_id': new_share_network_id,
+              'availability_zone_id': service['availability_zone_id'],
+              'share_type_id': new_share_type_id or src['share_type_id'],
+              'cast_rules_to_readonly': False,
+              'access_rules_status': c.STATUS_ACTIVE}
+    dest = db_api.share_instance_create(context, share['id'], values)
+    LOG.info('Share instance %(dest)s on %(host)s is the destination of the '
+             'migration of share %(share)s.',
+             {'dest': dest['id'], 'host': dest_host, 'share': share['id']})
+    return dest
+
+
+def _start_driver(mgr, context, share, src, dest, requested):
+    if dest['share_network_id']:
+        raise exception.NotSupportedYet(
+            method='driver-assisted migration to a share network')
+    compat = _check_bool_answers(
+        'migration_check_compatibility',
+        mgr.driver.migration_check_compatibility(
+            context, views.share_instance_dict(src),
+            views.share_instance_dict(dest),
+            share_server=views.share_server_dict(rows.server(src)),
+            destination_share_server=None),
+        ('compatible',) + _FLAGS)
+    if not compat.get('compatible'):
+        raise exception.ShareMigrationFailed(
+            reason='destination host %s is not compatible with share %s\'s '
+                   'source backend for driver-assisted migration'
+                   % (dest['host'], share['id']))
+    for name in _FLAGS:
+        if requested[name] and not compat.get(name):
+            raise exception.ShareMigrationFailed(
+                reason='the driver cannot migrate share %s with %s'
+                % (share['id'], name))
+    if db_api.share_snapshot_instance_get_all_with_filters(
+            context, {'share_instance_ids': [src['id']]}):
+        raise exception.ShareMigrationFailed(
+            reason='share %s has snapshots; migrating them along is not '
+                   'supported by this service yet' % share['id'])
+    if not compat.get('writable'):
+        _set_readonly(mgr, context, src, True)
+    if not states.advance(context, TASK, share['id'], 'driver_start_begun'):
+        raise exception.ShareMigrationFailed(
+            reason='share %s left migration_in_progress' % share['id'])
+    try:
+        _call(mgr, context, 'migration_start', src, dest)
+    except Exception as exc:
+        raise guard.driver_error('migration_start', exc)
+    states.advance(context, TASK, share['id'], 'driver_started')
+
+
+# -- the continue poll (periodic) and progress (call) --------------------------
+
+def _destinations(context, sources):
+    """``{share id: destination instance}`` of the sources' migrations (one read)."""
+    found = db_api.share_instance_get_all(
+        context, {'share_id': [s['share_id'] for s in sources],
+                  'status': c.STATUS_MIGRATING_TO}, with_share_data=True)
+    return {d['share_id']: d for d in found}
+
+
+def driver_continue(mgr, context):
+    """Periodic: ask the driver to go on with each of this host's migrations in phase 1; finished ones → phase1_done (one UPDATE)."""
+    sources = [s for s in db_api.share_instance_get_all_by_host(
+        context, mgr.host, with_share_data=True, status=c.STATUS_MIGRATING)
+        if _task_state(s) == c.TASK_STATE_MIGRATION_DRIVER_IN_PROGRESS]
+    if not sources:
+        return
+    dests = _destinations(context, sources)
+    finished = []
+    for src in sources:
+        dest = dests.get(src['share_id'])
+        try:
+            if dest is None:
+                raise exception.ShareMigrationFailed(
+                    reason='the destination instance of share %s is gone'
+                    % src['share_id'])
+            with mgr.in_flight.track([src['id'], src['share_id']]):
+                done = _call(mgr, context, 'migration_continue', src, dest)
+            if done not in (True, False, None):
+                raise exception.ShareBackendException(
+                    msg='driver migration_continue returned %r, not a '
+                        'boolean' % (done,))
+        except Exception as exc:
+            _continue_failed(mgr, context, src, dest, exc)
+            continue
+        if done:
+            finished.append(src['share_id'])
+    for share_id in states.advance_many(context, TASK, finished,
+                                        'phase1_done', return_ids=True):
+        LOG.info('Migration of share %s completed its first phase.',
+                 share_id)
+
+
+def _continue_failed(mgr, context, src, dest, exc):
+    error = guard.driver_error('migration_continue', exc)
+    LOG.error('Driver-assisted migration of share %(share)s failed: '
+              '%(exc)s', {'share': src['share_id'], 'exc': error})
+    share = db_api.share_get(context, src['share_id'])
+    try:
+        _give_back_source(mgr, context, share, src, dest, 'continue_failed')
+    except Exception:
+        LOG.exception('Clean-up of the failed migration of share %s '
+                      'failed.', src['share_id'])
+    _message(mgr, context, share, error)
+
+
+def get_progress(mgr, context, src_instance_id, dest_instance_id):
+    """RPC migration_get_progress (call): the driver's progress dict of a migration in phase 1."""
+    share, src, dest = _pair(context, src_instance_id, dest_instance_id)
+    if share['task_state'] != c.TASK_STATE_MIGRATION_DRIVER_IN_PROGRESS:
+        raise exception.InvalidShare(
+            reason='the driver is not migrating share %s at this moment'
+            % share['id'])
+    try:
+        return _check_progress(
+            _call(mgr, context, 'migration_get_progress', src, dest))
+    except Exception as exc:
+        raise guard.driver_error('migration_get_progress', exc)
+
+
+# -- complete ----------------------------------------------------------------------
+
+def complete(mgr, context, src_instance_id, dest_instance_id):
+    """RPC migration_complete: phase 2; the destination becomes the share's instance and the source is deleted.
+
+    A driver failure leaves both instances ``error`` and
+    ``migration_error`` (upstream: data at the source is no longer
+    guaranteed; an administrator decides).
+    """
+    share, src, dest = _pair(context, src_instance_id, dest_instance_id)
+    if share['task_state'] != c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE:
+        raise exception.InvalidShare(
+            reason='first migration phase of share %s not completed yet '
+                   '(task_state %s)' % (share['id'], share['task_state']))
+    if not states.advance(context, TASK, share['id'], 'complete_begun'):
+        raise exception.InvalidShare(
+            reason='migration of share %s moved on meanwhile' % share['id'])
+    try:
+        answer = _check_complete_answer(
+            _call(mgr, context, 'migration_complete', src, dest))
+        if answer.get('export_locations'):
+            db_api.export_locations_update(context, dest['id'],
+                                           answer['export_locations'])
+        _apply_rules_to_destination(mgr, context, share, dest)
+    except Exception as exc:
+        error = guard.driver_error('migration_complete', exc)
+        for inst in (src, dest):
+            states.advance(context, SHARE, inst['id'],
+                           'migration_complete_failed')
+        states.advance(context, TASK, share['id'], 'complete_failed')
+        _message(mgr, context, share, error)
+        raise error
+    _switch_to_destination(mgr, context, share, src, dest)
+    LOG.info('Migration of share %s completed.', share['id'])
+
+
+def _switch_to_destination(mgr, context, share, src, dest):
+    values = {'progress': '100%'}
+    if share['replication_type']:
+        values['replica_state'] = c.REPLICA_STATE_ACTIVE
+    states.advance(context, SHARE, dest['id'], 'migration_completed', values)
+    states.advance(context, SHARE, src['id'], 'migration_source_retired')
+    if dest['share_type_id'] != src['share_type_id']:
+        _release_type_quota(context, share, src['share_type_id'],
+                            'the source of a migration of share %s'
+                            % share['id'])
+    _delete_instance(context, src)
+    db_api.share_update(context, share['id'],
+                        _type_attributes(context, dest['share_type_id']))
+    states.advance(context, TASK, share['id'], 'complete_succeeded')
+
+
+def _type_attributes(context, type_id):
+    """The share columns that follow the (new) share type."""
+    specs = db_api.share_type_get(context, type_id).get('extra_specs') or {}
+    values = {name: strutils.bool_from_string(specs.get(name, False))
+              for name in _TYPE_BOOL_ATTRIBUTES}
+    values['replication_type'] = specs.get('replication_type')
+    return values
+
+
+def _apply_rules_to_destination(mgr, context, share, dest):
+    """Copy the share's rules to the destination and have its backend apply them; waits up to migration_wait_access_rules_timeout."""
+    if not db_api.share_instance_access_copy(context, share['id'],
+                                             dest['id']):
+        return
+    states.advance_all(context, states.ACCESS_RULES_STATUS, dest['id'],
+                       'reapply_requested')
+    if hosts.extract_host(dest['host']) == mgr.host:
+        access.update_access(mgr, context, dest['id'])
+    else:
+        mgr.share_rpcapi.update_access(context, dest)
+    deadline = time.monotonic() + CONF.migration_wait_access_rules_timeout
+    while True:
+        status = db_api.share_instance_get(
+            context, dest['id'])['access_rules_status']
+        if status == c.STATUS_ACTIVE:
+            return
+        if status == c.SHARE_INSTANCE_RULES_ERROR:
+            raise exception.ShareMigrationFailed(
+                reason='access rules of share instance %s ended in error'
+                % dest['id'])
+        if time.monotonic() > deadline:
+            raise exception.ShareMigrationFailed(
+                reason='access rules of share instance %s not applied '
+                       'within %ss' % (dest['id'],
+                                       CONF.migration_wait_access_rules_timeout))
+        time.sleep(_RULES_POLL_INTERVAL)
+
+
+# -- cancel --------------------------------------------------------------------
+
+def cancel(mgr, context, src_instance_id, dest_instance_id):
+    """RPC migration_cancel: the driver stops, the destination goes, the source is ``available`` again."""
+    share, src, dest = _pair(context, src_instance_id, dest_instance_id)
+    if share['task_state'] not in states.MIGRATION_CANCELLABLE:
+        raise exception.InvalidShare(
+            reason='migration of share %s cannot be cancelled at this '
+                   'moment (task_state %s)'
+            % (share['id'], share['task_state']))
+    try:
+        _call(mgr, context, 'migration_cancel', src, dest)
+    except Exception as exc:
+        error = guard.driver_error('migration_cancel', exc)
+        _message(mgr, context, share, error)
+        raise error
+    _give_back_source(mgr, context, share, src, dest, 'cancelled')
+    LOG.info('Migration of share %s cancelled.', share['id'])
+
+
+# -- reconciliation ------------------------------------------------------------
+
+# task states whose handler runs in this process: a crash leaves them behind.
+STRANDABLE = states.MIGRATION_STARTING + (c.TASK_STATE_MIGRATION_COMPLETING,)
+
+
+def stranded_candidates(context, host):
+    """This host's migration sources whose share is in a handler's task state, as rows the reconciliation ages (one read).
+
+    ``updated_at`` is the share's: task_state moves there.
+    """
+    found = []
+    for src in db_api.share_instance_get_all_by_host(
+            context, host, with_share_data=True, status=c.STATUS_MIGRATING):
+        share = src['share']
+        if share['task_state'] in STRANDABLE:
+            found.append({'id': src['id'], 'share_id': src['share_id'],
+                          'status': share['task_state'],
+                          'updated_at': share['updated_at'],
+                          'created_at': share['created_at']})
+    return found
+
+
+class StrandedMigration(exception.ManilaException):
+    message = ('The share service restarted during this migration '
+               '(%(task_state)s); the migration failed.')
+
+
+def settle_stranded(mgr, context, row):
+    """Bring a migration whose handler died to ``migration_error``: the source usable again, or (mid-completion) both instances ``error``."""
+    with mgr.in_flight.track([row['id'], row['share_id']]):
+        share = db_api.share_get(context, row['share_id'])
+        src = rows.instance(context, row['id'])
+        dest = next((i for i in share.instances
+                     if i['status'] == c.STATUS_MIGRATING_TO), None)
+        error = StrandedMigration(task_state=share['task_state'])
+        if share['task_state'] == c.TASK_STATE_MIGRATION_COMPLETING:
+            for inst in filter(None, (src, dest)):
+                states.advance(context, SHARE, inst['id'],
+                               'migration_complete_failed')
+            states.advance(context, TASK, share['id'], 'migration_stranded')
+            outcome = 'both instances error'
+        else:
+            dest = dest and rows.instance(context, dest['id'])
+            _give_back_source(mgr, context, share, src, dest,
+                              'migration_stranded')
+            outcome = 'source available again'
+        _message(mgr, context, share, error)
+        return 'migration failed, %s' % outcome

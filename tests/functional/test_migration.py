@@ -1,0 +1,150 @@
+"""Driver-assisted share migration through the real daemon, RabbitMQ and PostgreSQL: alpha to beta (two dummy backends), cancel, driver failures."""
+
+import pytest
+
+from tests.functional import share_rows as rows
+
+pytestmark = pytest.mark.functional
+
+
+def _daemon(fresh_db, daemon_factory, **alpha):
+    """One daemon serving alpha (the source, with ``alpha`` options) and beta."""
+    backend = {'share_driver': 'dummy', 'driver_handles_share_servers': False}
+    return daemon_factory(fresh_db, options={
+        'DEFAULT': {'enabled_share_backends': 'alpha,beta',
+                    'migration_driver_continue_update_interval': 1},
+        'alpha': dict(backend, share_backend_name='alpha', **alpha),
+        'beta': dict(backend, share_backend_name='beta')})
+
+
+@pytest.fixture
+def daemon(fresh_db, daemon_factory):
+    return _daemon(fresh_db, daemon_factory)
+
+
+def _available(pg, daemon, share_rpc):
+    share = rows.share(pg, daemon, 'creating')
+    share_rpc.create_share_instance(rows.user_ctx(), share['instance'],
+                                    daemon.pool_host('alpha'),
+                                    request_spec={}, filter_properties={})
+    rows.wait_status(daemon, share['id'], 'available')
+    return share
+
+
+def _migrate(pg, daemon, share_rpc, share, **flags):
+    """What upstream's API and scheduler do: task_state, source migrating, cast to the source host."""
+    ctx = rows.admin_ctx()
+    pg.share_update(ctx, share['id'], {'task_state': 'migration_starting'})
+    pg.share_instance_update(ctx, share['instance']['id'],
+                             {'status': 'migrating'})
+    args = dict(force_host_assisted_migration=False, preserve_metadata=False,
+                writable=False, nondisruptive=False, preserve_snapshots=False,
+                new_share_network_id=None, new_share_type_id=None)
+    args.update(flags)
+    share_rpc.migration_start(rows.user_ctx(), pg.share_get(ctx, share['id']),
+                              daemon.pool_host('beta'), **args)
+
+
+def _task(daemon, share_id):
+    return daemon.db.scalar('SELECT task_state FROM shares WHERE id = :i',
+                            i=share_id)
+
+
+def _wait_task(daemon, share_id, *task_states, timeout=60):
+    daemon.wait_for(lambda: _task(daemon, share_id) in task_states,
+                    timeout=timeout, message='share %s never %s' % (
+                        share_id, task_states))
+    return _task(daemon, share_id)
+
+
+def _live(daemon, share_id):
+    return {r['status']: r for r in daemon.db.rows(
+        "SELECT * FROM share_instances WHERE share_id = :s AND "
+        "deleted = 'False'", s=share_id)}
+
+
+def _instance(daemon, instance_id):
+    return daemon.db.row('SELECT * FROM share_instances WHERE id = :i',
+                         i=instance_id)
+
+
+def test_migration_to_another_backend(daemon, pg_facade, share_rpc):
+    pg = pg_facade
+    share = _available(pg, daemon, share_rpc)
+    src = share['instance']
+    rule = pg.share_access_create(rows.admin_ctx(), {
+        'share_id': share['id'], 'access_type': 'ip',
+        'access_to': '10.0.0.7', 'access_level': 'rw', 'state': 'active'})
+    _migrate(pg, daemon, share_rpc, share, writable=True)
+    _wait_task(daemon, share['id'], 'migration_driver_in_progress',
+               'migration_driver_phase1_done')
+    dest = _live(daemon, share['id'])['migrating_to']
+    assert dest['host'] == daemon.pool_host('beta')
+    if _task(daemon, share['id']) == 'migration_driver_in_progress':
+        try:
+            progress = share_rpc.migration_get_progress(
+                rows.user_ctx(), src, dest['id'])
+            assert progress['total_progress'] in (0, 50)
+        except Exception as exc:     # phase 1 ended meanwhile
+            assert 'not migrating' in str(exc), exc
+    _wait_task(daemon, share['id'], 'migration_driver_phase1_done')
+    share_rpc.migration_complete(rows.user_ctx(), src, dest['id'])
+    _wait_task(daemon, share['id'], 'migration_success')
+    live = _live(daemon, share['id'])
+    assert list(live) == ['available']
+    assert live['available']['id'] == dest['id']
+    assert _instance(daemon, src['id'])['deleted'] == src['id']
+    paths = [r['path'] for r in daemon.db.rows(
+        "SELECT path FROM share_instance_export_locations WHERE "
+        "share_instance_id = :i AND deleted = 0", i=dest['id'])]
+    assert paths and all(dest['id'].replace('-', '_') in p for p in paths)
+    mapping = daemon.db.row(
+        "SELECT * FROM share_instance_access_map WHERE share_instance_id = "
+        ":i AND deleted = 'False'", i=dest['id'])
+    assert (mapping['access_id'], mapping['state']) == (rule['id'], 'active')
+    assert rows.messages(daemon, share['id']) == []
+    assert rows.usage(pg, 'shares') == (1, 0)
+
+
+def test_cancel(daemon, pg_facade, share_rpc):
+    pg = pg_facade
+    share = _available(pg, daemon, share_rpc)
+    src = share['instance']
+    _migrate(pg, daemon, share_rpc, share)
+    _wait_task(daemon, share['id'], 'migration_driver_in_progress',
+               'migration_driver_phase1_done')
+    dest = _live(daemon, share['id'])['migrating_to']
+    share_rpc.migration_cancel(rows.user_ctx(), src, dest['id'])
+    _wait_task(daemon, share['id'], 'migration_cancelled')
+    assert list(_live(daemon, share['id'])) == ['available']
+    assert _instance(daemon, dest['id'])['deleted'] == dest['id']
+
+
+def test_driver_failure_at_start(fresh_db, daemon_factory, pg_facade,
+                                 share_rpc):
+    pg = pg_facade
+    daemon = _daemon(fresh_db, daemon_factory,
+                     dummy_driver_fail_methods='migration_start')
+    share = _available(pg, daemon, share_rpc)
+    _migrate(pg, daemon, share_rpc, share)
+    _wait_task(daemon, share['id'], 'migration_error')
+    assert list(_live(daemon, share['id'])) == ['available']
+    assert [m[0] for m in rows.messages(daemon, share['id'])] == ['005']
+    assert 'host-assisted migration' in daemon.log_text()
+
+
+def test_driver_failure_at_complete(fresh_db, daemon_factory, pg_facade,
+                                    share_rpc):
+    pg = pg_facade
+    daemon = _daemon(fresh_db, daemon_factory,
+                     dummy_driver_fail_methods='migration_complete')
+    share = _available(pg, daemon, share_rpc)
+    src = share['instance']
+    _migrate(pg, daemon, share_rpc, share)
+    _wait_task(daemon, share['id'], 'migration_driver_phase1_done')
+    dest = _live(daemon, share['id'])['migrating_to']
+    share_rpc.migration_complete(rows.user_ctx(), src, dest['id'])
+    _wait_task(daemon, share['id'], 'migration_error')
+    assert _instance(daemon, src['id'])['status'] == 'error'
+    assert _instance(daemon, dest['id'])['status'] == 'error'
+    assert [m[0] for m in rows.messages(daemon, share['id'])] == ['005']
