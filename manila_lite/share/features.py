@@ -24,8 +24,8 @@ IMPLEMENTED = {
     # but no test drives it yet.
     'multiple_subnet_share_servers': False,
     'share_server_migration': False,
-    'security_service_update': False,
-    'network_allocation_update': False,
+    'security_service_update': True,
+    'network_allocation_update': True,
     'share_groups': True,
     'encryption': False,
     'qos_types': False,

@@ -175,18 +175,19 @@ def test_force_delete_survives_driver_failure(manager_factory, db, admin_ctx):
     assert _messages(db, admin_ctx, inst['id'])
 
 
-def test_unsupported_cast_sets_error_and_message(manager_factory, db,
-                                                 admin_ctx):
+def test_unsupported_cast_sets_error(manager_factory, db, admin_ctx):
     mgr = manager_factory()
+    server = db.share_server_create(admin_ctx, {'host': mgr.host,
+                                                'status': 'active'})
     with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.update_share_network_subnet_from_metadata(
-            helpers.user_ctx(), share_network_id='net',
-            share_network_subnet_id='subnet-1', share_server_id='srv',
-            metadata={'k': 'v'})
+        mgr.share_server_migration_start(
+            helpers.user_ctx(), share_server_id=server['id'],
+            dest_host='hostB@beta', writable=True, nondisruptive=False,
+            preserve_snapshots=True)
     assert isinstance(helpers.unwrap(excinfo), exception.NotSupportedYet)
     assert 'not supported by this service yet' in str(helpers.unwrap(excinfo))
-    assert [m['action_id'] for m in _messages(db, admin_ctx, 'subnet-1')] \
-        == ['027']
+    assert db.share_server_get(admin_ctx, server['id'])['task_state'] == (
+        'migration_error')
 
 
 def test_unsupported_call_raises(manager_factory):
