@@ -2,8 +2,9 @@
 
 A share network without Neutron ids, a DHSS=True share type, a share
 (its server created, its addresses from the standalone ranges), a second
-share on the same server, a snapshot, an access rule, an extension, every
-deletion, the server unmanaged and managed again (the API's abandon and
+share on the same server, a snapshot, an access rule, an extension, an
+LDAP security service added to the network in use (check, then update),
+every deletion, the server unmanaged and managed again (the API's abandon and
 adopt), then the server's deletion through the API's admin action. The
 scheduler's one step (set the host, cast create_share_instance) is done
 here as upstream's filter scheduler does it. Prints what it saw as JSON.
@@ -124,6 +125,7 @@ def _lifecycle(ctx, api, args, seen):
           ('available', 'extending_error'), args.timeout, 'extension')
     seen['extended'] = _status(db.share_get, ctx, first['id'], 'size')
     seen['usages_in_use'] = _usages(ctx)
+    _add_security_service(ctx, api, args, net['id'], server_id, seen)
     api.delete_snapshot(ctx, db.share_snapshot_get(ctx, snap['id']))
     seen['snapshot_deleted'] = _wait(
         lambda: _snapshot_status(ctx, snap['id']),
@@ -153,6 +155,30 @@ def _cleanup(ctx, api, args, server_id, share_ids, seen):
         ('gone', 'error'), args.timeout, 'server deletion')
     seen['allocations_after'] = _allocations(ctx, server_id)
     seen['usages_after'] = {k: v for k, v in _usages(ctx).items() if v}
+
+
+def _add_security_service(ctx, api, args, net_id, server_id, seen):
+    """Add an LDAP service to the network in use as upstream's REST layer does: check until compatible, update, associate."""
+    from manila import db
+    service = db.security_service_create(ctx, {
+        'id': str(uuid.uuid4()), 'project_id': ctx.project_id,
+        'type': 'ldap', 'name': 'interop-ldap', 'server': '192.0.2.20',
+        'domain': 'example.org', 'user': 'admin', 'password': 'secret'})
+
+    def compatible():
+        return api.check_share_network_security_service_update(
+            ctx, db.share_network_get(ctx, net_id), service)['compatible']
+    seen['ss_check'] = _wait(compatible, (True, False), args.timeout,
+                             'security service check')
+    api.update_share_network_security_service(
+        ctx, db.share_network_get(ctx, net_id), service)
+    db.share_network_add_security_service(ctx, net_id, service['id'])
+    seen['ss_network'] = _wait(
+        lambda: _status(db.share_network_get, ctx, net_id),
+        ('active', 'error'), args.timeout, 'share network update')
+    server = db.share_server_get(ctx, server_id)
+    seen['ss_server'] = server['status']
+    seen['ss_details'] = 'security_service_ldap' in server['backend_details']
 
 
 def _abandon_and_adopt(ctx, api, args, server_id, seen):

@@ -40,6 +40,8 @@ def test_share_servers_driven_by_upstream(upstream_module, module_db,
     assert (in_use['shares'], in_use['gigabytes'], in_use['snapshots'],
             in_use['snapshot_gigabytes']) == (2, 3, 1, 1), seen
     assert seen['snapshot_deleted'] == 'gone'
+    assert (seen['ss_check'], seen['ss_network'], seen['ss_server'],
+            seen['ss_details']) == (True, 'active', 'active', True), seen
     assert seen['in_use_refused'] is True
     assert seen['shares_deleted'] == ['gone', 'gone']
     assert (seen['unmanaged'], seen['allocations_unmanaged']) == (
