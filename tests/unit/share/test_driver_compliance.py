@@ -385,7 +385,7 @@ def test_driver_in_dhss_true_mode(entry_point, manager_factory, admin_ctx):
 # DHSS=True drivers: alias -> whether they adopt existing backend servers
 # (manage_share_server / unmanage_share_server). One that does overrides
 # the three methods and passes an unmanage / manage round trip.
-MANAGES_SERVERS = {'dummy': True, 'localfs': False}
+MANAGES_SERVERS = {'dummy': True, 'localfs': True}
 MANAGE_SERVER_METHODS = ('get_share_server_network_info', 'manage_server',
                          'unmanage_server')
 

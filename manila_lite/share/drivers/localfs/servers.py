@@ -12,6 +12,7 @@ import ipaddress
 import os
 
 from oslo_log import log
+from oslo_serialization import jsonutils
 
 from manila_lite import exception
 from manila_lite.share.drivers.localfs import exports
@@ -136,6 +137,83 @@ class ServerMixin(object):
                                   namespace.path):
                 fsops.remove_tree(namespace.path, namespace.base.trash_dir)
         LOG.info('localfs share server %s torn down.', server_id)
+
+    # -- manage / unmanage: the backend keeps an unmanaged server ---------
+
+    @staticmethod
+    def _marker(namespace):
+        return os.path.join(namespace.internal_dir, 'server.json')
+
+    def _read_marker(self, identifier):
+        """What an unmanaged server ``identifier`` left in its namespace: ``{'addresses': ...}``."""
+        paths.check_name(identifier, 'share server identifier')
+        namespace = self._namespaces(identifier)[0]
+        try:
+            with open(self._marker(namespace)) as f:
+                data = jsonutils.loads(f.read())
+        except (OSError, ValueError) as exc:
+            raise exception.ShareBackendException(
+                msg='localfs has no unmanaged share server %s (%s)'
+                    % (identifier, exc))
+        if not isinstance(data, dict) or not data.get('addresses'):
+            raise exception.ShareBackendException(
+                msg='localfs share server %s left no addresses' % identifier)
+        return data
+
+    def unmanage_server(self, server_details, security_services=None):
+        """Forget the server; its namespaces, files and a note of its addresses stay for a later manage."""
+        server_id = (server_details or {}).get('server_id')
+        record = self.registry.get(server_id) if server_id else None
+        if record is None or record.kind != exports.SERVER:
+            raise exception.ShareBackendException(
+                msg='localfs has no share server %s to unmanage'
+                    % server_id)
+        for namespace in self._namespaces(server_id):
+            self._prepare_namespace(namespace)
+            with fsops.translated('note the unmanaged server',
+                                  self._marker(namespace)):
+                fsops.atomic_write(self._marker(namespace), jsonutils.dumps(
+                    {'server_id': server_id,
+                     'addresses': record.addresses}))
+        self.registry.forget(server_id)
+        LOG.info('localfs share server %s unmanaged; its namespace stays.',
+                 server_id)
+
+    def get_share_server_network_info(self, context, share_server,
+                                      identifier, driver_options):
+        return [ip for ip, _admin in
+                self._read_marker(identifier)['addresses']]
+
+    def manage_server(self, context, share_server, identifier,
+                      driver_options):
+        """Adopt an unmanaged server: its namespaces take the new server's id, its files are written again."""
+        data = self._read_marker(identifier)
+        server_id = share_server['id']
+        old = self._namespaces(identifier)
+        for namespace, new in zip(old, self._namespaces(server_id)):
+            with fsops.translated('adopt share server namespace',
+                                  namespace.path):
+                if os.path.isdir(namespace.path):
+                    if server_id != identifier:
+                        os.rename(namespace.path, new.path)
+                self._prepare_namespace(new)
+                if os.path.exists(self._marker(new)):
+                    os.unlink(self._marker(new))
+        if server_id != identifier:
+            self.writer.remove_server_files(identifier)
+        namespaces = self._namespaces(server_id)
+        self.registry.save(exports.Record(
+            server_id, exports.SERVER, namespaces[0].name,
+            namespaces[0].path, 'NFS', server_id, server=server_id,
+            addresses=data['addresses']))
+        self._sync_exports(self._protocols, strict=False)
+        addresses = data['addresses']
+        return server_id, {
+            'server_id': server_id,
+            'export_ips': ','.join(ip for ip, a in addresses if not a),
+            'admin_ips': ','.join(ip for ip, a in addresses if a),
+            'namespace': paths.SERVER_DIR_PREFIX + server_id,
+        }
 
     def get_share_server_pools(self, share_server):
         """The pools a server can place shares in (all of the backend's), with its own provisioned size."""

@@ -205,3 +205,30 @@ def test_a_server_unknown_to_the_driver_is_refused(localfs_dhss, db,
         mgr.driver.create_share(admin_ctx, share)
     assert not (tmp_path / 'pools' / 'alpha' / 'server-no-such-server'
                 ).exists()
+
+
+def test_unmanaged_server_stays_on_disk_and_is_adopted_again(
+        localfs_dhss, db, admin_ctx, tmp_path):
+    from tests.unit.share import test_server_manage as tsm
+    # the servers helpers place shares in a pool named 'pool'
+    mgr = localfs_dhss(localfs_pools=[
+        str(tmp_path / 'pools' / name) for name in ('alpha', 'beta', 'pool')])
+    subnet_id, old, old_ips = tsm.unmanaged_server(mgr, db, admin_ctx)
+    old_ns = tmp_path / 'pools' / 'alpha' / ('server-' + old['id'])
+    assert (old_ns / '.localfs' / 'server.json').exists()
+    new_id = tsm.managing_row(mgr, db, admin_ctx, subnet_id, old['id'])
+    mgr.manage_share_server(admin_ctx, new_id, old['id'], {})
+    server = db.share_server_get(admin_ctx, new_id)
+    assert (server['status'], server['identifier']) == (c.STATUS_ACTIVE,
+                                                        new_id)
+    assert not old_ns.exists()
+    for pool in ('alpha', 'beta'):
+        assert (tmp_path / 'pools' / pool / ('server-' + new_id)).is_dir()
+    nfs_file, _smb = mgr.driver.writer.server_files(new_id)
+    assert old_ips[0] in _read(nfs_file)
+    # a share created on it lives in the adopted namespace
+    inst = _create(mgr, db, admin_ctx, db.share_network_subnet_get(
+        admin_ctx, subnet_id)['share_network_id'])
+    assert inst['share_server_id'] == new_id
+    assert _paths(inst)[0].split(':', 1)[1].startswith(
+        str(tmp_path / 'pools' / 'alpha' / ('server-' + new_id)))
