@@ -104,6 +104,18 @@ def main():
               lambda url, tmp: run(sizes, url, tmp))
 
 
+def sized_main(description, prefix, run_sized):
+    """Parse ``--sizes``, ``--ops`` and ``--postgres``, then ``run_sized(sizes, ops, db url, tmp)`` (the replication and servers benchmarks)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('--sizes', default='10,1000')
+    parser.add_argument('--ops', type=int, default=20)
+    parser.add_argument('--postgres', action='store_true')
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(',')]
+    run_on_db(prefix, args.postgres,
+              lambda url, tmp: run_sized(sizes, args.ops, url, tmp))
+
+
 def run_on_db(prefix, postgres, func):
     """``func(db url, tmp dir)`` on SQLite in a new temporary directory, or on a private PostgreSQL."""
     tmp = tempfile.mkdtemp(prefix=prefix)

@@ -10,7 +10,6 @@ milliseconds of one ``periodic_share_replica_update`` run with every
 non-active replica out_of_sync.
 """
 
-import argparse
 import statistics
 import time
 
@@ -105,14 +104,7 @@ def run(sizes, ops, db_url, tmp):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--sizes', default='10,1000')
-    parser.add_argument('--ops', type=int, default=20)
-    parser.add_argument('--postgres', action='store_true')
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(',')]
-    periodic_sql.run_on_db('ml-replication-', args.postgres,
-                           lambda url, tmp: run(sizes, args.ops, url, tmp))
+    periodic_sql.sized_main(__doc__.splitlines()[0], 'ml-replication-', run)
 
 
 if __name__ == '__main__':

@@ -13,7 +13,6 @@ every size), CPU and wall milliseconds of one ``delete_free_share_servers``
 run that deletes N unused servers with their allocations.
 """
 
-import argparse
 import time
 
 import common  # noqa: F401  (puts the repository on sys.path)
@@ -103,14 +102,7 @@ def run(sizes, ops, db_url, tmp):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--sizes', default='10,1000')
-    parser.add_argument('--ops', type=int, default=20)
-    parser.add_argument('--postgres', action='store_true')
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(',')]
-    periodic_sql.run_on_db('ml-servers-', args.postgres,
-                           lambda url, tmp: run(sizes, args.ops, url, tmp))
+    periodic_sql.sized_main(__doc__.splitlines()[0], 'ml-servers-', run)
 
 
 if __name__ == '__main__':
