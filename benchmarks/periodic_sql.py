@@ -59,22 +59,23 @@ def _add_shares(db_api, ctx, n):
                            host='benchhost@bench#fake_pool_for_bench')
 
 
-def _count_one_run(mgr, ctx):
+def measure(func):
+    """Run ``func()``; return ``(SQL statements sent, CPU seconds, wall seconds)``."""
     from manila_lite.db import api as db_api
-    import sqlalchemy
-    statements = []
+    from tests.unit.db import helpers as db_helpers
+    t0, c0 = time.perf_counter(), time.process_time()
+    with db_helpers.StatementCounter(db_api.get_engine()) as counter:
+        func()
+    return (counter.count, time.process_time() - c0,
+            time.perf_counter() - t0)
 
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-    engine = db_api.get_engine()
-    sqlalchemy.event.listen(engine, 'before_cursor_execute', record)
-    t0 = time.process_time()
-    try:
+
+def _count_one_run(mgr, ctx):
+    def every_task():
         for _name, task in mgr._periodic_tasks:
             task(mgr, ctx)
-    finally:
-        sqlalchemy.event.remove(engine, 'before_cursor_execute', record)
-    return len(statements), time.process_time() - t0
+    count, cpu, _wall = measure(every_task)
+    return count, cpu
 
 
 def run(sizes, db_url, tmp):

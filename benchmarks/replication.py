@@ -77,20 +77,11 @@ def _periodic(mgr, db_api, ctx, share, sizes):
             conn.execute(sa.update(si).where(
                 si.c.replica_state == 'in_sync').values(
                 replica_state='out_of_sync'))
-        statements = []
-
-        def record(conn, cursor, statement, *args):
-            statements.append(statement)
-        sa.event.listen(engine, 'before_cursor_execute', record)
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            mgr.periodic_share_replica_update(ctx)
-        finally:
-            sa.event.remove(engine, 'before_cursor_execute', record)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        count, cpu, wall = periodic_sql.measure(
+            lambda: mgr.periodic_share_replica_update(ctx))
         print('%6d replicas: periodic_share_replica_update %d SQL '
               'statements, %s CPU, %s wall'
-              % (have, len(statements), _ms(cpu), _ms(wall)))
+              % (have, count, _ms(cpu), _ms(wall)))
 
 
 def run(sizes, ops, db_url, tmp):

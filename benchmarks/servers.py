@@ -68,27 +68,16 @@ def _creates(mgr, db_api, ctx, ops):
 
 
 def _cleanup(mgr, db_api, ctx, sizes):
-    import sqlalchemy as sa
     from tests.unit.share import test_periodic_statements as tps
-    engine = db_api.get_engine()
     for size in sizes:
         tps._seed_free_servers(db_api, ctx, mgr, size)
-        statements = []
-
-        def record(conn, cursor, statement, *args):
-            statements.append(statement)
-        sa.event.listen(engine, 'before_cursor_execute', record)
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            mgr.delete_free_share_servers(ctx)
-        finally:
-            sa.event.remove(engine, 'before_cursor_execute', record)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        count, cpu, wall = periodic_sql.measure(
+            lambda: mgr.delete_free_share_servers(ctx))
         left = len(db_api.share_server_get_all_by_host(ctx, mgr.host))
         print('%6d servers: delete_free_share_servers %d SQL statements, '
               '%s CPU, %s wall (%d left: those with shares)'
-              % (size, len(statements), replication._ms(cpu),
-                 replication._ms(wall), left))
+              % (size, count, replication._ms(cpu), replication._ms(wall),
+                 left))
 
 
 def run(sizes, ops, db_url, tmp):
