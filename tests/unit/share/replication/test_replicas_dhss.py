@@ -18,18 +18,24 @@ def _replicated_share_on_network(mgr, db, ctx, net_id):
     return db.share_get(ctx, share['id']), inst['id']
 
 
-def test_replica_goes_on_a_server_of_its_host(manager_factory, db,
-                                              admin_ctx):
+def _share_and_replica_row(manager_factory, db, ctx, **beta_options):
+    """A replicated share active on alpha (on a share network) and a replica row for beta; ``(beta, share, active id, replica id)``."""
     alpha = manager_factory(**helpers.dhss_options(replication_domain='rd'))
     beta = manager_factory(**helpers.dhss_options(
         'beta', name='beta', replication_domain='rd',
         standalone_network_plugin_allowed_ip_ranges=[
-            '10.254.0.100-10.254.0.200']))
+            '10.254.0.100-10.254.0.200'], **beta_options))
     net_id, _subnet = test_servers.make_network(db)
-    share, active_id = _replicated_share_on_network(alpha, db, admin_ctx,
-                                                    net_id)
-    replica_id = rh.add_replica(db, admin_ctx, share['id'],
+    share, active_id = _replicated_share_on_network(alpha, db, ctx, net_id)
+    replica_id = rh.add_replica(db, ctx, share['id'],
                                 host=beta.host + '#pool')
+    return beta, share, active_id, replica_id
+
+
+def test_replica_goes_on_a_server_of_its_host(manager_factory, db,
+                                              admin_ctx):
+    beta, share, active_id, replica_id = _share_and_replica_row(
+        manager_factory, db, admin_ctx)
     beta.create_share_replica(helpers.user_ctx(),
                               share_replica_id=replica_id,
                               share_id=share['id'])
@@ -46,17 +52,9 @@ def test_replica_goes_on_a_server_of_its_host(manager_factory, db,
 
 def test_replica_without_a_server_fails_with_message(manager_factory, db,
                                                      admin_ctx):
-    alpha = manager_factory(**helpers.dhss_options(replication_domain='rd'))
-    beta = manager_factory(**helpers.dhss_options(
-        'beta', name='beta', replication_domain='rd',
-        dummy_driver_fail_methods=['_setup_server'],
-        standalone_network_plugin_allowed_ip_ranges=[
-            '10.254.0.100-10.254.0.200']))
-    net_id, _subnet = test_servers.make_network(db)
-    share, _active_id = _replicated_share_on_network(alpha, db, admin_ctx,
-                                                     net_id)
-    replica_id = rh.add_replica(db, admin_ctx, share['id'],
-                                host=beta.host + '#pool')
+    beta, share, _active_id, replica_id = _share_and_replica_row(
+        manager_factory, db, admin_ctx,
+        dummy_driver_fail_methods=['_setup_server'])
     with pytest.raises(messaging.ExpectedException):
         beta.create_share_replica(helpers.user_ctx(),
                                   share_replica_id=replica_id,
