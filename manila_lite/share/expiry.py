@@ -162,18 +162,22 @@ def delete_expired_transfers(mgr, context):
                          'state': share['status'] if share else 'gone'})
             continue
         pending.append((transfer, share))
-        _notify(context, share, 'transfer.delete.start')
+    # The conditional state change is the claim: of several share services
+    # running this task on one database, only the one that moved a share
+    # sends its notifications.
     moved = set(states.advance_many(
         context, states.SHARE_INSTANCE,
         [share.instance['id'] for _t, share in pending], 'transfer_expired',
         return_ids=True))
+    claimed = [(t, s) for t, s in pending if s.instance['id'] in moved]
+    for _transfer, share in claimed:
+        _notify(context, share, 'transfer.delete.start')
     db_api.transfer_soft_delete_all(context, [t['id'] for t in transfers])
-    for transfer, share in pending:
-        if share.instance['id'] in moved:
-            _notify(context, share, 'transfer.delete.end')
-            LOG.info('Expired transfer %(id)s deleted; share %(share)s is '
-                     'available again.',
-                     {'id': transfer['id'], 'share': share['id']})
+    for transfer, share in claimed:
+        _notify(context, share, 'transfer.delete.end')
+        LOG.info('Expired transfer %(id)s deleted; share %(share)s is '
+                 'available again.',
+                 {'id': transfer['id'], 'share': share['id']})
 
 
 def _shares_of(context, transfers):

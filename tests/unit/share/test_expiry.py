@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from manila_lite.db.sqlalchemy import models_infra
 from manila_lite import exception
+from manila_lite.share import expiry
 from tests.unit.share import helpers
 
 CONF = cfg.CONF
@@ -233,3 +234,26 @@ def test_transfers_expire_without_an_initialized_driver(
     mgr.delete_expired_transfers(admin_ctx)
     assert _status(db, admin_ctx, inst) == 'available'
     assert _live_transfers(db) == []
+
+
+def test_two_services_racing_on_one_transfer_notify_once(
+        manager_factory, db, admin_ctx, notifications, monkeypatch):
+    """Both read the expired transfer; only the one whose state change wins notifies."""
+    first, second = manager_factory(), manager_factory()
+    share, inst = helpers.make_share(db, admin_ctx,
+                                     status='awaiting_transfer')
+    _transfer(db, share['id'])
+    read = expiry._shares_of
+
+    def read_then_lose_the_race(context, transfers):
+        shares = read(context, transfers)
+        monkeypatch.setattr(expiry, '_shares_of', read)
+        second.delete_expired_transfers(context)
+        return shares
+
+    monkeypatch.setattr(expiry, '_shares_of', read_then_lose_the_race)
+    first.delete_expired_transfers(admin_ctx)
+    assert _status(db, admin_ctx, inst) == 'available'
+    assert _live_transfers(db) == []
+    assert [event for _pub, event, _p in notifications] == [
+        'share.transfer.delete.start', 'share.transfer.delete.end']
