@@ -1,6 +1,7 @@
 """The oslo.messaging plumbing of manila_lite: one transport per process, the context serializer, clients and servers."""
 
 import re
+import sys
 import threading
 
 import kombu.exceptions
@@ -19,10 +20,18 @@ LOG = logging.getLogger(__name__)
 
 # Exceptions raised by a remote manila_lite service are rebuilt with their
 # own class when they come from this module; anything else a caller receives
-# as oslo_messaging.RemoteError. (Upstream allows 'manila.exception'; its
-# callers therefore see our errors as RemoteError carrying class and text.)
+# as oslo_messaging.RemoteError.
 ALLOWED_EXMODS = [exception.__name__]
 EXTRA_EXMODS = []
+
+# Our clients mark the contexts they send. A failure answering an unmarked
+# (upstream) caller travels named as upstream's exception of the same class
+# name, so upstream's handlers (the API's fallback on InvalidShare, for
+# example) catch what they expect; a name upstream lacks still reaches it as
+# RemoteError. Upstream services ignore the extra context key.
+CALLER_MARK = 'manila_lite_caller'
+UPSTREAM_EXMOD = 'manila.exception'
+_UPSTREAM_NAMED = {}
 
 # What a send with a bounded ``retry`` raises when the broker stayed
 # unreachable: oslo.messaging's own error, or kombu's when even the first
@@ -141,8 +150,9 @@ class RequestContextSerializer(messaging.Serializer):
     with ``jsonutils.to_primitive`` semantics.
     """
 
-    def __init__(self, base=None):
+    def __init__(self, base=None, mark=False):
         self._base = base
+        self._mark = mark
 
     def serialize_entity(self, context, entity):
         if self._base is None:
@@ -155,9 +165,11 @@ class RequestContextSerializer(messaging.Serializer):
         return self._base.deserialize_entity(context, entity)
 
     def serialize_context(self, context):
-        if isinstance(context, dict):
-            return dict(context)
-        return context.to_dict()
+        values = dict(context) if isinstance(context, dict) else \
+            context.to_dict()
+        if self._mark:
+            values[CALLER_MARK] = True
+        return values
 
     def deserialize_context(self, context):
         """Rebuild a RequestContext; a malformed one fails only this message.
@@ -174,6 +186,7 @@ class RequestContextSerializer(messaging.Serializer):
                                  % type(context).__name__)
             values = dict(context)
             values.pop('trace_info', None)
+            values.pop(CALLER_MARK, None)
             return ml_context.RequestContext.from_dict(values)
         except Exception as exc:
             request_id = (context.get('request_id')
@@ -197,7 +210,8 @@ def get_client(target, version_cap=None, serializer=None, retry=None):
     """
     return messaging.get_rpc_client(
         get_transport(), target, version_cap=version_cap,
-        serializer=RequestContextSerializer(serializer), retry=retry)
+        serializer=RequestContextSerializer(serializer, mark=True),
+        retry=retry)
 
 
 class _Dispatcher(dispatcher.RPCDispatcher):
@@ -211,6 +225,15 @@ class _Dispatcher(dispatcher.RPCDispatcher):
     def dispatch(self, incoming):
         try:
             return super().dispatch(incoming)
+        except messaging.ExpectedException as expected:
+            if not _from_ours(incoming):
+                expected.exc_info = _named_for_upstream(expected.exc_info)
+            raise
+        except exception.ManilaException:
+            if _from_ours(incoming):
+                raise
+            _cls, exc, tb = _named_for_upstream(sys.exc_info())
+            raise exc.with_traceback(tb) from None
         except (messaging.NoSuchMethod, messaging.UnsupportedVersion) as exc:
             message = incoming.message if isinstance(incoming.message,
                                                      dict) else {}
@@ -222,6 +245,27 @@ class _Dispatcher(dispatcher.RPCDispatcher):
                        'req': _name_current_request(ctxt.get('request_id')),
                        'cls': type(exc).__name__, 'exc': one_line(exc)})
             raise messaging.ExpectedException()
+
+
+def _from_ours(incoming):
+    ctxt = incoming.ctxt
+    return isinstance(ctxt, dict) and ctxt.get(CALLER_MARK) is True
+
+
+def _named_for_upstream(exc_info):
+    """``exc_info`` with a manila_lite exception replaced by a copy whose class is named ``manila.exception.<name>``."""
+    cls, exc, tb = exc_info
+    if not isinstance(exc, exception.ManilaException):
+        return exc_info
+    with _LOCK:
+        named = _UPSTREAM_NAMED.get(cls)
+        if named is None:
+            named = _UPSTREAM_NAMED[cls] = type(
+                cls.__name__, (cls,), {'__module__': UPSTREAM_EXMOD})
+    copy = named.__new__(named)
+    copy.__dict__.update(exc.__dict__)
+    copy.args = exc.args
+    return named, copy, tb
 
 
 class BoundedIntakeRPCServer(rpc_server.RPCServer):

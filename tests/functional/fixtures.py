@@ -458,7 +458,7 @@ def share_client(transport_url):
     client._client = messaging.get_rpc_client(
         transport, messaging.Target(topic='manila-share', version='1.0'),
         version_cap=client.VERSION_CAP,
-        serializer=rpc.RequestContextSerializer())
+        serializer=rpc.RequestContextSerializer(mark=True))
     try:
         yield client
     finally:

@@ -106,7 +106,7 @@ def raw_client(rabbitmq):
         target = messaging.Target(topic='manila-share', server=server,
                                   version=version)
         return messaging.get_rpc_client(
-            transport, target, serializer=rpc.RequestContextSerializer())
+            transport, target, serializer=rpc.RequestContextSerializer(mark=True))
     yield make
     transport.cleanup()
 

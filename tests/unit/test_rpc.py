@@ -8,6 +8,7 @@ import time
 
 from oslo_config import cfg
 import oslo_messaging as messaging
+from oslo_serialization import jsonutils
 import pytest
 
 from manila_lite import context
@@ -162,6 +163,13 @@ class Endpoint:
 
     def fail(self, ctxt):
         raise exception.ShareNotFound(share_id='S1')
+
+    def fail_expected(self, ctxt):
+        """As the manager's guard raises: logged already, no traceback."""
+        try:
+            raise exception.InvalidShare(reason='not migrating')
+        except exception.InvalidShare:
+            raise messaging.ExpectedException()
 
     def _private(self, ctxt):
         return 'secret'
@@ -322,6 +330,30 @@ def test_failures_as_an_amqp_caller_sees_them(exc, ours_rebuilt):
     assert isinstance(upstream, messaging.RemoteError)
     assert upstream.exc_type == name
     assert str(exc).splitlines()[0] in upstream.value
+
+
+@pytest.mark.parametrize('method, cls', [
+    ('fail', exception.ShareNotFound),
+    ('fail_expected', exception.InvalidShare)])
+def test_failures_are_named_for_their_caller(server, transport, method,
+                                             cls):
+    """Upstream's callers get upstream's module name (so their handlers catch the class), ours keep ours."""
+    with pytest.raises(cls) as upstream:
+        _send_raw(transport, dict(UPSTREAM_CONTEXT), method)
+    assert type(upstream.value).__module__ == 'manila.exception'
+    assert type(upstream.value).__name__ == cls.__name__
+    assert str(upstream.value) == str(cls(share_id='S1',
+                                          reason='not migrating'))
+    data = jsonutils.loads(_wire_failure(upstream.value))
+    assert (data['module'], data['class']) == ('manila.exception',
+                                               cls.__name__)
+    with pytest.raises(cls) as ours:
+        _client().call(context.get_admin_context(), method)
+    assert type(ours.value) is cls
+    with pytest.raises(cls) as marked:
+        _send_raw(transport, dict(UPSTREAM_CONTEXT, manila_lite_caller=True),
+                  method)
+    assert type(marked.value) is cls
 
 
 def test_bad_casts_are_logged_and_dropped(server, caplog):

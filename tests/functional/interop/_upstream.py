@@ -1,6 +1,7 @@
 """Set-up shared by the interop helper scripts: upstream manila's CONF, RPC transport and request context (runs inside the upstream venv)."""
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -15,6 +16,29 @@ def parser(description):
     p.add_argument('--control-exchange', default=None,
                    help='oslo.messaging exchange (default: upstream\'s)')
     return p
+
+
+def add_lock_options(p):
+    """The share service's state_path and lock_path: upstream's API takes the same locks."""
+    p.add_argument('--state-path', required=True,
+                   help="the share service's state_path (coordination)")
+    p.add_argument('--lock-path', required=True,
+                   help="the share service's [oslo_concurrency] lock_path")
+
+
+@contextlib.contextmanager
+def share_service_locks(args):
+    """Run as if manila-api ran on the share service's host: same lock files; the coordinator stopped after."""
+    from oslo_config import cfg
+
+    from manila import coordination
+    cfg.CONF.set_override('state_path', args.state_path)
+    cfg.CONF.set_override('lock_path', args.lock_path,
+                          group='oslo_concurrency')
+    try:
+        yield
+    finally:
+        coordination.LOCK_COORDINATOR.stop()
 
 
 def setup(args):

@@ -55,10 +55,7 @@ def _arguments(argv=None):
     p.add_argument('--force', action='store_true', help='delete: force')
     p.add_argument('--replica-id', action='append', default=[],
                    help='replica to show (repeatable); the one acted on')
-    p.add_argument('--state-path', required=True,
-                   help="the share service's state_path (coordination)")
-    p.add_argument('--lock-path', required=True,
-                   help="the share service's [oslo_concurrency] lock_path")
+    _upstream.add_lock_options(p)
     args = p.parse_args(argv)
     # steps append to these: never to the parser's shared defaults
     args.snapshot_id, args.access_id, args.replica_id = (
@@ -482,23 +479,14 @@ def main():
     args = _arguments()
     ctx = _upstream.setup(args)
 
-    from oslo_config import cfg
-
-    from manila import coordination
     from manila.share import api as share_api
 
-    # As if manila-api ran on the share service's host: same lock files.
-    cfg.CONF.set_override('state_path', args.state_path)
-    cfg.CONF.set_override('lock_path', args.lock_path,
-                          group='oslo_concurrency')
     api = share_api.API()
-    try:
+    with _upstream.share_service_locks(args):
         if args.step == 'serve':
             done = _serve(api, ctx, sys.argv[1:])
         else:
             done = run_step(api, ctx, args)
-    finally:
-        coordination.LOCK_COORDINATOR.stop()
     _upstream.finish(done)
 
 

@@ -217,27 +217,15 @@ def run(ctx, args):
 
 
 def main():
-    from oslo_config import cfg
-
-    from manila import coordination
     p = _upstream.parser(__doc__)
     p.add_argument('--host', required=True, help='H@B#pool')
     p.add_argument('--timeout', type=float, default=60.0)
-    p.add_argument('--state-path', required=True,
-                   help="the share service's state_path (coordination)")
-    p.add_argument('--lock-path', required=True,
-                   help="the share service's [oslo_concurrency] lock_path")
+    _upstream.add_lock_options(p)
     args = p.parse_args()
     ctx = _upstream.setup(args)
     ctx.project_id = 'interop-%s' % uuid.uuid4().hex[:12]
-    # As if manila-api ran on the share service's host: same lock files.
-    cfg.CONF.set_override('state_path', args.state_path)
-    cfg.CONF.set_override('lock_path', args.lock_path,
-                          group='oslo_concurrency')
-    try:
+    with _upstream.share_service_locks(args):
         seen = run(ctx, args)
-    finally:
-        coordination.LOCK_COORDINATOR.stop()
     _upstream.finish(seen)
 
 

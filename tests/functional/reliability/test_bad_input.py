@@ -184,7 +184,7 @@ class Sender:
         self.client = messaging.get_rpc_client(
             self.transport, messaging.Target(
                 topic='manila-share', server=daemon.service_hosts[0]),
-            serializer=rpc.RequestContextSerializer())
+            serializer=rpc.RequestContextSerializer(mark=True))
         self.sent = []              # (request_id, method, kwargs, kind)
         self.named = set()          # every string the messages carried
 

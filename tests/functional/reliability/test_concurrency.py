@@ -335,7 +335,7 @@ def _check_answers_call(daemon):
         api._client = messaging.get_rpc_client(
             transport, messaging.Target(topic='manila-share', version='1.0'),
             version_cap=api.VERSION_CAP,
-            serializer=rpc.RequestContextSerializer(), timeout=30)
+            serializer=rpc.RequestContextSerializer(mark=True), timeout=30)
         with pytest.raises(Exception) as info:
             api.connection_get_info(rows.user_ctx(), {
                 'id': 'no-such-instance', 'host': daemon.pool_host()})

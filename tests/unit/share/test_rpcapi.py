@@ -312,7 +312,7 @@ def test_wire_message(sent, row):
         assert target.server == row.server
         assert not target.fanout
     assert bool(record['wait_for_reply']) == (row.kind == 'call')
-    assert record['ctxt'] == ctx.to_dict()
+    assert record['ctxt'] == dict(ctx.to_dict(), **{rpc.CALLER_MARK: True})
     if row.kind == 'call' and row.method != 'transfer_accept':
         assert result == CALL_RESULT
     else:
