@@ -375,6 +375,10 @@ class ShareServerInUse(InvalidShareServer):
     message = 'Share server %(share_server_id)s is in use.'
 
 
+class ShareServerNotCreated(ManilaException):
+    message = 'Share server %(share_server_id)s failed on creation.'
+
+
 class ManageInvalidShare(InvalidShare):
     message = 'Manage existing share failed due to invalid share: %(reason)s'
 

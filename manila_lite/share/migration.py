@@ -26,6 +26,7 @@ from manila_lite.share import access
 from manila_lite.share import guard
 from manila_lite.share import quota
 from manila_lite.share import rows
+from manila_lite.share import servers
 from manila_lite.share import states
 from manila_lite.share import views
 
@@ -287,17 +288,55 @@ def _create_destination(context, share, src, dest_host, new_share_network_id,
     return dest
 
 
+def _destination_server(mgr, context, src, dest, nondisruptive):
+    """``(destination re-read, its server)``: on a share network, the source's server for a nondisruptive move, else a new one.
+
+    As upstream: the destination host's service is asked for a server of
+    the network (an RPC call), told to create it when it is new, and the
+    server is waited for (``migration_create_delete_share_timeout``).
+    """
+    if not dest['share_network_id']:
+        return dest, None
+    if nondisruptive:
+        server_id = src['share_server_id']
+    else:
+        server_id = mgr.share_rpcapi.provide_share_server(
+            context, dest, dest['share_network_id'])
+    dest = db_api.share_instance_update(
+        context, dest['id'], {'share_server_id': server_id},
+        with_share_data=True)
+    server = db_api.share_server_get(context, server_id)
+    if server['status'] == c.STATUS_CREATING:
+        mgr.share_rpcapi.create_share_server(context, dest, server_id)
+    return dest, _wait_for_server(context, server_id)
+
+
+def _wait_for_server(context, server_id):
+    deadline = time.monotonic() + CONF.migration_create_delete_share_timeout
+    while True:
+        server = db_api.share_server_get(context, server_id)
+        if server['status'] == c.STATUS_ACTIVE:
+            return server
+        if server['status'] == c.STATUS_ERROR:
+            raise exception.ShareServerNotCreated(share_server_id=server_id)
+        if time.monotonic() > deadline:
+            raise exception.ShareMigrationFailed(
+                reason='share server %s of the destination is %s after %ss'
+                % (server_id, server['status'],
+                   CONF.migration_create_delete_share_timeout))
+        time.sleep(_RULES_POLL_INTERVAL)
+
+
 def _start_driver(mgr, context, share, src, dest, requested):
-    if dest['share_network_id']:
-        raise exception.NotSupportedYet(
-            method='driver-assisted migration to a share network')
+    dest, dest_server = _destination_server(mgr, context, src, dest,
+                                            requested['nondisruptive'])
     compat = _check_bool_answers(
         'migration_check_compatibility',
         mgr.driver.migration_check_compatibility(
             context, views.share_instance_dict(src),
             views.share_instance_dict(dest),
             share_server=views.share_server_dict(rows.server(src)),
-            destination_share_server=None),
+            destination_share_server=views.share_server_dict(dest_server)),
         ('compatible',) + _FLAGS)
     if not compat.get('compatible'):
         raise exception.ShareMigrationFailed(
@@ -443,6 +482,7 @@ def _switch_to_destination(mgr, context, share, src, dest):
                             'the source of a migration of share %s'
                             % share['id'])
     _delete_instance(context, src)
+    servers.check_delete_after_instance(mgr, context, rows.server(src))
     db_api.share_update(context, share['id'],
                         _type_attributes(context, dest['share_type_id']))
     states.advance(context, TASK, share['id'], 'complete_succeeded')

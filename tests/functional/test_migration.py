@@ -3,6 +3,8 @@
 import pytest
 
 from tests.functional import share_rows as rows
+from tests.functional import test_share_servers
+from tests.unit.share import test_servers
 
 pytestmark = pytest.mark.functional
 
@@ -148,3 +150,68 @@ def test_driver_failure_at_complete(fresh_db, daemon_factory, pg_facade,
     assert _instance(daemon, src['id'])['status'] == 'error'
     assert _instance(daemon, dest['id'])['status'] == 'error'
     assert [m[0] for m in rows.messages(daemon, share['id'])] == ['005']
+
+
+def _dhss_daemon(fresh_db, daemon_factory, pg, **beta):
+    """alpha and beta, DHSS=True dummy backends with their own address ranges; returns (daemon, network id)."""
+    daemon = daemon_factory(fresh_db, options={
+        'DEFAULT': {'enabled_share_backends': 'alpha,beta',
+                    'migration_driver_continue_update_interval': 1},
+        'alpha': test_share_servers.backend_options(
+            'alpha', '10.254.0.10', '10.254.0.99',
+            delete_share_server_with_last_share=True),
+        'beta': test_share_servers.backend_options(
+            'beta', '10.254.0.100', '10.254.0.199', **beta)})
+    net_id, _subnet_id = test_servers.make_network(pg)
+    return daemon, net_id
+
+
+def _server(daemon, server_id):
+    return daemon.db.row('SELECT * FROM share_servers WHERE id = :i',
+                         i=server_id)
+
+
+def test_migration_of_a_share_on_a_share_network(fresh_db, daemon_factory,
+                                                 pg_facade, share_rpc):
+    """The destination host provides a server of the network; the source's last share gone, its server goes too."""
+    pg = pg_facade
+    daemon, net_id = _dhss_daemon(fresh_db, daemon_factory, pg)
+    src = test_share_servers._create(pg, daemon, share_rpc, net_id, 'alpha')
+    assert src['status'] == 'available'
+    share = dict(pg.share_get(rows.admin_ctx(), src['share_id']),
+                 instance=src)
+    _migrate(pg, daemon, share_rpc, share, new_share_network_id=net_id)
+    _wait_task(daemon, share['id'], 'migration_driver_phase1_done')
+    dest = _live(daemon, share['id'])['migrating_to']
+    server = _server(daemon, dest['share_server_id'])
+    assert (server['host'], server['status']) == (
+        daemon.pool_host('beta').split('#')[0], 'active')
+    assert {ip for _label, ip in test_share_servers.allocated_ips(
+        daemon, server['id'])} <= {'10.254.0.%d' % i for i in range(100, 200)}
+    share_rpc.migration_complete(rows.user_ctx(), src, dest['id'])
+    _wait_task(daemon, share['id'], 'migration_success')
+    live = _live(daemon, share['id'])
+    assert list(live) == ['available']
+    assert live['available']['share_server_id'] == server['id']
+    daemon.wait_for(lambda: _server(daemon, src['share_server_id'])[
+        'deleted'] != 'False', timeout=30,
+        message='the source server deleted with its last share')
+    assert test_share_servers.allocated_ips(
+        daemon, src['share_server_id']) == []
+
+
+def test_destination_server_failure(fresh_db, daemon_factory, pg_facade,
+                                    share_rpc):
+    pg = pg_facade
+    daemon, net_id = _dhss_daemon(fresh_db, daemon_factory, pg,
+                                  dummy_driver_fail_methods='_setup_server')
+    src = test_share_servers._create(pg, daemon, share_rpc, net_id, 'alpha')
+    share = dict(pg.share_get(rows.admin_ctx(), src['share_id']),
+                 instance=src)
+    _migrate(pg, daemon, share_rpc, share, new_share_network_id=net_id)
+    _wait_task(daemon, share['id'], 'migration_error')
+    live = _live(daemon, share['id'])
+    assert list(live) == ['available']
+    assert live['available']['share_server_id'] == src['share_server_id']
+    assert [m[0] for m in rows.messages(daemon, share['id'])] == ['005']
+    assert 'failed on creation' in daemon.log_text()

@@ -56,7 +56,7 @@ def test_update_service_capabilities_fanout(sent, monkeypatch):
         'service_name': 'share', 'host': 'hostA@backend1',
         'capabilities': CAPABILITIES,
         'timestamp': '2026-11-24T16:45:07.466595'}
-    assert ctxt == ctx.to_dict()
+    assert ctxt == dict(ctx.to_dict(), **{rpc.CALLER_MARK: True})
 
 
 def test_timestamp_format_parses_like_the_scheduler(sent):
