@@ -785,6 +785,12 @@ def share_snapshot_instance_get(context, snapshot_instance_id,
         context, snapshot_instance_id, with_share_data=with_share_data)
 
 
+def share_snapshot_instance_create(context, snapshot_id, values):
+    """Insert an instance of snapshot ``snapshot_id`` (``share_instance_id``, ``status``, ``progress``, ...); returns it."""
+    return _snapshots.share_snapshot_instance_create(context, snapshot_id,
+                                                     values)
+
+
 def share_snapshot_instance_get_all_with_filters(context, filters,
                                                  with_share_data=False):
     """Live snapshot instances matching ``filters``.

@@ -5,7 +5,12 @@ instance in ``migrating``; this service writes the destination instance
 row (``migrating_to``, host = the destination backend, which may be
 served by another process: the source's driver does all the work, as
 upstream) and drives the driver through phase 1 (start, continue until
-done), then phase 2 (complete) or a cancel. Host-assisted migration (the
+done), then phase 2 (complete) or a cancel. When the driver preserves
+snapshots, each source snapshot instance goes ``migrating`` and gets a
+``migrating_to`` twin on the destination (upstream's snapshot mappings),
+which becomes ``available`` at completion; a failure or cancel before
+completion gives the source ones back, a failed completion leaves them
+all ``error``. Host-assisted migration (the
 data service copies the data) is not implemented here: a migration that
 would need it ends in ``migration_error`` with a user message saying so.
 """
@@ -34,6 +39,7 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 SHARE = states.SHARE_INSTANCE
+SNAPSHOT = states.SNAPSHOT_INSTANCE
 TASK = states.SHARE_TASK
 
 # Options of migration_start the driver must support when requested.
@@ -61,19 +67,42 @@ def _task_state(inst):
 
 # -- what every migration call of the driver gets -----------------------------
 
-def _driver_args(src, dest):
-    """``(source, destination, source snapshots, snapshot mappings, source server, destination server)``."""
-    return (views.share_instance_dict(src), views.share_instance_dict(dest),
-            [], {}, views.share_server_dict(rows.server(src)),
-            views.share_server_dict(rows.server(dest)))
+def _snapshot_views(context, instance_ids):
+    """``{share instance id: [snapshot instance dicts]}`` of the given instances (one read)."""
+    found = {}
+    for snapinst in db_api.share_snapshot_instance_get_all_with_filters(
+            context, {'share_instance_ids': list(instance_ids)},
+            with_share_data=True):
+        found.setdefault(snapinst['share_instance_id'], []).append(
+            views.snapshot_instance_dict(snapinst, snapinst['snapshot']))
+    return found
 
 
-def _call(mgr, context, method, src, dest):
-    source, destination, snaps, mappings, server, dest_server = (
-        _driver_args(src, dest))
+def _mappings(src, dest, snapshots):
+    """``(source snapshots, {source snapshot instance id: destination one})`` as upstream hands them to the driver.
+
+    Without destination snapshot instances (snapshots not migrated) both
+    are empty.
+    """
+    dest_snaps = snapshots.get(dest['id']) or []
+    if not dest_snaps:
+        return [], {}
+    by_snapshot = {d['snapshot_id']: d for d in dest_snaps}
+    sources = snapshots.get(src['id']) or []
+    return sources, {s['id']: by_snapshot[s['snapshot_id']]
+                     for s in sources if s['snapshot_id'] in by_snapshot}
+
+
+def _call(mgr, context, method, src, dest, snapshots=None):
+    """Call a migration step of the driver with upstream's arguments; ``snapshots`` as ``_snapshot_views`` answers (read when None)."""
+    if snapshots is None:
+        snapshots = _snapshot_views(context, (src['id'], dest['id']))
+    source_snaps, mappings = _mappings(src, dest, snapshots)
     return getattr(mgr.driver, method)(
-        context, source, destination, snaps, mappings,
-        share_server=server, destination_share_server=dest_server)
+        context, views.share_instance_dict(src),
+        views.share_instance_dict(dest), source_snaps, mappings,
+        share_server=views.share_server_dict(rows.server(src)),
+        destination_share_server=views.share_server_dict(rows.server(dest)))
 
 
 def _check_bool_answers(method, answer, keys):
@@ -109,6 +138,10 @@ def _check_complete_answer(answer):
         raise exception.ShareBackendException(
             msg='driver migration_complete returned export locations that '
                 'are not a list')
+    if not isinstance(answer.get('snapshot_updates') or {}, dict):
+        raise exception.ShareBackendException(
+            msg='driver migration_complete returned snapshot updates that '
+                'are not a dict')
     return answer
 
 
@@ -191,6 +224,7 @@ def _give_back_source(mgr, context, share, src, dest, event):
     """Failure or cancel: drop the destination, source ``available`` with its writable rules, task_state by ``event``."""
     if dest is not None:
         _discard_destination(context, share, src, dest)
+    _give_back_snapshots(context, src['id'])
     _restore_rules(mgr, context, src['id'],
                    suppress_errors=event != 'cancelled')
     states.advance(context, SHARE, src['id'], 'migration_given_back')
@@ -348,11 +382,13 @@ def _start_driver(mgr, context, share, src, dest, requested):
             raise exception.ShareMigrationFailed(
                 reason='the driver cannot migrate share %s with %s'
                 % (share['id'], name))
-    if db_api.share_snapshot_instance_get_all_with_filters(
-            context, {'share_instance_ids': [src['id']]}):
+    snapshots = db_api.share_snapshot_instance_get_all_with_filters(
+        context, {'share_instance_ids': [src['id']]})
+    if snapshots and not compat.get('preserve_snapshots'):
         raise exception.ShareMigrationFailed(
-            reason='share %s has snapshots; migrating them along is not '
-                   'supported by this service yet' % share['id'])
+            reason='the driver does not preserve snapshots, and share %s '
+                   'has snapshots' % share['id'])
+    _map_snapshots(context, share, snapshots, dest)
     if not compat.get('writable'):
         _set_readonly(mgr, context, src, True)
     if not states.advance(context, TASK, share['id'], 'driver_start_begun'):
@@ -363,6 +399,66 @@ def _start_driver(mgr, context, share, src, dest, requested):
     except Exception as exc:
         raise guard.driver_error('migration_start', exc)
     states.advance(context, TASK, share['id'], 'driver_started')
+
+
+def _map_snapshots(context, share, snapshots, dest):
+    """Every source snapshot instance goes along: a ``migrating_to`` twin on the destination, the source one ``migrating``."""
+    if not snapshots:
+        return
+    if any(s['status'] != c.STATUS_AVAILABLE for s in snapshots):
+        raise exception.ShareMigrationFailed(
+            reason='every snapshot of share %s must be %s to be migrated '
+                   'with it' % (share['id'], c.STATUS_AVAILABLE))
+    for snapinst in snapshots:
+        db_api.share_snapshot_instance_create(
+            context, snapinst['snapshot_id'],
+            {'status': c.STATUS_MIGRATING_TO, 'progress': '0%',
+             'share_instance_id': dest['id']})
+    moved = states.advance_many(context, SNAPSHOT, [s['id'] for s in snapshots],
+                                'migration_snapshot_moving')
+    if moved != len(snapshots):
+        raise exception.ShareMigrationFailed(
+            reason='a snapshot of share %s changed status meanwhile'
+            % share['id'])
+
+
+def _snapshots_in(context, instance_ids, status):
+    return [s['id'] for s in db_api.share_snapshot_instance_get_all_with_filters(
+        context, {'share_instance_ids': list(instance_ids),
+                  'statuses': [status]})]
+
+
+def _give_back_snapshots(context, src_id):
+    """The source's snapshot instances that went along are usable again."""
+    states.advance_many(context, SNAPSHOT,
+                        _snapshots_in(context, [src_id], c.STATUS_MIGRATING),
+                        'migration_snapshot_given_back')
+
+
+def _fail_snapshots(context, instance_ids):
+    """A failed completion: every snapshot instance of the migration is ``error`` (upstream)."""
+    ids = []
+    for status in (c.STATUS_MIGRATING, c.STATUS_MIGRATING_TO):
+        ids += _snapshots_in(context, instance_ids, status)
+    states.advance_many(context, SNAPSHOT, ids, 'migration_snapshot_failed')
+
+
+def _finish_snapshots(context, dest, updates):
+    """Completion: the destination's snapshot instances become ``available`` with what the driver said of them."""
+    mountable = _type_attributes(context, dest['share_type_id'])[
+        'mount_snapshot_support']
+    for snap_id in _snapshots_in(context, [dest['id']],
+                                 c.STATUS_MIGRATING_TO):
+        update = dict((updates or {}).get(snap_id) or {})
+        locations = update.pop('export_locations', None) or []
+        values = {'progress': '100%'}
+        if update.get('provider_location'):
+            values['provider_location'] = update['provider_location']
+        states.advance(context, SNAPSHOT, snap_id,
+                       'migration_snapshot_completed', values)
+        if mountable and locations:
+            db_api.share_snapshot_instance_export_locations_update(
+                context, snap_id, locations)
 
 
 # -- the continue poll (periodic) and progress (call) --------------------------
@@ -383,6 +479,8 @@ def driver_continue(mgr, context):
     if not sources:
         return
     dests = _destinations(context, sources)
+    snapshots = _snapshot_views(
+        context, [s['id'] for s in sources] + [d['id'] for d in dests.values()])
     finished = []
     for src in sources:
         dest = dests.get(src['share_id'])
@@ -392,7 +490,8 @@ def driver_continue(mgr, context):
                     reason='the destination instance of share %s is gone'
                     % src['share_id'])
             with mgr.in_flight.track([src['id'], src['share_id']]):
-                done = _call(mgr, context, 'migration_continue', src, dest)
+                done = _call(mgr, context, 'migration_continue', src, dest,
+                             snapshots)
             if done not in (True, False, None):
                 raise exception.ShareBackendException(
                     msg='driver migration_continue returned %r, not a '
@@ -458,9 +557,11 @@ def complete(mgr, context, src_instance_id, dest_instance_id):
         if answer.get('export_locations'):
             db_api.export_locations_update(context, dest['id'],
                                            answer['export_locations'])
+        _finish_snapshots(context, dest, answer.get('snapshot_updates'))
         _apply_rules_to_destination(mgr, context, share, dest)
     except Exception as exc:
         error = guard.driver_error('migration_complete', exc)
+        _fail_snapshots(context, (src['id'], dest['id']))
         for inst in (src, dest):
             states.advance(context, SHARE, inst['id'],
                            'migration_complete_failed')
@@ -583,6 +684,7 @@ def settle_stranded(mgr, context, row):
                      if i['status'] == c.STATUS_MIGRATING_TO), None)
         error = StrandedMigration(task_state=share['task_state'])
         if share['task_state'] == c.TASK_STATE_MIGRATION_COMPLETING:
+            _fail_snapshots(context, [i['id'] for i in (src, dest) if i])
             for inst in filter(None, (src, dest)):
                 states.advance(context, SHARE, inst['id'],
                                'migration_complete_failed')

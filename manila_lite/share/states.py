@@ -62,7 +62,7 @@ ANY_SNAPSHOT_STATUS = (
     c.STATUS_ERROR_DELETING, c.STATUS_DEFERRED_DELETING,
     c.STATUS_ERROR_DEFERRED_DELETING, c.STATUS_MANAGING,
     c.STATUS_MANAGE_ERROR, c.STATUS_UNMANAGING, c.STATUS_UNMANAGE_ERROR,
-    c.STATUS_RESTORING,
+    c.STATUS_RESTORING, c.STATUS_MIGRATING, c.STATUS_MIGRATING_TO,
 )
 
 
@@ -210,6 +210,15 @@ SNAPSHOT_INSTANCE = StateTable('share_snapshot_instance', [
     ('replicated_delete_failed', (c.STATUS_DELETING,
                                   c.STATUS_ERROR_DELETING, c.STATUS_AVAILABLE,
                                   c.STATUS_ERROR),                   c.STATUS_ERROR_DELETING),
+    # Driver-assisted migration with snapshots: the source's go along
+    # (migrating), the destination's are made migrating_to; on completion
+    # the destination's become usable, on a failed completion both error,
+    # on a failure or cancel before it the source's are usable again.
+    ('migration_snapshot_moving', (c.STATUS_AVAILABLE,),             c.STATUS_MIGRATING),
+    ('migration_snapshot_given_back', (c.STATUS_MIGRATING,),         c.STATUS_AVAILABLE),
+    ('migration_snapshot_completed', (c.STATUS_MIGRATING_TO,),       c.STATUS_AVAILABLE),
+    ('migration_snapshot_failed', (c.STATUS_MIGRATING,
+                                   c.STATUS_MIGRATING_TO),           c.STATUS_ERROR),
     # A cast for an operation this service cannot perform yet.
     ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
     ('unsupported_delete_failed', ANY,                               c.STATUS_ERROR_DELETING),

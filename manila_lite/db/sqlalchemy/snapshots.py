@@ -174,6 +174,17 @@ def share_snapshot_create(context, create_values,
     return share_snapshot_get(context, values['id'])
 
 
+def share_snapshot_instance_create(context, snapshot_id, values):
+    """One new instance of a snapshot (upstream's migration and replica instances)."""
+    values = utils.ensure_id(_instance_values(values))
+    with engine.writer(context) as session:
+        instance = SnapInst(snapshot_id=snapshot_id)
+        utils.apply_values(instance, values)
+        session.add(instance)
+        session.flush()
+    return share_snapshot_instance_get(context, values['id'])
+
+
 def _column_values(values):
     """``{column attribute: value}`` for a Core UPDATE of snapshot instances."""
     mapper = sa.inspect(SnapInst)

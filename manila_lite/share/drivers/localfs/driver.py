@@ -47,6 +47,7 @@ from manila_lite.share.drivers.localfs import fsops
 from manila_lite.share.drivers.localfs import groups
 from manila_lite.share.drivers.localfs import jobs
 from manila_lite.share.drivers.localfs import manage
+from manila_lite.share.drivers.localfs import migration
 from manila_lite.share.drivers.localfs import paths
 from manila_lite.share.drivers.localfs import quota
 from manila_lite.share.drivers.localfs import replication
@@ -119,7 +120,7 @@ def _parse_ips(values, option):
 
 class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
                     manage.ManageMixin, servers.ServerMixin,
-                    replication.ReplicationMixin,
+                    replication.ReplicationMixin, migration.MigrationMixin,
                     driver.ExecuteMixin, driver.ShareDriver):
     """Local directories as shares; see the package docstring and ``manila_lite.conf.localfs``."""
 
@@ -139,10 +140,10 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
             self.configuration.localfs_pools)}
         self._quotas = {}
         self._reflink = {}
-        self.registry = exports.Registry(
-            self.private_storage,
-            '%s@%s' % (_conf_value('host', socket.gethostname()),
-                       self._section_name()))
+        self.backend_host = '%s@%s' % (
+            _conf_value('host', socket.gethostname()), self._section_name())
+        self.registry = exports.Registry(self.private_storage,
+                                         self.backend_host)
         self.jobs = jobs.CopyJobs()
         self.writer = exports.ExportWriter(
             self.registry, self._section_name(), self._exports_file,
@@ -239,6 +240,7 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
                 self.configuration.localfs_quota)
             self._reflink[pool.name] = fsops.probe_reflink(pool.staging_dir)
         self.registry.load()
+        self._publish_layout()
         self._sync_exports(self._protocols, strict=False)
 
     def check_for_setup_error(self):
@@ -375,13 +377,19 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
     def _host_text(ip):
         return '[%s]' % ip if ip.version == 6 else str(ip)
 
-    def _locations(self, path, proto, name, snapshot=False, server_id=None):
+    def _locations(self, path, proto, name, snapshot=False, server_id=None,
+                   addresses=None):
         """Export locations of a directory: public IPs first (the first preferred), then admin ones.
 
-        A share server's directory is exported on the server's addresses.
+        A share server's directory is exported on the server's addresses;
+        ``addresses`` (``[(ip, is_admin)]``) are another backend's (the
+        destination of a migration).
         """
         result = []
-        if server_id:
+        if addresses is not None:
+            ips = [(ipaddress.ip_address(ip), admin)
+                   for ip, admin in addresses]
+        elif server_id:
             ips = self._server_addresses(server_id)
         else:
             ips = [(ip, False) for ip in self._export_ips]
