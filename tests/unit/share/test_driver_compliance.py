@@ -525,3 +525,45 @@ def test_dummy_migration_check_answers_the_contract(manager_factory,
         assert getattr(dummy.DummyDriver, name).dummy_injectable, name
         assert name in dummy.INVALID_RETURNS or name in (
             'migration_start', 'migration_cancel'), name
+
+
+# Which registered drivers migrate shares themselves (driver-assisted); a
+# new driver declares it here. Each migrating driver answers its check
+# with the contract's booleans, compatible with a backend of its own kind
+# and incompatible with an unknown one.
+MIGRATES = {'dummy': True, 'localfs': True}
+
+
+def test_every_driver_declares_its_migration_support():
+    assert set(MIGRATES) == {ep.name for ep in _registered_drivers()}
+    for entry_point in _registered_drivers():
+        cls = entry_point.load()
+        overrides = cls.migration_check_compatibility is not \
+            driver.ShareDriver.migration_check_compatibility
+        assert overrides == MIGRATES[entry_point.name], entry_point.name
+
+
+def test_localfs_migration_check_answers_the_contract(manager_factory,
+                                                      admin_ctx, tmp_path):
+    from oslo_config import cfg
+    cfg.CONF.set_override('host', 'hostA')
+    try:
+        mgr, _beta = [manager_factory(
+            name=name, share_driver='localfs',
+            localfs_pools=[str(tmp_path / name)],
+            localfs_export_ips=['127.0.0.1'],
+            localfs_exports_file=str(tmp_path / ('%s.exports' % name)),
+            localfs_apply_samba_config=False) for name in ('alpha', 'beta')]
+    finally:
+        cfg.CONF.clear_override('host')
+    src = {'id': 'src', 'share_id': 'share', 'host': mgr.host + '#alpha',
+           'share_proto': 'NFS'}
+    for host, compatible in (('hostA@beta#beta', True),
+                             ('hostA@beta#nope', False),
+                             ('hostB@beta#beta', False)):
+        answer = mgr.driver.migration_check_compatibility(
+            admin_ctx, src, dict(src, id='dest', host=host))
+        assert {k: type(answer[k]) for k in MIGRATION_FLAGS} == \
+            dict.fromkeys(MIGRATION_FLAGS, bool)
+        assert answer['compatible'] is compatible, host
+        assert answer['nondisruptive'] is False

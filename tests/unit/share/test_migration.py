@@ -462,3 +462,109 @@ def test_migrations_in_phase1_are_not_stranded(two, db, admin_ctx, timeout):
     mgr.reconcile_transitional_states(admin_ctx)
     assert _task(db, admin_ctx, share_id) == \
         c.TASK_STATE_MIGRATION_DRIVER_IN_PROGRESS
+
+
+# -- snapshots migrated along (upstream's snapshot mappings) -------------------
+
+def _snapshotted_share(mgr, db, ctx):
+    """An available share with one available snapshot, then asked to migrate."""
+    share, inst = helpers.make_share(db, ctx)
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
+    snapshot, snapinst = helpers.make_snapshot(db, ctx, share)
+    mgr.create_snapshot(helpers.user_ctx(), share_id=share['id'],
+                        snapshot_id=snapshot['id'])
+    db.share_update(ctx, share['id'],
+                    {'task_state': c.TASK_STATE_MIGRATION_STARTING})
+    db.share_instance_update(ctx, inst['id'], {'status': c.STATUS_MIGRATING})
+    return share['id'], inst['id'], snapshot['id'], snapinst['id']
+
+
+def _snapinsts(db, ctx, snapshot_id):
+    """``{share instance id: snapshot instance}`` of a snapshot's live instances."""
+    return {s['share_instance_id']: s
+            for s in db.share_snapshot_instance_get_all_with_filters(
+                ctx, {'snapshot_ids': [snapshot_id]})}
+
+
+def test_snapshots_move_with_the_share(two, db, admin_ctx):
+    mgr, _beta = two
+    share_id, src_id, snap_id, src_snap = _snapshotted_share(mgr, db,
+                                                            admin_ctx)
+    _start(mgr, share_id, preserve_snapshots=True)
+    dest = _dest(db, admin_ctx, share_id)
+    during = _snapinsts(db, admin_ctx, snap_id)
+    assert {k: v['status'] for k, v in during.items()} == {
+        src_id: c.STATUS_MIGRATING, dest['id']: c.STATUS_MIGRATING_TO}
+    for _ in range(2):
+        mgr.migration_driver_continue(admin_ctx)
+    mgr.migration_complete(helpers.user_ctx(), src_instance_id=src_id,
+                           dest_instance_id=dest['id'])
+    assert _task(db, admin_ctx, share_id) == c.TASK_STATE_MIGRATION_SUCCESS
+    after = _snapinsts(db, admin_ctx, snap_id)
+    assert list(after) == [dest['id']]
+    moved = after[dest['id']]
+    assert (moved['status'], moved['progress']) == (c.STATUS_AVAILABLE,
+                                                    '100%')
+    assert moved['provider_location'].startswith('/path/to/fake/snapshot/')
+    assert moved['id'] != src_snap
+    assert db.share_snapshot_get(admin_ctx, snap_id)['status'] == \
+        c.STATUS_AVAILABLE
+    assert _actions(db, admin_ctx, share_id) == []
+
+
+def test_cancel_gives_the_snapshots_back(two, db, admin_ctx):
+    mgr, _beta = two
+    share_id, src_id, snap_id, src_snap = _snapshotted_share(mgr, db,
+                                                            admin_ctx)
+    _start(mgr, share_id)
+    dest = _dest(db, admin_ctx, share_id)
+    mgr.migration_cancel(helpers.user_ctx(), src_instance_id=src_id,
+                         dest_instance_id=dest['id'])
+    after = _snapinsts(db, admin_ctx, snap_id)
+    assert {k: (v['id'], v['status']) for k, v in after.items()} == {
+        src_id: (src_snap, c.STATUS_AVAILABLE)}
+
+
+def test_failed_completion_leaves_the_snapshots_error(two, db, admin_ctx):
+    mgr, _beta = two
+    share_id, src_id, snap_id, _src_snap = _snapshotted_share(mgr, db,
+                                                             admin_ctx)
+    _phase1(mgr, db, admin_ctx, share_id)
+    dest = _dest(db, admin_ctx, share_id)
+    _fail('dummy_driver_fail_methods', 'migration_complete')
+    with pytest.raises(messaging.ExpectedException):
+        mgr.migration_complete(helpers.user_ctx(), src_instance_id=src_id,
+                               dest_instance_id=dest['id'])
+    statuses = {v['status'] for v in _snapinsts(db, admin_ctx,
+                                                 snap_id).values()}
+    assert statuses == {c.STATUS_ERROR}
+
+
+def test_snapshot_not_available_fails_the_start(two, db, admin_ctx):
+    mgr, _beta = two
+    share_id, src_id, snap_id, src_snap = _snapshotted_share(mgr, db,
+                                                            admin_ctx)
+    db.share_snapshot_instance_update(admin_ctx, src_snap,
+                                      {'status': c.STATUS_ERROR})
+    with pytest.raises(messaging.ExpectedException):
+        _start(mgr, share_id)
+    assert _task(db, admin_ctx, share_id) == c.TASK_STATE_MIGRATION_ERROR
+    assert list(_snapinsts(db, admin_ctx, snap_id)) == [src_id]
+    assert list(_instances(db, admin_ctx, share_id)) == [c.STATUS_AVAILABLE]
+
+
+def test_a_driver_that_drops_snapshots_is_refused(two, db, admin_ctx,
+                                                  monkeypatch):
+    mgr, _beta = two
+    share_id, src_id, snap_id, src_snap = _snapshotted_share(mgr, db,
+                                                            admin_ctx)
+    answer = {'compatible': True, 'writable': True,
+              'preserve_metadata': True, 'nondisruptive': False,
+              'preserve_snapshots': False}
+    monkeypatch.setattr(mgr.driver, 'migration_check_compatibility',
+                        lambda *args, **kwargs: answer)
+    with pytest.raises(messaging.ExpectedException):
+        _start(mgr, share_id)
+    assert _task(db, admin_ctx, share_id) == c.TASK_STATE_MIGRATION_ERROR
+    assert {k: v['status'] for k, v in _snapinsts(
+        db, admin_ctx, snap_id).items()} == {src_id: c.STATUS_AVAILABLE}

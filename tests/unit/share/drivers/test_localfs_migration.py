@@ -3,11 +3,14 @@
 import errno
 import os
 
+from oslo_config import cfg
 import pytest
 
+from manila_lite.common import constants as c
 from manila_lite import exception
 from manila_lite.share.drivers.localfs import fsops
 from tests.unit.share.drivers import localfs_helpers as lh
+from tests.unit.share import helpers
 
 
 @pytest.fixture
@@ -220,3 +223,93 @@ def test_an_existing_destination_directory_is_refused(pair, tmp_path):
     os.mkdir(str(tmp_path / 'b' / dest['name']))
     with pytest.raises(exception.ShareBackendException, match='exists'):
         src.migration_start(None, share, dest, [], {})
+
+
+# -- through two share managers (SQLite): the rows and the directories --------
+
+@pytest.fixture
+def managers(manager_factory, tmp_path):
+    """Managers of two localfs backends, alpha (source) and beta, on node hostA (the drivers name their backend after ``host``)."""
+    cfg.CONF.set_override('host', 'hostA')
+    yield [manager_factory(
+        name=name, share_driver='localfs',
+        localfs_pools=[str(tmp_path / 'pools' / name)],
+        localfs_export_ips=[ip],
+        localfs_exports_file=str(tmp_path / ('%s.exports' % name)),
+        localfs_apply_samba_config=False)
+        for name, ip in (('alpha', '127.0.0.1'), ('beta', '127.0.0.2'))]
+    cfg.CONF.clear_override('host')
+
+
+def _manager_phase1(alpha, beta, db, ctx, tmp_path, with_snapshot):
+    share, inst = helpers.make_share(db, ctx, host=alpha.host + '#alpha')
+    alpha.create_share_instance(helpers.user_ctx(), inst['id'])
+    directory = str(tmp_path / 'pools' / 'alpha' / ('share-' + inst['id']))
+    with open(os.path.join(directory, 'before.txt'), 'w') as f:
+        f.write('written before the migration')
+    snapshot = None
+    if with_snapshot:
+        snapshot, _snapinst = helpers.make_snapshot(db, ctx, share)
+        alpha.create_snapshot(helpers.user_ctx(), share_id=share['id'],
+                              snapshot_id=snapshot['id'])
+        os.unlink(os.path.join(directory, 'before.txt'))
+    db.share_update(ctx, share['id'],
+                    {'task_state': c.TASK_STATE_MIGRATION_STARTING})
+    db.share_instance_update(ctx, inst['id'], {'status': c.STATUS_MIGRATING})
+    alpha.migration_start(
+        helpers.user_ctx(), share_id=share['id'],
+        dest_host=beta.host + '#beta', force_host_assisted_migration=False,
+        preserve_metadata=False, writable=True, nondisruptive=False,
+        preserve_snapshots=with_snapshot)
+    dest = [i for i in db.share_instance_get_all(ctx, {'share_id': share['id']})
+            if i['status'] == c.STATUS_MIGRATING_TO][0]
+    _wait(alpha.driver, dest)
+    alpha.migration_driver_continue(ctx)
+    assert db.share_get(ctx, share['id'])['task_state'] == \
+        c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE
+    return share, inst['id'], dest, directory, snapshot
+
+
+def test_manager_migrates_a_localfs_share_with_its_snapshot(
+        managers, db, admin_ctx, tmp_path):
+    alpha, beta = managers
+    share, src_id, dest, directory, snapshot = _manager_phase1(
+        alpha, beta, db, admin_ctx, tmp_path, with_snapshot=True)
+    alpha.migration_complete(helpers.user_ctx(), src_instance_id=src_id,
+                             dest_instance_id=dest['id'])
+    assert db.share_get(admin_ctx, share['id'])['task_state'] == \
+        c.TASK_STATE_MIGRATION_SUCCESS
+    assert not os.path.exists(directory)
+    got = db.share_instance_get(admin_ctx, dest['id'])
+    final = str(tmp_path / 'pools' / 'beta' / ('share-' + dest['id']))
+    assert got['export_locations'][0]['path'] == '127.0.0.2:' + final
+    assert not os.path.exists(os.path.join(final, 'before.txt'))
+    snapinst = db.share_snapshot_get(admin_ctx, snapshot['id']).instance
+    assert snapinst['share_instance_id'] == dest['id']
+    assert snapinst['status'] == c.STATUS_AVAILABLE
+    with open(os.path.join(snapinst['provider_location'],
+                           'before.txt')) as f:
+        assert f.read() == 'written before the migration'
+    # the destination backend serves the share: revert to the snapshot
+    db.share_instance_update(admin_ctx, dest['id'],
+                             {'status': c.STATUS_REVERTING})
+    db.share_snapshot_instance_update(admin_ctx, snapinst['id'],
+                                      {'status': c.STATUS_RESTORING})
+    beta.revert_to_snapshot(helpers.user_ctx(), snapshot_id=snapshot['id'])
+    with open(os.path.join(final, 'before.txt')) as f:
+        assert f.read() == 'written before the migration'
+
+
+def test_manager_cancels_a_localfs_migration(managers, db, admin_ctx,
+                                             tmp_path):
+    alpha, beta = managers
+    share, src_id, dest, directory, _snap = _manager_phase1(
+        alpha, beta, db, admin_ctx, tmp_path, with_snapshot=False)
+    alpha.migration_cancel(helpers.user_ctx(), src_instance_id=src_id,
+                           dest_instance_id=dest['id'])
+    assert db.share_get(admin_ctx, share['id'])['task_state'] == \
+        c.TASK_STATE_MIGRATION_CANCELLED
+    staging = str(tmp_path / 'pools' / 'beta' / '.localfs' / 'staging')
+    assert os.listdir(staging) == []
+    with open(os.path.join(directory, 'before.txt')) as f:
+        assert f.read() == 'written before the migration'
