@@ -1,9 +1,12 @@
-"""Driver-assisted share migration through the real daemon, RabbitMQ and PostgreSQL: alpha to beta (two dummy backends), cancel, driver failures."""
+"""Driver-assisted share migration through the real daemon, RabbitMQ and PostgreSQL: alpha to beta (two dummy backends, then two localfs backends with real directories), cancel, driver failures, snapshots."""
+
+import os
 
 import pytest
 
 from tests.functional import share_rows as rows
 from tests.functional import test_share_servers
+from tests.unit.share import helpers
 from tests.unit.share import test_servers
 
 pytestmark = pytest.mark.functional
@@ -215,3 +218,113 @@ def test_destination_server_failure(fresh_db, daemon_factory, pg_facade,
     assert live['available']['share_server_id'] == src['share_server_id']
     assert [m[0] for m in rows.messages(daemon, share['id'])] == ['005']
     assert 'failed on creation' in daemon.log_text()
+
+
+# -- localfs: real directories move from pool alpha to pool beta ---------------
+
+@pytest.fixture
+def localfs_daemon(fresh_db, daemon_factory, tmp_path):
+    """One daemon serving two localfs backends, alpha and beta (pools named alike)."""
+    options = {'DEFAULT': {'enabled_share_backends': 'alpha,beta',
+                           'migration_driver_continue_update_interval': 1}}
+    for name, ip in (('alpha', '127.0.0.1'), ('beta', '127.0.0.2')):
+        options[name] = {
+            'share_driver': 'localfs', 'share_backend_name': name,
+            'driver_handles_share_servers': False,
+            'localfs_pools': str(tmp_path / 'pools' / name),
+            'localfs_export_ips': ip}
+    return daemon_factory(fresh_db, options=options)
+
+
+def _directory(daemon, instance_id):
+    path = daemon.db.scalar(
+        "SELECT path FROM share_instance_export_locations WHERE "
+        "share_instance_id = :i AND deleted = 0", i=instance_id)
+    return path.split(':', 1)[1]
+
+
+def _localfs_phase1(pg, daemon, share_rpc, tmp_path, snapshot=False):
+    """A localfs share on alpha holding a file (and a snapshot), migrated to beta up to phase1_done."""
+    share = _available(pg, daemon, share_rpc)
+    src_dir = _directory(daemon, share['instance']['id'])
+    with open(os.path.join(src_dir, 'before.txt'), 'w') as f:
+        f.write('written before the migration')
+    snap = None
+    if snapshot:
+        snap, snapinst = helpers.make_snapshot(pg, rows.admin_ctx(), share)
+        share_rpc.create_snapshot(rows.user_ctx(), pg.share_get(
+            rows.admin_ctx(), share['id']), snap)
+        daemon.wait_for(lambda: daemon.db.scalar(
+            'SELECT status FROM share_snapshot_instances WHERE id = :i',
+            i=snapinst['id']) == 'available', message='snapshot available')
+        with open(os.path.join(src_dir, 'before.txt'), 'w') as f:
+            f.write('changed after the snapshot')
+    _migrate(pg, daemon, share_rpc, share, writable=True,
+             preserve_snapshots=snapshot)
+    _wait_task(daemon, share['id'], 'migration_driver_phase1_done')
+    dest = _live(daemon, share['id'])['migrating_to']
+    assert os.path.isdir(src_dir)
+    return share, src_dir, dest, snap
+
+
+def test_localfs_migration_moves_the_data(localfs_daemon, pg_facade,
+                                          share_rpc, tmp_path):
+    pg, daemon = pg_facade, localfs_daemon
+    share, src_dir, dest, _snap = _localfs_phase1(pg, daemon, share_rpc,
+                                                  tmp_path)
+    with open(os.path.join(src_dir, 'late.txt'), 'w') as f:
+        f.write('written during phase 1')
+    share_rpc.migration_complete(rows.user_ctx(), share['instance'],
+                                 dest['id'])
+    _wait_task(daemon, share['id'], 'migration_success')
+    dest_dir = _directory(daemon, dest['id'])
+    assert dest_dir == str(tmp_path / 'pools' / 'beta' /
+                           ('share-' + dest['id']))
+    for name, text in (('before.txt', 'written before the migration'),
+                       ('late.txt', 'written during phase 1')):
+        with open(os.path.join(dest_dir, name)) as f:
+            assert f.read() == text
+    assert not os.path.exists(src_dir)
+    assert list(_live(daemon, share['id'])) == ['available']
+    assert rows.messages(daemon, share['id']) == []
+
+
+def test_localfs_migration_cancel(localfs_daemon, pg_facade, share_rpc,
+                                  tmp_path):
+    pg, daemon = pg_facade, localfs_daemon
+    share, src_dir, dest, _snap = _localfs_phase1(pg, daemon, share_rpc,
+                                                  tmp_path)
+    share_rpc.migration_cancel(rows.user_ctx(), share['instance'],
+                               dest['id'])
+    _wait_task(daemon, share['id'], 'migration_cancelled')
+    beta = tmp_path / 'pools' / 'beta'
+    assert os.listdir(str(beta / '.localfs' / 'staging')) == []
+    assert not os.path.exists(str(beta / ('share-' + dest['id'])))
+    with open(os.path.join(src_dir, 'before.txt')) as f:
+        assert f.read() == 'written before the migration'
+    assert list(_live(daemon, share['id'])) == ['available']
+
+
+def test_localfs_migration_takes_the_snapshots(localfs_daemon, pg_facade,
+                                               share_rpc, tmp_path):
+    pg, daemon = pg_facade, localfs_daemon
+    share, src_dir, dest, snap = _localfs_phase1(
+        pg, daemon, share_rpc, tmp_path, snapshot=True)
+    share_rpc.migration_complete(rows.user_ctx(), share['instance'],
+                                 dest['id'])
+    _wait_task(daemon, share['id'], 'migration_success')
+    snapinst = daemon.db.row(
+        "SELECT * FROM share_snapshot_instances WHERE snapshot_id = :s AND "
+        "deleted = 'False'", s=snap['id'])
+    assert (snapinst['share_instance_id'], snapinst['status']) == (
+        dest['id'], 'available')
+    location = snapinst['provider_location']
+    assert location.startswith(str(tmp_path / 'pools' / 'beta'))
+    with open(os.path.join(location, 'before.txt')) as f:
+        assert f.read() == 'written before the migration'
+    with open(os.path.join(_directory(daemon, dest['id']),
+                           'before.txt')) as f:
+        assert f.read() == 'changed after the snapshot'
+    assert not os.path.exists(src_dir)
+    assert os.listdir(str(tmp_path / 'pools' / 'alpha' / '.localfs' /
+                          'snapshots')) == []
