@@ -243,6 +243,23 @@ def _directory(daemon, instance_id):
     return path.split(':', 1)[1]
 
 
+def _snapshot(pg, daemon, share_rpc, share):
+    """A snapshot of ``share`` taken by the daemon, waited for ``available``."""
+    snap, snapinst = helpers.make_snapshot(pg, rows.admin_ctx(), share)
+    share_rpc.create_snapshot(rows.user_ctx(), pg.share_get(
+        rows.admin_ctx(), share['id']), snap)
+    daemon.wait_for(lambda: snapshot_statuses(daemon, snap['id']) == [
+        'available'], message='snapshot %s available' % snap['id'])
+    return snap
+
+
+def snapshot_statuses(daemon, snapshot_id):
+    """Statuses of a snapshot's live instances, sorted."""
+    return sorted(r['status'] for r in daemon.db.rows(
+        "SELECT status FROM share_snapshot_instances WHERE snapshot_id = :s "
+        "AND deleted = 'False'", s=snapshot_id))
+
+
 def _localfs_phase1(pg, daemon, share_rpc, tmp_path, snapshot=False):
     """A localfs share on alpha holding a file (and a snapshot), migrated to beta up to phase1_done."""
     share = _available(pg, daemon, share_rpc)
@@ -251,12 +268,7 @@ def _localfs_phase1(pg, daemon, share_rpc, tmp_path, snapshot=False):
         f.write('written before the migration')
     snap = None
     if snapshot:
-        snap, snapinst = helpers.make_snapshot(pg, rows.admin_ctx(), share)
-        share_rpc.create_snapshot(rows.user_ctx(), pg.share_get(
-            rows.admin_ctx(), share['id']), snap)
-        daemon.wait_for(lambda: daemon.db.scalar(
-            'SELECT status FROM share_snapshot_instances WHERE id = :i',
-            i=snapinst['id']) == 'available', message='snapshot available')
+        snap = _snapshot(pg, daemon, share_rpc, share)
         with open(os.path.join(src_dir, 'before.txt'), 'w') as f:
             f.write('changed after the snapshot')
     _migrate(pg, daemon, share_rpc, share, writable=True,

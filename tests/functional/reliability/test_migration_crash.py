@@ -1,7 +1,8 @@
 """A daemon killed mid migration start and mid completion leaves, once restarted, no migration stranded.
 
-A start ends with the share usable at its source; a completion with both
-instances ``error`` for an administrator (upstream's completion failure).
+A start ends with the share usable at its source (its snapshot too); a
+completion with both instances and both snapshot instances ``error`` for
+an administrator (upstream's completion failure).
 """
 
 import pytest
@@ -24,13 +25,15 @@ def test_kill_during_migration(fresh_db, pg_facade, daemon_factory,
     daemon.start()
     starting = tm._available(pg, daemon, share_rpc)
     completing = tm._available(pg, daemon, share_rpc)
-    tm._migrate(pg, daemon, share_rpc, completing)
+    snaps = {share['id']: tm._snapshot(pg, daemon, share_rpc, share)
+             for share in (starting, completing)}
+    tm._migrate(pg, daemon, share_rpc, completing, preserve_snapshots=True)
     tm._wait_task(daemon, completing['id'], 'migration_driver_phase1_done')
     dest = tm._live(daemon, completing['id'])['migrating_to']
     daemon.stop()
     daemon.configure({'alpha': {'dummy_driver_driver_methods_delays': SLOW}})
     daemon.start()
-    tm._migrate(pg, daemon, share_rpc, starting)
+    tm._migrate(pg, daemon, share_rpc, starting, preserve_snapshots=True)
     share_rpc.migration_complete(rows.user_ctx(), completing['instance'],
                                  dest['id'])
     tm._wait_task(daemon, starting['id'], 'migration_driver_starting')
@@ -42,9 +45,13 @@ def test_kill_during_migration(fresh_db, pg_facade, daemon_factory,
     tm._wait_task(daemon, starting['id'], 'migration_error', timeout=90)
     assert list(tm._live(daemon, starting['id'])) == ['available']
     assert [m[0] for m in rows.messages(daemon, starting['id'])] == ['005']
+    assert tm.snapshot_statuses(daemon, snaps[starting['id']]['id']) == [
+        'available']
     tm._wait_task(daemon, completing['id'], 'migration_error', timeout=90)
     assert set(tm._live(daemon, completing['id'])) == {'error'}
     statuses = sorted(r['status'] for r in daemon.db.rows(
         "SELECT status FROM share_instances WHERE share_id = :s AND "
         "deleted = 'False'", s=completing['id']))
     assert statuses == ['error', 'error']
+    assert tm.snapshot_statuses(daemon, snaps[completing['id']]['id']) == [
+        'error', 'error']
