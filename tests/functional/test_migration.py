@@ -1,4 +1,4 @@
-"""Driver-assisted share migration through the real daemon, RabbitMQ and PostgreSQL: alpha to beta (two dummy backends, then two localfs backends with real directories), cancel, driver failures, snapshots."""
+"""Driver-assisted share migration through the real daemon, RabbitMQ and PostgreSQL: dummy and localfs backends, cancel, failures, snapshots."""
 
 import os
 

@@ -488,8 +488,8 @@ def _snapinsts(db, ctx, snapshot_id):
 
 def test_snapshots_move_with_the_share(two, db, admin_ctx):
     mgr, _beta = two
-    share_id, src_id, snap_id, src_snap = _snapshotted_share(mgr, db,
-                                                            admin_ctx)
+    share_id, src_id, snap_id, src_snap = _snapshotted_share(
+        mgr, db, admin_ctx)
     _start(mgr, share_id, preserve_snapshots=True)
     dest = _dest(db, admin_ctx, share_id)
     during = _snapinsts(db, admin_ctx, snap_id)
@@ -514,8 +514,8 @@ def test_snapshots_move_with_the_share(two, db, admin_ctx):
 
 def test_cancel_gives_the_snapshots_back(two, db, admin_ctx):
     mgr, _beta = two
-    share_id, src_id, snap_id, src_snap = _snapshotted_share(mgr, db,
-                                                            admin_ctx)
+    share_id, src_id, snap_id, src_snap = _snapshotted_share(
+        mgr, db, admin_ctx)
     _start(mgr, share_id)
     dest = _dest(db, admin_ctx, share_id)
     mgr.migration_cancel(helpers.user_ctx(), src_instance_id=src_id,
@@ -527,23 +527,23 @@ def test_cancel_gives_the_snapshots_back(two, db, admin_ctx):
 
 def test_failed_completion_leaves_the_snapshots_error(two, db, admin_ctx):
     mgr, _beta = two
-    share_id, src_id, snap_id, _src_snap = _snapshotted_share(mgr, db,
-                                                             admin_ctx)
+    share_id, src_id, snap_id, _src_snap = _snapshotted_share(
+        mgr, db, admin_ctx)
     _phase1(mgr, db, admin_ctx, share_id)
     dest = _dest(db, admin_ctx, share_id)
     _fail('dummy_driver_fail_methods', 'migration_complete')
     with pytest.raises(messaging.ExpectedException):
         mgr.migration_complete(helpers.user_ctx(), src_instance_id=src_id,
                                dest_instance_id=dest['id'])
-    statuses = {v['status'] for v in _snapinsts(db, admin_ctx,
-                                                 snap_id).values()}
+    statuses = {v['status']
+                for v in _snapinsts(db, admin_ctx, snap_id).values()}
     assert statuses == {c.STATUS_ERROR}
 
 
 def test_snapshot_not_available_fails_the_start(two, db, admin_ctx):
     mgr, _beta = two
-    share_id, src_id, snap_id, src_snap = _snapshotted_share(mgr, db,
-                                                            admin_ctx)
+    share_id, src_id, snap_id, src_snap = _snapshotted_share(
+        mgr, db, admin_ctx)
     db.share_snapshot_instance_update(admin_ctx, src_snap,
                                       {'status': c.STATUS_ERROR})
     with pytest.raises(messaging.ExpectedException):
@@ -556,8 +556,8 @@ def test_snapshot_not_available_fails_the_start(two, db, admin_ctx):
 def test_a_driver_that_drops_snapshots_is_refused(two, db, admin_ctx,
                                                   monkeypatch):
     mgr, _beta = two
-    share_id, src_id, snap_id, src_snap = _snapshotted_share(mgr, db,
-                                                            admin_ctx)
+    share_id, src_id, snap_id, src_snap = _snapshotted_share(
+        mgr, db, admin_ctx)
     answer = {'compatible': True, 'writable': True,
               'preserve_metadata': True, 'nondisruptive': False,
               'preserve_snapshots': False}

@@ -99,10 +99,10 @@ class MigrationMixin(object):
 
     def _publish_layout(self):
         layout = {'pools': {p.name: p.path for p in self._pools.values()},
-               'export_ips': [str(ip) for ip in self._export_ips],
-               'admin_ips': [str(ip) for ip in self._admin_ips],
-               'protocols': self._protocols,
-               'dhss': bool(self.driver_handles_share_servers)}
+                  'export_ips': [str(ip) for ip in self._export_ips],
+                  'admin_ips': [str(ip) for ip in self._admin_ips],
+                  'protocols': self._protocols,
+                  'dhss': bool(self.driver_handles_share_servers)}
         self.private_storage.update(layout_entity_id(self.backend_host),
                                     {'layout': json.dumps(layout)},
                                     delete_existing=True)
@@ -138,7 +138,7 @@ class MigrationMixin(object):
             return 'pool %r is not a pool of %s' % (pool, peer.backend_host)
         if (source_share['share_proto'] or '').upper() not in peer.protocols:
             return '%s does not serve %s' % (peer.backend_host,
-                                              source_share['share_proto'])
+                                             source_share['share_proto'])
         return None
 
     def migration_check_compatibility(

@@ -1,4 +1,4 @@
-"""localfs driver-assisted migration on real directories: compatibility, the phase-1 copy, the final sync at cut-over, snapshots, cancel and a lost copy thread."""
+"""localfs driver-assisted migration on real directories: compatibility, phase-1 copy, final sync, snapshots, cancel, a lost copy."""
 
 import errno
 import os
@@ -241,6 +241,10 @@ def managers(manager_factory, tmp_path):
     cfg.CONF.clear_override('host')
 
 
+def _task_state(db, ctx, share):
+    return db.share_get(ctx, share['id'])['task_state']
+
+
 def _manager_phase1(alpha, beta, db, ctx, tmp_path, with_snapshot):
     share, inst = helpers.make_share(db, ctx, host=alpha.host + '#alpha')
     alpha.create_share_instance(helpers.user_ctx(), inst['id'])
@@ -265,8 +269,7 @@ def _manager_phase1(alpha, beta, db, ctx, tmp_path, with_snapshot):
             if i['status'] == c.STATUS_MIGRATING_TO][0]
     _wait(alpha.driver, dest)
     alpha.migration_driver_continue(ctx)
-    assert db.share_get(ctx, share['id'])['task_state'] == \
-        c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE
+    assert _task_state(db, ctx, share) == c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE
     return share, inst['id'], dest, directory, snapshot
 
 
@@ -277,8 +280,7 @@ def test_manager_migrates_a_localfs_share_with_its_snapshot(
         alpha, beta, db, admin_ctx, tmp_path, with_snapshot=True)
     alpha.migration_complete(helpers.user_ctx(), src_instance_id=src_id,
                              dest_instance_id=dest['id'])
-    assert db.share_get(admin_ctx, share['id'])['task_state'] == \
-        c.TASK_STATE_MIGRATION_SUCCESS
+    assert _task_state(db, admin_ctx, share) == c.TASK_STATE_MIGRATION_SUCCESS
     assert not os.path.exists(directory)
     got = db.share_instance_get(admin_ctx, dest['id'])
     final = str(tmp_path / 'pools' / 'beta' / ('share-' + dest['id']))
@@ -307,8 +309,7 @@ def test_manager_cancels_a_localfs_migration(managers, db, admin_ctx,
         alpha, beta, db, admin_ctx, tmp_path, with_snapshot=False)
     alpha.migration_cancel(helpers.user_ctx(), src_instance_id=src_id,
                            dest_instance_id=dest['id'])
-    assert db.share_get(admin_ctx, share['id'])['task_state'] == \
-        c.TASK_STATE_MIGRATION_CANCELLED
+    assert _task_state(db, admin_ctx, share) == c.TASK_STATE_MIGRATION_CANCELLED
     staging = str(tmp_path / 'pools' / 'beta' / '.localfs' / 'staging')
     assert os.listdir(staging) == []
     with open(os.path.join(directory, 'before.txt')) as f:
