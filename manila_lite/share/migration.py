@@ -675,6 +675,18 @@ class StrandedMigration(exception.ManilaException):
                '(%(task_state)s); the migration failed.')
 
 
+def _driver_cleanup(mgr, context, src, dest):
+    """The driver may have begun when the service died: have it drop what it made at the destination (best effort)."""
+    if dest is None:
+        return
+    try:
+        _call(mgr, context, 'migration_cancel', src, dest)
+    except Exception as exc:
+        LOG.warning('The driver could not clean up the destination of the '
+                    'stranded migration of share %(share)s: %(exc)s',
+                    {'share': src['share_id'], 'exc': exc})
+
+
 def settle_stranded(mgr, context, row):
     """Bring a migration whose handler died to ``migration_error``: the source usable again, or (mid-completion) both instances ``error``."""
     with mgr.in_flight.track([row['id'], row['share_id']]):
@@ -692,6 +704,8 @@ def settle_stranded(mgr, context, row):
             outcome = 'both instances error'
         else:
             dest = dest and rows.instance(context, dest['id'])
+            if share['task_state'] == c.TASK_STATE_MIGRATION_DRIVER_STARTING:
+                _driver_cleanup(mgr, context, src, dest)
             _give_back_source(mgr, context, share, src, dest,
                               'migration_stranded')
             outcome = 'source available again'

@@ -436,6 +436,9 @@ def test_stranded_start_leaves_the_share_usable(two, db, admin_ctx, timeout,
     _age_share(db, share_id, 120)
     mgr.reconcile_transitional_states(admin_ctx)
     _assert_given_back(db, admin_ctx, share_id, src_id)
+    # the driver, which may have begun, is told to drop its copy
+    started = task_state == c.TASK_STATE_MIGRATION_DRIVER_STARTING
+    assert (src_id not in mgr.driver.migration_progress) == started
 
 
 def test_stranded_completion_marks_both_instances_error(two, db, admin_ctx,

@@ -236,6 +236,7 @@ class MigrationMixin(object):
         if job is not None and job.finished.is_set():
             self.jobs.pop(destination_share['id'])
             if job.error is not None:
+                self._remove_copies(plan)
                 raise exception.ShareBackendException(
                     msg='localfs copy of share %s failed: %s'
                         % (source_share['id'], job.error))
@@ -335,16 +336,19 @@ class MigrationMixin(object):
                             {'id': snapshot['id'], 'exc': exc})
         self.delete_share(context, source_share)
 
+    @staticmethod
+    def _remove_copies(plan):
+        with fsops.translated('remove the copies of a migration'):
+            for _src, staged, _dst in plan.items:
+                fsops.remove_tree(staged + _PART, plan.pool.trash_dir)
+                fsops.remove_tree(staged, plan.pool.trash_dir)
+
     def migration_cancel(self, context, source_share, destination_share,
                          source_snapshots, snapshot_mappings,
                          share_server=None, destination_share_server=None):
         """Stop the copy and remove every staged copy; the source is not touched."""
         self.jobs.cancel(destination_share['id'])
-        plan = self._plan(source_share, destination_share, source_snapshots,
-                          snapshot_mappings)
-        with fsops.translated('remove the copies of a cancelled migration'):
-            for _src, staged, _dst in plan.items:
-                fsops.remove_tree(staged + _PART, plan.pool.trash_dir)
-                fsops.remove_tree(staged, plan.pool.trash_dir)
+        self._remove_copies(self._plan(source_share, destination_share,
+                                       source_snapshots, snapshot_mappings))
         LOG.info('localfs migration of share %s cancelled.',
                  source_share['id'])

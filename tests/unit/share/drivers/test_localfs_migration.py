@@ -188,23 +188,35 @@ def test_a_copy_lost_to_a_restart_starts_again(pair, tmp_path):
     assert not os.path.exists(directory)
 
 
-def test_a_failed_copy_fails_continue(pair, tmp_path, monkeypatch):
+def test_a_failed_copy_fails_continue_and_leaves_nothing(pair, tmp_path,
+                                                         monkeypatch):
     src, dst = pair
     share, directory = _source(src)
+    snapshot = lh.make_snapshot(share)
+    src.create_snapshot(None, snapshot)
     dest = _share(dst, 'b')
-    args = (None, share, dest, [], {})
+    dest_snap = lh.make_snapshot(dest)
+    args = (None, share, dest, [snapshot], {snapshot['id']: dest_snap})
     real_copy = fsops.copy_tree
+    copies = []
 
-    def disk_full(source, target, **kwargs):
+    def disk_full_at_the_snapshot(source, target, **kwargs):
+        copies.append(source)
         real_copy(source, target, **kwargs)
-        raise OSError(errno.ENOSPC, 'No space left on device', target)
-    monkeypatch.setattr(fsops, 'copy_tree', disk_full)
+        if len(copies) == 2:
+            raise OSError(errno.ENOSPC, 'No space left on device', target)
+    monkeypatch.setattr(fsops, 'copy_tree', disk_full_at_the_snapshot)
     src.migration_start(*args)
     _wait(src, dest)
     with pytest.raises(exception.ShareBackendException, match='no space'):
         src.migration_continue(*args)
+    assert copies == [directory, snapshot_dir(tmp_path, 'a', snapshot)]
     assert os.listdir(str(tmp_path / 'b' / '.localfs' / 'staging')) == []
     assert os.path.isdir(directory)
+
+
+def snapshot_dir(tmp_path, pool, snapshot):
+    return str(tmp_path / pool / '.localfs' / 'snapshots' / snapshot['name'])
 
 
 def test_complete_before_the_copy_is_whole_is_refused(pair):
