@@ -5,9 +5,9 @@ instance in ``migrating``; this service writes the destination instance
 row (``migrating_to``, host = the destination backend, which may be
 served by another process: the source's driver does all the work, as
 upstream) and drives the driver through phase 1 (start, continue until
-done), then phase 2 (complete) or a cancel. Host-assisted migration (the
-data service copies the data) is not implemented here: a migration that
-would need it ends in ``migration_error`` with a user message saying so.
+done), then phase 2 (complete) or a cancel. A migration the driver cannot
+do goes host-assisted (the data service copies the data), in
+``migration_host.py``.
 """
 
 import time
@@ -24,6 +24,7 @@ from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import access
 from manila_lite.share import guard
+from manila_lite.share import migration_host
 from manila_lite.share import quota
 from manila_lite.share import rows
 from manila_lite.share import servers
@@ -240,6 +241,15 @@ def start(mgr, context, share_id, dest_host, force_host_assisted_migration,
     refusal = _host_assisted_refusal(context, share, src, requested)
     if dest is not None:
         dest = _live_destination(context, dest['id'])
+    if refusal is None:
+        if dest is not None:
+            _discard_destination(context, share, src, dest)
+            dest = None
+        refusal = _start_host_assisted(mgr, context, share, src, dest_host,
+                                       new_share_network_id,
+                                       new_share_type_id)
+        if refusal is None:
+            return
     _give_back_source(mgr, context, share, src, dest, 'start_failed')
     _message(mgr, context, share, refusal)
     raise refusal
@@ -253,7 +263,7 @@ def _live_destination(context, dest_id):
 
 
 def _host_assisted_refusal(context, share, src, requested):
-    """The error that ends a migration the driver could not do: upstream's host-assisted checks, then our refusal."""
+    """Upstream's checks before a host-assisted migration: the error that refuses it, or None."""
     wanted = [name for name in _FLAGS if requested[name]]
     if wanted:
         return exception.ShareMigrationFailed(
@@ -265,8 +275,23 @@ def _host_assisted_refusal(context, share, src, requested):
         return exception.ShareMigrationFailed(
             reason='share %s must not have snapshots in order to perform a '
                    'host-assisted migration' % share['id'])
-    return exception.NotSupportedYet(
-        method='host-assisted migration (needed for share %s)' % share['id'])
+    return None
+
+
+def _start_host_assisted(mgr, context, share, src, dest_host,
+                         new_share_network_id, new_share_type_id):
+    """Hand the migration to the data service (share/migration_host.py); the error that ends it, or None."""
+    try:
+        migration_host.start(mgr, context, share, rows.instance(
+            context, src['id']), dest_host, new_share_network_id,
+            new_share_type_id)
+    except Exception as exc:
+        LOG.error('Host-assisted migration of share %(share)s failed: '
+                  '%(exc)s', {'share': share['id'], 'exc': exc})
+        return exception.ShareMigrationFailed(
+            reason='host-assisted migration of share %s failed: %s'
+            % (share['id'], exc))
+    return None
 
 
 def _create_destination(context, share, src, dest_host, new_share_network_id,
@@ -445,6 +470,9 @@ def complete(mgr, context, src_instance_id, dest_instance_id):
     guaranteed; an administrator decides).
     """
     share, src, dest = _pair(context, src_instance_id, dest_instance_id)
+    if share['task_state'] in migration_host.COMPLETE_STATES:
+        migration_host.complete(mgr, context, share, src, dest)
+        return
     if share['task_state'] != c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE:
         raise exception.InvalidShare(
             reason='first migration phase of share %s not completed yet '
@@ -531,6 +559,9 @@ def _apply_rules_to_destination(mgr, context, share, dest):
 def cancel(mgr, context, src_instance_id, dest_instance_id):
     """RPC migration_cancel: the driver stops, the destination goes, the source is ``available`` again."""
     share, src, dest = _pair(context, src_instance_id, dest_instance_id)
+    if share['task_state'] in migration_host.CANCEL_STATES:
+        migration_host.cancel(mgr, context, share, src, dest)
+        return
     if share['task_state'] not in states.MIGRATION_CANCELLABLE:
         raise exception.InvalidShare(
             reason='migration of share %s cannot be cancelled at this '
