@@ -583,8 +583,8 @@ def cancel(mgr, context, src_instance_id, dest_instance_id):
 STRANDABLE = states.MIGRATION_STARTING + (c.TASK_STATE_MIGRATION_COMPLETING,)
 
 
-def stranded_candidates(context, host):
-    """This host's migration sources whose share is in a handler's task state, as rows the reconciliation ages (one read).
+def stranded_candidates(context, host, task_states=STRANDABLE):
+    """This host's migration sources whose share is in one of ``task_states`` (a handler's, by default), as rows the reconciliation ages (one read).
 
     ``updated_at`` is the share's: task_state moves there.
     """
@@ -592,7 +592,7 @@ def stranded_candidates(context, host):
     for src in db_api.share_instance_get_all_by_host(
             context, host, with_share_data=True, status=c.STATUS_MIGRATING):
         share = src['share']
-        if share['task_state'] in STRANDABLE:
+        if share['task_state'] in task_states:
             found.append({'id': src['id'], 'share_id': src['share_id'],
                           'status': share['task_state'],
                           'updated_at': share['updated_at'],

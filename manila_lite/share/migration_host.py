@@ -336,20 +336,6 @@ def cancel(mgr, context, share, src, dest):
 
 # -- reconciliation ------------------------------------------------------------
 
-def stranded_candidates(context, host):
-    """This host's migration sources whose copy ended without the data service's migration_complete reaching us (one read)."""
-    found = []
-    for src in db_api.share_instance_get_all_by_host(
-            context, host, with_share_data=True, status=c.STATUS_MIGRATING):
-        share = src['share']
-        if share['task_state'] in LEFT_BY_DATA_SERVICE:
-            found.append({'id': src['id'], 'share_id': src['share_id'],
-                          'status': share['task_state'],
-                          'updated_at': share['updated_at'],
-                          'created_at': share['created_at']})
-    return found
-
-
 def settle_stranded(mgr, context, row):
     """Do what the lost migration_complete would have done: destination deleted, source usable again."""
     with mgr.in_flight.track([row['id'], row['share_id']]):

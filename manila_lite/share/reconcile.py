@@ -224,7 +224,9 @@ def find_stranded_migrations(mgr, context, now=None):
 
 def find_stranded_copies(mgr, context, now=None):
     """This host's host-assisted migrations whose copy ended without the data service's migration_complete reaching us (one read)."""
-    return _stranded_by(mgr, context, migration_host.stranded_candidates, now)
+    return _stranded_by(
+        mgr, context, lambda ctx, host: migration.stranded_candidates(
+            ctx, host, migration_host.LEFT_BY_DATA_SERVICE), now)
 
 
 def _stranded_by(mgr, context, candidates, now):

@@ -101,7 +101,7 @@ def run(ctx, args):
     seen['instances_after'] = [(i['id'], i['status'], i['host'])
                                for i in share.instances]
     seen['status'] = share['status']
-    seen['export_locations'] = [el['path'] for el in share.export_locations]
+    seen['export_locations'] = list(share.export_locations)
     seen['content'] = CONTENT
     return seen
 
