@@ -1,4 +1,4 @@
-"""Host-assisted share migration, run by the source host's share service: the destination on its own host, the data service's copy, completion and cancellation.
+"""Host-assisted share migration, run by the source host's share service: destination, data copy, completion, cancellation.
 
 When the driver cannot move a share itself (or the administrator forced
 it), the share service of the source creates the destination instance

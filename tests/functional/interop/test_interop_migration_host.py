@@ -1,4 +1,8 @@
-"""Host-assisted migration of a localfs share between two localfs backends of our daemon, driven by upstream manila 23.0.1's own share API and copied by upstream's own manila-data service (bind mounts on this machine)."""
+"""Host-assisted migration of a localfs share between two localfs backends, by upstream's share API and upstream's manila-data.
+
+The data service runs on this machine and bind-mounts both share
+directories (manila 23.0.1 from the upstream venv).
+"""
 
 import os
 import subprocess
@@ -6,8 +10,8 @@ import time
 
 import pytest
 
-from tests.functional.interop import conftest
 from tests.functional import fixtures
+from tests.functional.interop import conftest
 
 pytestmark = pytest.mark.functional
 

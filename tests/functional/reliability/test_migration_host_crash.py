@@ -1,4 +1,8 @@
-"""A host-assisted copy the data service ended without telling the share service (upstream's manila-data marks the copies it was running ``data_copying_error`` when it restarts, and casts nothing) is ended by the share service's reconciliation: destination deleted, source usable."""
+"""A host-assisted copy the data service ended silently is settled by the reconciliation: destination deleted, source usable.
+
+Upstream's manila-data marks the copies it was running
+``data_copying_error`` when it restarts, and casts nothing.
+"""
 
 import pytest
 

@@ -1,4 +1,8 @@
-"""Host-assisted share migration on two dummy backends: the destination through its host's RPC, the data service's casts (oslo.messaging fake transport), completion, cancellation, failures, reconciliation; localfs connection info."""
+"""Host-assisted share migration on two dummy backends, share RPC routed between them, data casts on the fake transport.
+
+Start, completion, cancellation, failures, reconciliation; localfs
+connection info.
+"""
 
 import datetime
 import os
