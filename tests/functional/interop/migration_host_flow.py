@@ -11,6 +11,7 @@ import os
 import uuid
 
 import _upstream
+import migration_flow as flow     # its create and scheduler steps
 
 _wait = _upstream.wait
 _status = _upstream.status
@@ -24,58 +25,15 @@ def _admin(ctx):
         roles=['admin', 'member', 'reader'])
 
 
-def _create(ctx, api, host, timeout):
-    from manila import db
-    from manila.share import rpcapi
-    from manila.share import share_types
-    row = db.share_type_create(ctx, {
-        'name': 'interop-hostmig-%s' % uuid.uuid4().hex[:8],
-        'extra_specs': {'driver_handles_share_servers': 'False'}})
-    share_type = share_types.get_share_type(ctx, row['id'])
-    share = api.create(ctx, 'NFS', 1, 'hostmig', 'to be migrated',
-                       share_type=share_type)
-    inst_id = share.instance['id']
-    db.share_instance_update(ctx, inst_id, {'host': host})
-    inst = db.share_instance_get(ctx, inst_id, with_share_data=True)
-    rpcapi.ShareAPI().create_share_instance(
-        ctx, inst, host, request_spec={'share_id': share['id']},
-        filter_properties={'scheduler_hints': None})
-    _wait(lambda: _status(db.share_get, ctx, share['id']),
-          ('available', 'error'), timeout, 'share %s' % share['id'])
-    return db.share_get(ctx, share['id'])
-
-
-class _HandScheduler:
-    """The scheduler's part of a migration: the destination passed its filters; cast migration_start to the source."""
-
-    def migrate_share_to_host(self, context, share_id, host,
-                              force_host_assisted_migration,
-                              preserve_metadata, writable, nondisruptive,
-                              preserve_snapshots, new_share_network_id,
-                              new_share_type_id, request_spec=None,
-                              filter_properties=None):
-        from manila import db
-        from manila.share import rpcapi
-        rpcapi.ShareAPI().migration_start(
-            context, db.share_get(context, share_id), host,
-            force_host_assisted_migration, preserve_metadata, writable,
-            nondisruptive, preserve_snapshots, new_share_network_id,
-            new_share_type_id)
-
-
-def _task(ctx, share_id):
-    from manila import db
-    return db.share_get(ctx, share_id)['task_state']
-
-
 def run(ctx, args):
     from manila import db
     from manila.share import api as share_api_module
     ctx = _admin(ctx)
     api = share_api_module.API()
     seen = {}
-    share = _create(ctx, api, args.src_host, args.timeout)
-    api.scheduler_rpcapi = _HandScheduler()
+    share = flow._create(ctx, api, args.src_host, flow._share_type(ctx),
+                         args.timeout, 'hostmig')
+    flow._play_the_scheduler(api)
     seen['created'] = share['status']
     src_id = share.instance['id']
     seen['src_instance'] = src_id
@@ -87,14 +45,14 @@ def run(ctx, args):
                         preserve_metadata=False, writable=False,
                         nondisruptive=False, preserve_snapshots=False)
     seen['copied'] = _wait(
-        lambda: _task(ctx, share['id']),
+        lambda: flow._task(ctx, share['id']),
         ('data_copying_completed', 'data_copying_error', 'migration_error'),
         args.timeout, 'task_state of share %s' % share['id'])
     share = db.share_get(ctx, share['id'])
     seen['instances_during'] = sorted(i['status'] for i in share.instances)
     api.migration_complete(ctx, share)
     seen['completed'] = _wait(
-        lambda: _task(ctx, share['id']),
+        lambda: flow._task(ctx, share['id']),
         ('migration_success', 'migration_error'), args.timeout,
         'task_state of share %s' % share['id'])
     share = db.share_get(ctx, share['id'])

@@ -4,14 +4,11 @@ Start, completion, cancellation, failures, reconciliation; localfs
 connection info.
 """
 
-import datetime
 import os
 
 from oslo_config import cfg
 import oslo_messaging as messaging
-from oslo_utils import timeutils
 import pytest
-import sqlalchemy as sa
 
 from manila_lite.common import constants as c
 from manila_lite import context as ml_context
@@ -19,6 +16,7 @@ from manila_lite import exception
 from manila_lite import rpc
 from manila_lite.share import migration_host
 from tests.unit.share import helpers
+from tests.unit.share.test_migration import _age_share
 
 CONF = cfg.CONF
 DEST = 'hostA@beta#fake_pool_for_beta'
@@ -324,24 +322,18 @@ def test_cancel_while_copying_asks_the_data_service(routed, db, admin_ctx):
 # -- reconciliation ------------------------------------------------------------
 
 @pytest.fixture
-def timeout():
+def stale_after_60s():
     CONF.set_override('transitional_state_timeout', 60)
     yield
     CONF.clear_override('transitional_state_timeout')
-
-
-def _age_share(db, share_id, seconds):
-    when = timeutils.utcnow() - datetime.timedelta(seconds=seconds)
-    with db.get_engine().begin() as conn:
-        conn.execute(sa.text('UPDATE shares SET updated_at = :w WHERE '
-                             'id = :i'), {'w': when, 'i': share_id})
 
 
 @pytest.mark.parametrize('task_state, ends_in', [
     (c.TASK_STATE_DATA_COPYING_ERROR, c.TASK_STATE_MIGRATION_ERROR),
     (c.TASK_STATE_DATA_COPYING_CANCELLED, c.TASK_STATE_MIGRATION_CANCELLED)])
 def test_copy_ended_without_complete_is_settled(routed, db, admin_ctx,
-                                                timeout, task_state, ends_in):
+                                                stale_after_60s, task_state,
+                                                ends_in):
     alpha, _beta, _sent, _faults = routed
     share_id, src_id, dest = _started(routed, db, admin_ctx)
     db.share_update(admin_ctx, share_id, {'task_state': task_state})
@@ -352,7 +344,8 @@ def test_copy_ended_without_complete_is_settled(routed, db, admin_ctx,
     _assert_given_back(db, admin_ctx, share_id, src_id, ends_in)
 
 
-def test_copy_in_progress_is_not_settled(routed, db, admin_ctx, timeout):
+def test_copy_in_progress_is_not_settled(routed, db, admin_ctx,
+                                         stale_after_60s):
     alpha, _beta, _sent, _faults = routed
     share_id, src_id, dest = _started(routed, db, admin_ctx)
     db.share_update(admin_ctx, share_id,
