@@ -20,6 +20,7 @@ from oslo_utils import timeutils
 from manila_lite.conf import manager as manager_opts
 from manila_lite.conf import share_driver as driver_opts
 from manila_lite import context as ml_context
+from manila_lite.data import rpcapi as data_rpcapi
 from manila_lite.db import api as db_api
 from manila_lite.message import api as message_api
 from manila_lite.scheduler import rpcapi as scheduler_rpcapi
@@ -107,6 +108,7 @@ class ShareManager(periodic_task.PeriodicTasks):
         self.hooks = hook.load_hooks(self.configuration, host)
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self.share_rpcapi = share_rpcapi.ShareAPI()
+        self.data_rpcapi = data_rpcapi.DataAPI()
         self.last_capabilities = None
         self._withheld_capabilities = None
         self._capabilities_lock = threading.Lock()

@@ -10,9 +10,8 @@ snapshots, each source snapshot instance goes ``migrating`` and gets a
 ``migrating_to`` twin on the destination (upstream's snapshot mappings),
 which becomes ``available`` at completion; a failure or cancel before
 completion gives the source ones back, a failed completion leaves them
-all ``error``. Host-assisted migration (the
-data service copies the data) is not implemented here: a migration that
-would need it ends in ``migration_error`` with a user message saying so.
+all ``error``. A migration the driver cannot do goes host-assisted (the
+data service copies the data), in ``migration_host.py``.
 """
 
 import time
@@ -29,6 +28,7 @@ from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import access
 from manila_lite.share import guard
+from manila_lite.share import migration_host
 from manila_lite.share import quota
 from manila_lite.share import rows
 from manila_lite.share import servers
@@ -274,6 +274,15 @@ def start(mgr, context, share_id, dest_host, force_host_assisted_migration,
     refusal = _host_assisted_refusal(context, share, src, requested)
     if dest is not None:
         dest = _live_destination(context, dest['id'])
+    if refusal is None:
+        if dest is not None:
+            _discard_destination(context, share, src, dest)
+            dest = None
+        refusal = _start_host_assisted(mgr, context, share, src, dest_host,
+                                       new_share_network_id,
+                                       new_share_type_id)
+        if refusal is None:
+            return
     _give_back_source(mgr, context, share, src, dest, 'start_failed')
     _message(mgr, context, share, refusal)
     raise refusal
@@ -287,7 +296,7 @@ def _live_destination(context, dest_id):
 
 
 def _host_assisted_refusal(context, share, src, requested):
-    """The error that ends a migration the driver could not do: upstream's host-assisted checks, then our refusal."""
+    """Upstream's checks before a host-assisted migration: the error that refuses it, or None."""
     wanted = [name for name in _FLAGS if requested[name]]
     if wanted:
         return exception.ShareMigrationFailed(
@@ -299,8 +308,23 @@ def _host_assisted_refusal(context, share, src, requested):
         return exception.ShareMigrationFailed(
             reason='share %s must not have snapshots in order to perform a '
                    'host-assisted migration' % share['id'])
-    return exception.NotSupportedYet(
-        method='host-assisted migration (needed for share %s)' % share['id'])
+    return None
+
+
+def _start_host_assisted(mgr, context, share, src, dest_host,
+                         new_share_network_id, new_share_type_id):
+    """Hand the migration to the data service (share/migration_host.py); the error that ends it, or None."""
+    try:
+        migration_host.start(mgr, context, share, rows.instance(
+            context, src['id']), dest_host, new_share_network_id,
+            new_share_type_id)
+    except Exception as exc:
+        LOG.error('Host-assisted migration of share %(share)s failed: '
+                  '%(exc)s', {'share': share['id'], 'exc': exc})
+        return exception.ShareMigrationFailed(
+            reason='host-assisted migration of share %s failed: %s'
+            % (share['id'], exc))
+    return None
 
 
 def _create_destination(context, share, src, dest_host, new_share_network_id,
@@ -544,6 +568,9 @@ def complete(mgr, context, src_instance_id, dest_instance_id):
     guaranteed; an administrator decides).
     """
     share, src, dest = _pair(context, src_instance_id, dest_instance_id)
+    if share['task_state'] in migration_host.COMPLETE_STATES:
+        migration_host.complete(mgr, context, share, src, dest)
+        return
     if share['task_state'] != c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE:
         raise exception.InvalidShare(
             reason='first migration phase of share %s not completed yet '
@@ -632,6 +659,9 @@ def _apply_rules_to_destination(mgr, context, share, dest):
 def cancel(mgr, context, src_instance_id, dest_instance_id):
     """RPC migration_cancel: the driver stops, the destination goes, the source is ``available`` again."""
     share, src, dest = _pair(context, src_instance_id, dest_instance_id)
+    if share['task_state'] in migration_host.CANCEL_STATES:
+        migration_host.cancel(mgr, context, share, src, dest)
+        return
     if share['task_state'] not in states.MIGRATION_CANCELLABLE:
         raise exception.InvalidShare(
             reason='migration of share %s cannot be cancelled at this '
@@ -653,8 +683,8 @@ def cancel(mgr, context, src_instance_id, dest_instance_id):
 STRANDABLE = states.MIGRATION_STARTING + (c.TASK_STATE_MIGRATION_COMPLETING,)
 
 
-def stranded_candidates(context, host):
-    """This host's migration sources whose share is in a handler's task state, as rows the reconciliation ages (one read).
+def stranded_candidates(context, host, task_states=STRANDABLE):
+    """This host's migration sources whose share is in one of ``task_states`` (a handler's, by default), as rows the reconciliation ages (one read).
 
     ``updated_at`` is the share's: task_state moves there.
     """
@@ -662,7 +692,7 @@ def stranded_candidates(context, host):
     for src in db_api.share_instance_get_all_by_host(
             context, host, with_share_data=True, status=c.STATUS_MIGRATING):
         share = src['share']
-        if share['task_state'] in STRANDABLE:
+        if share['task_state'] in task_states:
             found.append({'id': src['id'], 'share_id': src['share_id'],
                           'status': share['task_state'],
                           'updated_at': share['updated_at'],

@@ -22,7 +22,11 @@ those a security service or allocation update left in
 A share migration whose start or completion handler died is failed by
 ``migration.settle_stranded`` (a start leaves the share usable at its
 source; migrations in the driver's phase 1, or waiting for completion,
-are left alone: their own requests and periodic task drive them).
+are left alone: their own requests and periodic task drive them). A
+host-assisted copy the data service ended (``data_copying_error`` or
+``_cancelled``) without its migration_complete reaching this service is
+ended by ``migration_host.settle_stranded`` (destination deleted, source
+usable).
 
 A row is settled only when no message still queued for this backend can
 reach it: its status must already have been ``transitional_state_timeout``
@@ -47,6 +51,7 @@ from manila_lite.share import groups
 from manila_lite.share import instances
 from manila_lite.share import locks
 from manila_lite.share import migration
+from manila_lite.share import migration_host
 from manila_lite.share.replication import replicas
 from manila_lite.share.replication import snapshots as replicated_snapshots
 from manila_lite.share import server_manage
@@ -214,20 +219,32 @@ def _reconcile(mgr, context):
 
 def find_stranded_migrations(mgr, context, now=None):
     """This host's migrations whose start or completion handler died (one read)."""
+    return _stranded_by(mgr, context, migration.stranded_candidates, now)
+
+
+def find_stranded_copies(mgr, context, now=None):
+    """This host's host-assisted migrations whose copy ended without the data service's migration_complete reaching us (one read)."""
+    return _stranded_by(
+        mgr, context, lambda ctx, host: migration.stranded_candidates(
+            ctx, host, migration_host.LEFT_BY_DATA_SERVICE), now)
+
+
+def _stranded_by(mgr, context, candidates, now):
     window = _window(mgr, now)
     if window is None:
         return []
-    return _stranded(mgr, context,
-                     migration.stranded_candidates(context, mgr.host),
-                     window)
+    return _stranded(mgr, context, candidates(context, mgr.host), window)
 
 
 def reconcile_migrations(mgr, context):
     """Fail every stranded migration of this host, leaving the share usable; returns how many."""
-    return _settle_each(mgr, context, find_stranded_migrations(mgr, context),
-                        migration.settle_stranded, 'Migration of share instance',
-                        (exception.ShareInstanceNotFound,
-                         exception.ShareNotFound))
+    gone = (exception.ShareInstanceNotFound, exception.ShareNotFound)
+    return (_settle_each(mgr, context, find_stranded_migrations(mgr, context),
+                         migration.settle_stranded,
+                         'Migration of share instance', gone) +
+            _settle_each(mgr, context, find_stranded_copies(mgr, context),
+                         migration_host.settle_stranded,
+                         'Host-assisted migration of share instance', gone))
 
 
 def _settle_each(mgr, context, rows, settle_one, kind, gone):

@@ -172,6 +172,13 @@ SHARE_INSTANCE = StateTable('share_instance', [
     ('migration_source_retired', (c.STATUS_MIGRATING,),              c.STATUS_INACTIVE),
     ('migration_complete_failed', (c.STATUS_MIGRATING,
                                    c.STATUS_MIGRATING_TO),           c.STATUS_ERROR),
+    # Host-assisted migration (share/migration_host.py): the destination
+    # its own host created becomes migrating_to; instances it drops (a
+    # destination not used, the retired source) are deleted by their host.
+    ('migration_destination_ready', (c.STATUS_AVAILABLE,),          c.STATUS_MIGRATING_TO),
+    ('migration_instance_dropped', (c.STATUS_CREATING, c.STATUS_AVAILABLE,
+                                    c.STATUS_MIGRATING_TO, c.STATUS_INACTIVE,
+                                    c.STATUS_ERROR),                 c.STATUS_DELETING),
 ], statuses=ANY_INSTANCE_STATUS)
 
 # Statuses of a replicated snapshot's instances the driver reports on.
@@ -322,6 +329,15 @@ SHARE_TASK = StateTable('share_task', [
     ('complete_succeeded',      (c.TASK_STATE_MIGRATION_COMPLETING,), c.TASK_STATE_MIGRATION_SUCCESS),
     ('complete_failed',         (c.TASK_STATE_MIGRATION_COMPLETING,), c.TASK_STATE_MIGRATION_ERROR),
     ('cancelled',               MIGRATION_CANCELLABLE,               c.TASK_STATE_MIGRATION_CANCELLED),
+    # host-assisted (share/migration_host.py): the data service writes the
+    # data_copying_* states between data_copy_requested and the end.
+    ('host_assisted_begun',     (c.TASK_STATE_MIGRATION_IN_PROGRESS,
+                                 c.TASK_STATE_MIGRATION_DRIVER_STARTING), c.TASK_STATE_MIGRATION_IN_PROGRESS),
+    ('data_copy_requested',     (c.TASK_STATE_MIGRATION_IN_PROGRESS,), c.TASK_STATE_DATA_COPYING_STARTING),
+    ('host_complete_begun',     (c.TASK_STATE_DATA_COPYING_COMPLETED,), c.TASK_STATE_MIGRATION_COMPLETING),
+    ('copy_failed',             (c.TASK_STATE_DATA_COPYING_ERROR,),  c.TASK_STATE_MIGRATION_ERROR),
+    ('copy_cancelled',          (c.TASK_STATE_DATA_COPYING_CANCELLED,
+                                 c.TASK_STATE_DATA_COPYING_COMPLETED), c.TASK_STATE_MIGRATION_CANCELLED),
     # start-up: a start or completion whose handler died (reconcile.py)
     ('migration_stranded',      MIGRATION_STARTING + (
                                  c.TASK_STATE_MIGRATION_COMPLETING,), c.TASK_STATE_MIGRATION_ERROR),

@@ -131,7 +131,9 @@ def test_driver_failure_at_start(fresh_db, daemon_factory, pg_facade,
     daemon = _daemon(fresh_db, daemon_factory,
                      dummy_driver_fail_methods='migration_start')
     share = _available(pg, daemon, share_rpc)
-    _migrate(pg, daemon, share_rpc, share)
+    # writable: no host-assisted fallback (that path: interop and
+    # reliability test_*migration_host*)
+    _migrate(pg, daemon, share_rpc, share, writable=True)
     _wait_task(daemon, share['id'], 'migration_error')
     assert list(_live(daemon, share['id'])) == ['available']
     assert [m[0] for m in rows.messages(daemon, share['id'])] == ['005']
@@ -211,7 +213,8 @@ def test_destination_server_failure(fresh_db, daemon_factory, pg_facade,
     src = test_share_servers._create(pg, daemon, share_rpc, net_id, 'alpha')
     share = dict(pg.share_get(rows.admin_ctx(), src['share_id']),
                  instance=src)
-    _migrate(pg, daemon, share_rpc, share, new_share_network_id=net_id)
+    _migrate(pg, daemon, share_rpc, share, new_share_network_id=net_id,
+             writable=True)         # no host-assisted fallback
     _wait_task(daemon, share['id'], 'migration_error')
     live = _live(daemon, share['id'])
     assert list(live) == ['available']

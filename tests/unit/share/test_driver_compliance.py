@@ -567,3 +567,32 @@ def test_localfs_migration_check_answers_the_contract(manager_factory,
             dict.fromkeys(MIGRATION_FLAGS, bool)
         assert answer['compatible'] is compatible, host
         assert answer['nondisruptive'] is False
+
+
+# Host-assisted migration: what every driver tells the data service. The
+# data service fills %(path)s (and %(options)s) and runs the command split
+# on whitespace; it grants its own address an access rule of a type listed
+# in access_mapping first.
+@pytest.mark.parametrize('entry_point', _registered_drivers(),
+                         ids=lambda ep: ep.name)
+def test_connection_info_is_what_the_data_service_runs(
+        entry_point, manager_factory, db, admin_ctx, tmp_path):
+    from tests.unit.share import helpers
+    options = dict(DRIVER_TEST_OPTIONS.get(entry_point.name, {}),
+                   share_driver=entry_point.name)
+    if entry_point.name == 'localfs':
+        options['localfs_pools'] = str(tmp_path / 'pool')
+    mgr = manager_factory(name='conninfo', **options)
+    caps = mgr.driver.get_share_stats(refresh=True)
+    pool = caps['pools'][0]['pool_name'] if caps.get('pools') else 'p'
+    share, inst = helpers.make_share(db, admin_ctx,
+                                     host='%s#%s' % (mgr.host, pool))
+    mgr.create_share_instance(helpers.user_ctx(), share_instance_id=inst['id'])
+    info = mgr.connection_get_info(helpers.user_ctx(),
+                                   share_instance_id=inst['id'])
+    mount = info['mount'] % {'path': '/mnt/x', 'options': ''}
+    assert '/mnt/x' in mount.split()
+    assert (info['unmount'] % {'path': '/mnt/x'}).split()[-1] == '/mnt/x'
+    assert info['access_mapping'] and all(
+        isinstance(protos, list) and 'nfs' in protos
+        for protos in info['access_mapping'].values())

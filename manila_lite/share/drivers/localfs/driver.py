@@ -364,6 +364,26 @@ class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
         path = record.path if record else pool.share_path(share['name'])
         return pool, pool.confine(path, 'share directory')
 
+    def connection_get_info(self, context, share, share_server=None):
+        """How a data service on this machine mounts ``share`` (host-assisted migration): a bind mount of its directory.
+
+        The data service fills ``%(path)s`` with its mount point and runs
+        the command split on whitespace, as root (processutils adds no root
+        helper when the service already is root). It also grants its
+        ``data_node_access_ips`` an ip rule of the share's protocol first.
+        """
+        proto = self._check_protocol(share['share_proto'])
+        unused, path = self._share_location(share)
+        if not os.path.isdir(path):
+            raise exception.ShareResourceNotFound(share_id=share['id'])
+        if any(char.isspace() for char in path):
+            raise exception.ShareBackendException(
+                msg='share directory %r contains whitespace, which the data '
+                    'service\'s mount command cannot carry' % path)
+        return {'mount': 'mount --bind %s %%(path)s' % path.replace('%', '%%'),
+                'unmount': 'umount %(path)s',
+                'access_mapping': {'ip': [proto.lower()]}}
+
     def _check_protocol(self, proto):
         proto = (proto or '').upper()
         if proto not in self._protocols:

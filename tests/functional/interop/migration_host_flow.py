@@ -1,0 +1,80 @@
+"""A host-assisted share migration driven by upstream manila's own share API, copied by upstream's own manila-data (runs inside the upstream venv).
+
+A DHSS=False share on the source pool, a file written into its directory,
+``migration_start`` with ``force_host_assisted_migration``, the copy by the
+data service, then ``migration_complete``. The scheduler's steps (the
+create's host, the migration's host check) are done here as upstream's
+filter scheduler does them. Prints what it saw as JSON.
+"""
+
+import os
+import uuid
+
+import _upstream
+import migration_flow as flow     # its create and scheduler steps
+
+_wait = _upstream.wait
+_status = _upstream.status
+CONTENT = 'written before the migration\n'
+
+
+def _admin(ctx):
+    from manila import context
+    return context.RequestContext(
+        user_id=ctx.user_id, project_id=ctx.project_id, is_admin=True,
+        roles=['admin', 'member', 'reader'])
+
+
+def run(ctx, args):
+    from manila import db
+    from manila.share import api as share_api_module
+    ctx = _admin(ctx)
+    api = share_api_module.API()
+    seen = {}
+    share = flow._create(ctx, api, args.src_host, flow._share_type(ctx),
+                         args.timeout, 'hostmig')
+    flow._play_the_scheduler(api)
+    seen['created'] = share['status']
+    src_id = share.instance['id']
+    seen['src_instance'] = src_id
+    with open(os.path.join(args.src_pool, 'share-%s' % src_id, 'kept.txt'),
+              'w') as f:
+        f.write(CONTENT)
+    api.migration_start(ctx, share, args.dest_host,
+                        force_host_assisted_migration=True,
+                        preserve_metadata=False, writable=False,
+                        nondisruptive=False, preserve_snapshots=False)
+    seen['copied'] = _wait(
+        lambda: flow._task(ctx, share['id']),
+        ('data_copying_completed', 'data_copying_error', 'migration_error'),
+        args.timeout, 'task_state of share %s' % share['id'])
+    share = db.share_get(ctx, share['id'])
+    seen['instances_during'] = sorted(i['status'] for i in share.instances)
+    api.migration_complete(ctx, share)
+    seen['completed'] = _wait(
+        lambda: flow._task(ctx, share['id']),
+        ('migration_success', 'migration_error'), args.timeout,
+        'task_state of share %s' % share['id'])
+    share = db.share_get(ctx, share['id'])
+    seen['instances_after'] = [(i['id'], i['status'], i['host'])
+                               for i in share.instances]
+    seen['status'] = share['status']
+    seen['export_locations'] = list(share.export_locations)
+    seen['content'] = CONTENT
+    return seen
+
+
+def main():
+    p = _upstream.parser(__doc__)
+    p.add_argument('--src-host', required=True, help='H@B#pool')
+    p.add_argument('--dest-host', required=True, help='H@B#pool')
+    p.add_argument('--src-pool', required=True, help='source pool directory')
+    p.add_argument('--timeout', type=float, default=120.0)
+    args = p.parse_args()
+    ctx = _upstream.setup(args)
+    ctx.project_id = 'interop-%s' % uuid.uuid4().hex[:12]
+    _upstream.finish(run(ctx, args))
+
+
+if __name__ == '__main__':
+    main()
