@@ -371,6 +371,10 @@ class ShareServerMigrationError(ManilaException):
     message = 'Error in share server migration: %(reason)s'
 
 
+class ShareServerMigrationFailed(ManilaException):
+    message = 'Share server migration failed: %(reason)s'
+
+
 class ShareServerInUse(InvalidShareServer):
     message = 'Share server %(share_server_id)s is in use.'
 

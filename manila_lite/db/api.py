@@ -905,13 +905,19 @@ def share_server_create(context, values):
 
 
 def share_servers_conditional_update(context, server_ids, expected_statuses,
-                                     values, unused=False):
-    """One UPDATE of the live servers among ``server_ids`` whose status is expected; returns the ids that moved.
+                                     values, unused=False, column='status'):
+    """One UPDATE of the live servers among ``server_ids`` whose ``column`` (status or task_state) is expected; returns the ids that moved.
 
     ``unused`` also requires no live share instance or group on the server.
     """
     return _servers.share_servers_conditional_update(
-        context, server_ids, expected_statuses, values, unused=unused)
+        context, server_ids, expected_statuses, values, unused=unused,
+        column=column)
+
+
+def share_servers_get_by_ids(context, server_ids):
+    """Live share servers among ``server_ids``, on any host (one read)."""
+    return _servers.share_servers_get_by_ids(context, server_ids)
 
 
 def share_server_get_all_by_host_and_share_subnet_valid(context, host,

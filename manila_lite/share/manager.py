@@ -45,6 +45,7 @@ from manila_lite.share.replication import snapshots as replicated_snapshots
 from manila_lite.share import resize
 from manila_lite.share import rpcapi as share_rpcapi
 from manila_lite.share import server_manage
+from manila_lite.share import server_migration
 from manila_lite.share import server_updates
 from manila_lite.share import servers
 from manila_lite.share import shares
@@ -81,6 +82,8 @@ _TASK_SPACING_OPTIONS = {
     'periodic_share_replica_update': 'replica_state_update_interval',
     'periodic_share_replica_snapshot_update': 'replica_state_update_interval',
     'migration_driver_continue': 'migration_driver_continue_update_interval',
+    'share_server_migration_driver_continue':
+        'server_migration_driver_continue_update_interval',
 }
 
 
@@ -368,7 +371,7 @@ class ShareManager(periodic_task.PeriodicTasks):
                                      dest_host, writable, nondisruptive,
                                      preserve_snapshots,
                                      new_share_network_id=None):
-        self._refuse(context, 'share_server_migration_check')
+        return server_migration.check(self, context.elevated(), share_server_id, dest_host, writable, nondisruptive, preserve_snapshots, new_share_network_id=new_share_network_id)
 
     @rpc_method()
     @hook.add_hooks
@@ -376,29 +379,26 @@ class ShareManager(periodic_task.PeriodicTasks):
                                      dest_host, writable, nondisruptive,
                                      preserve_snapshots,
                                      new_share_network_id=None):
-        self._refuse(context, 'share_server_migration_start',
-                     share_server_id=share_server_id)
+        server_migration.start(self, context.elevated(), share_server_id, dest_host, writable, nondisruptive, preserve_snapshots, new_share_network_id=new_share_network_id)
 
     @rpc_method()
     @hook.add_hooks
     def share_server_migration_complete(self, context, src_share_server_id,
                                         dest_share_server_id):
-        self._refuse(context, 'share_server_migration_complete',
-                     src_share_server_id=src_share_server_id)
+        server_migration.complete(self, context.elevated(), src_share_server_id, dest_share_server_id)
 
     @rpc_method()
     @hook.add_hooks
     def share_server_migration_cancel(self, context, src_share_server_id,
                                       dest_share_server_id):
-        self._refuse(context, 'share_server_migration_cancel',
-                     src_share_server_id=src_share_server_id)
+        server_migration.cancel(self, context.elevated(), src_share_server_id, dest_share_server_id)
 
     @rpc_method()
     @hook.add_hooks
     def share_server_migration_get_progress(self, context,
                                             src_share_server_id,
                                             dest_share_server_id):
-        self._refuse(context, 'share_server_migration_get_progress')
+        return server_migration.get_progress(self, context.elevated(), src_share_server_id, dest_share_server_id)
 
     @rpc_method()
     def update_share_network_security_service(
@@ -596,6 +596,11 @@ class ShareManager(periodic_task.PeriodicTasks):
     def migration_driver_continue(self, context):
         if self.driver.initialized:
             migration.driver_continue(self, context)
+
+    @periodic_task.periodic_task(spacing=900)
+    def share_server_migration_driver_continue(self, context):
+        if self.driver.initialized:
+            server_migration.driver_continue(self, context)
 
     @periodic_task.periodic_task(spacing=60)
     def create_backup_continue(self, context):

@@ -105,7 +105,8 @@ def _call(mgr, context, method, src, dest, snapshots=None):
         destination_share_server=views.share_server_dict(rows.server(dest)))
 
 
-def _check_bool_answers(method, answer, keys):
+def check_bool_answers(method, answer, keys):
+    """The driver's dict answer, or ShareBackendException when it is no dict or a flag is no boolean."""
     if not isinstance(answer, dict):
         raise exception.ShareBackendException(
             msg='driver %s returned %s, not a dict'
@@ -118,11 +119,12 @@ def _check_bool_answers(method, answer, keys):
     return answer
 
 
-def _check_progress(answer):
+def check_progress(answer, method='migration_get_progress'):
+    """The driver's progress answer, or ShareBackendException when it is no dict with ``total_progress``."""
     if not isinstance(answer, dict) or 'total_progress' not in answer:
         raise exception.ShareBackendException(
-            msg='driver migration_get_progress returned %r, not a dict '
-                'with total_progress' % (answer,))
+            msg='driver %s returned %r, not a dict with total_progress'
+            % (method, answer))
     return answer
 
 
@@ -388,7 +390,7 @@ def _wait_for_server(context, server_id):
 def _start_driver(mgr, context, share, src, dest, requested):
     dest, dest_server = _destination_server(mgr, context, src, dest,
                                             requested['nondisruptive'])
-    compat = _check_bool_answers(
+    compat = check_bool_answers(
         'migration_check_compatibility',
         mgr.driver.migration_check_compatibility(
             context, views.share_instance_dict(src),
@@ -552,7 +554,7 @@ def get_progress(mgr, context, src_instance_id, dest_instance_id):
             reason='the driver is not migrating share %s at this moment'
             % share['id'])
     try:
-        return _check_progress(
+        return check_progress(
             _call(mgr, context, 'migration_get_progress', src, dest))
     except Exception as exc:
         raise guard.driver_error('migration_get_progress', exc)
@@ -636,20 +638,25 @@ def _apply_rules_to_destination(mgr, context, share, dest):
         access.update_access(mgr, context, dest['id'])
     else:
         mgr.share_rpcapi.update_access(context, dest)
+    wait_for_rules(context, dest['id'])
+
+
+def wait_for_rules(context, instance_id):
+    """Wait up to migration_wait_access_rules_timeout for an instance's rules to be active; ShareMigrationFailed otherwise."""
     deadline = time.monotonic() + CONF.migration_wait_access_rules_timeout
     while True:
         status = db_api.share_instance_get(
-            context, dest['id'])['access_rules_status']
+            context, instance_id)['access_rules_status']
         if status == c.STATUS_ACTIVE:
             return
         if status == c.SHARE_INSTANCE_RULES_ERROR:
             raise exception.ShareMigrationFailed(
                 reason='access rules of share instance %s ended in error'
-                % dest['id'])
+                % instance_id)
         if time.monotonic() > deadline:
             raise exception.ShareMigrationFailed(
                 reason='access rules of share instance %s not applied '
-                       'within %ss' % (dest['id'],
+                       'within %ss' % (instance_id,
                                        CONF.migration_wait_access_rules_timeout))
         time.sleep(_RULES_POLL_INTERVAL)
 

@@ -26,7 +26,10 @@ are left alone: their own requests and periodic task drive them). A
 host-assisted copy the data service ended (``data_copying_error`` or
 ``_cancelled``) without its migration_complete reaching this service is
 ended by ``migration_host.settle_stranded`` (destination deleted, source
-usable).
+usable); a
+share server migration likewise by ``server_migration.settle_stranded``
+(run by the destination host, or by the source's host before any
+destination row exists).
 
 A row is settled only when no message still queued for this backend can
 reach it: its status must already have been ``transitional_state_timeout``
@@ -55,6 +58,7 @@ from manila_lite.share import migration_host
 from manila_lite.share.replication import replicas
 from manila_lite.share.replication import snapshots as replicated_snapshots
 from manila_lite.share import server_manage
+from manila_lite.share import server_migration
 from manila_lite.share import server_updates
 from manila_lite.share import servers
 from manila_lite.share import snapshots
@@ -213,6 +217,7 @@ def _reconcile(mgr, context):
                             gone)
     settled += reconcile_servers(mgr, context)
     settled += reconcile_migrations(mgr, context)
+    settled += reconcile_server_migrations(mgr, context)
     return (settled + reconcile_snapshots(mgr, context) +
             reconcile_groups(mgr, context))
 
@@ -245,6 +250,25 @@ def reconcile_migrations(mgr, context):
             _settle_each(mgr, context, find_stranded_copies(mgr, context),
                          migration_host.settle_stranded,
                          'Host-assisted migration of share instance', gone))
+
+
+def find_stranded_server_migrations(mgr, context, now=None):
+    """Share server migrations of this host whose start, completion or cancel handler died (two reads)."""
+    window = _window(mgr, now)
+    if window is None or not mgr.driver_handles_share_servers:
+        return []
+    return _stranded(mgr, context,
+                     server_migration.stranded_candidates(context, mgr.host),
+                     window, parent='id')
+
+
+def reconcile_server_migrations(mgr, context):
+    """Fail every stranded share server migration of this host, leaving the source usable; returns how many."""
+    return _settle_each(mgr, context,
+                        find_stranded_server_migrations(mgr, context),
+                        server_migration.settle_stranded,
+                        'Migration of share server',
+                        (exception.ShareServerNotFound,))
 
 
 def _settle_each(mgr, context, rows, settle_one, kind, gone):

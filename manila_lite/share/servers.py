@@ -106,9 +106,10 @@ def _choose(mgr, context, inst, candidates, snapshot, share_group,
         encryption_key_ref=inst.get('encryption_key_ref'))
 
 
-def _new_server(mgr, context, subnets):
+def new_server(mgr, context, subnets, **values):
+    """A ``creating`` server row of this host on ``subnets`` with the driver's support flags (and ``values``)."""
     driver = mgr.driver
-    return db_api.share_server_create(context, {
+    return db_api.share_server_create(context, dict(values, **{
         'host': mgr.host, 'status': c.STATUS_CREATING,
         'share_network_subnets': subnets,
         'security_service_update_support':
@@ -117,7 +118,7 @@ def _new_server(mgr, context, subnets):
             bool(driver.network_allocation_update_support),
         'share_replicas_migration_support':
             bool(driver.share_replicas_migration_support),
-    })
+    }))
 
 
 def provide(mgr, context, share_network_id, inst, snapshot=None,
@@ -140,7 +141,7 @@ def provide(mgr, context, share_network_id, inst, snapshot=None,
             server = _choose(mgr, context, inst, candidates, snapshot,
                              share_group, same_host)
             if not server:
-                server = _new_server(mgr, context, subnets)
+                server = new_server(mgr, context, subnets)
             LOG.debug('Using share server %(server)s for share instance '
                       '%(inst)s.', {'server': server['id'],
                                     'inst': inst['id']})
@@ -170,7 +171,7 @@ def provide_for_group(mgr, context, group, subnets, group_snapshot=None):
                     context, candidates, group,
                     share_group_snapshot=group_snapshot)
             if not server:
-                server = _new_server(mgr, context, subnets)
+                server = new_server(mgr, context, subnets)
             LOG.debug('Using share server %(server)s for share group '
                       '%(group)s.', {'server': server['id'],
                                      'group': group['id']})
@@ -274,7 +275,8 @@ def security_service_details(security_services):
             for ss in security_services}
 
 
-def _allocate(mgr, context, server, share_network, subnets):
+def allocate(mgr, context, server, share_network, subnets):
+    """Allocate a server's user and admin network through the driver (from scratch)."""
     # A set-up that a crash interrupted allocated already: start clean.
     deallocate(mgr, context, [server])
     for subnet in subnets:
@@ -301,7 +303,7 @@ def _setup(mgr, context, server, metadata):
                 reason='share server does not have subnet')
         share_network = db_api.share_network_get(
             context, subnets[0]['share_network_id'])
-        _allocate(mgr, context, server, share_network, subnets)
+        allocate(mgr, context, server, share_network, subnets)
         subnets = db_api.share_network_subnet_get_all_by_share_server_id(
             context, server['id'])
         info = setup_info(context, server, share_network, subnets)

@@ -63,6 +63,7 @@ ANY_SNAPSHOT_STATUS = (
     c.STATUS_ERROR_DEFERRED_DELETING, c.STATUS_MANAGING,
     c.STATUS_MANAGE_ERROR, c.STATUS_UNMANAGING, c.STATUS_UNMANAGE_ERROR,
     c.STATUS_RESTORING, c.STATUS_MIGRATING, c.STATUS_MIGRATING_TO,
+    c.STATUS_SERVER_MIGRATING,
 )
 
 
@@ -179,6 +180,11 @@ SHARE_INSTANCE = StateTable('share_instance', [
     ('migration_instance_dropped', (c.STATUS_CREATING, c.STATUS_AVAILABLE,
                                     c.STATUS_MIGRATING_TO, c.STATUS_INACTIVE,
                                     c.STATUS_ERROR),                 c.STATUS_DELETING),
+    # Share server migration (share/server_migration.py): the API made the
+    # server's instances server_migrating; they move with it or stay.
+    ('server_migration_given_back', (c.STATUS_SERVER_MIGRATING,),    c.STATUS_AVAILABLE),
+    ('server_migration_completed', (c.STATUS_SERVER_MIGRATING,),     c.STATUS_AVAILABLE),
+    ('server_migration_failed', (c.STATUS_SERVER_MIGRATING,),        c.STATUS_ERROR),
 ], statuses=ANY_INSTANCE_STATUS)
 
 # Statuses of a replicated snapshot's instances the driver reports on.
@@ -229,6 +235,10 @@ SNAPSHOT_INSTANCE = StateTable('share_snapshot_instance', [
     # A cast for an operation this service cannot perform yet.
     ('unsupported_failed',      ANY,                                 c.STATUS_ERROR),
     ('unsupported_delete_failed', ANY,                               c.STATUS_ERROR_DELETING),
+    # Share server migration: the snapshots move with their shares.
+    ('server_migration_given_back', (c.STATUS_SERVER_MIGRATING,),    c.STATUS_AVAILABLE),
+    ('server_migration_completed', (c.STATUS_SERVER_MIGRATING,),     c.STATUS_AVAILABLE),
+    ('server_migration_failed', (c.STATUS_SERVER_MIGRATING,),        c.STATUS_ERROR),
 ], statuses=ANY_SNAPSHOT_STATUS)
 
 # Statuses from which the share service starts each operation (the API set them).
@@ -279,6 +289,19 @@ SHARE_SERVER = StateTable('share_server', [
                                   c.STATUS_ACTIVE),                  c.STATUS_ACTIVE),
     ('network_change_failed',   (c.STATUS_SERVER_NETWORK_CHANGE,
                                  c.STATUS_ACTIVE),                   c.STATUS_ERROR),
+    # Share server migration (share/server_migration.py), run by the
+    # destination host: the API made the source server_migrating.
+    ('migration_destination_ready', (c.STATUS_CREATING,
+                                     c.STATUS_ACTIVE),               c.STATUS_SERVER_MIGRATING_TO),
+    ('migration_given_back',    (c.STATUS_SERVER_MIGRATING,),        c.STATUS_ACTIVE),
+    ('migration_destination_failed', (c.STATUS_CREATING, c.STATUS_ACTIVE,
+                                      c.STATUS_ERROR,
+                                      c.STATUS_SERVER_MIGRATING_TO), c.STATUS_ERROR),
+    ('migration_destination_cancelled', (c.STATUS_SERVER_MIGRATING_TO,), c.STATUS_INACTIVE),
+    ('migration_completed',     (c.STATUS_SERVER_MIGRATING_TO,),     c.STATUS_ACTIVE),
+    ('migration_source_retired', (c.STATUS_SERVER_MIGRATING,),       c.STATUS_INACTIVE),
+    ('migration_complete_failed', (c.STATUS_SERVER_MIGRATING,
+                                   c.STATUS_SERVER_MIGRATING_TO),    c.STATUS_ERROR),
 ], statuses=ANY_SERVER_STATUS)
 
 # Share networks (share_networks.status): back to active once none of its
@@ -288,14 +311,6 @@ SHARE_NETWORK = StateTable('share_network', [
 ], statuses=(c.STATUS_NETWORK_ACTIVE, c.STATUS_NETWORK_ERROR,
              c.STATUS_NETWORK_CHANGE))
 
-# Rows of features this service does not implement yet: only the refusal
-# of their casts writes them (share/unsupported.py), from any status, with
-# plain updates. A feature that lands gives its table real transitions and
-# a conditional writer.
-# share_servers.task_state and shares.task_state (migrations)
-SHARE_SERVER_TASK = StateTable('share_server_task', [
-    ('unsupported_failed',      ANY,                                 c.TASK_STATE_MIGRATION_ERROR),
-], conditional=False)
 # shares.task_state of a driver-assisted share migration (states.md 4.17),
 # written by the source host's service with conditional updates.
 ANY_TASK_STATE = (
@@ -310,6 +325,25 @@ ANY_TASK_STATE = (
     c.TASK_STATE_DATA_COPYING_COMPLETING, c.TASK_STATE_DATA_COPYING_COMPLETED,
     c.TASK_STATE_DATA_COPYING_CANCELLED, c.TASK_STATE_DATA_COPYING_ERROR,
 )
+# share_servers.task_state of a share server migration, written by the
+# destination host's service with conditional updates on task_state
+# (server status changes that carry a task_state go through SHARE_SERVER
+# with ``values``).
+SERVER_MIGRATION_STARTING = (c.TASK_STATE_MIGRATION_STARTING,
+                             c.TASK_STATE_MIGRATION_IN_PROGRESS,
+                             c.TASK_STATE_MIGRATION_DRIVER_STARTING)
+# What share_server_migration_cancel accepts (upstream's list).
+SERVER_MIGRATION_CANCELLABLE = (c.TASK_STATE_MIGRATION_DRIVER_IN_PROGRESS,
+                                c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE)
+SHARE_SERVER_TASK = StateTable('share_server_task', [
+    # event                      from                                 to
+    ('migration_accepted',      (c.TASK_STATE_MIGRATION_STARTING,),  c.TASK_STATE_MIGRATION_IN_PROGRESS),
+    ('driver_start_begun',      (c.TASK_STATE_MIGRATION_IN_PROGRESS,), c.TASK_STATE_MIGRATION_DRIVER_STARTING),
+    ('driver_started',          (c.TASK_STATE_MIGRATION_DRIVER_STARTING,), c.TASK_STATE_MIGRATION_DRIVER_IN_PROGRESS),
+    ('phase1_done',             (c.TASK_STATE_MIGRATION_DRIVER_IN_PROGRESS,), c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE),
+    ('complete_begun',          (c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE,), c.TASK_STATE_MIGRATION_COMPLETING),
+    ('cancel_begun',            SERVER_MIGRATION_CANCELLABLE,        c.TASK_STATE_MIGRATION_CANCEL_IN_PROGRESS),
+], statuses=ANY_TASK_STATE)
 # A start whose handler may still be (or have been) running.
 MIGRATION_STARTING = (c.TASK_STATE_MIGRATION_STARTING,
                       c.TASK_STATE_MIGRATION_IN_PROGRESS,
@@ -386,13 +420,18 @@ def _server_writer(context, server_id, allowed, updates, unused=False):
         context, [server_id], allowed, updates, unused=unused))
 
 
-def _plain_writer(facade_name, column='status'):
-    """A writer for tables without a conditional update (sources ANY): returns the updated row."""
-    def write(context, resource_id, allowed, updates):
-        values = dict(updates)
-        values[column] = values.pop('status')
-        return getattr(db_api, facade_name)(context, resource_id, values)
-    return write
+def _server_task_writer(context, server_id, allowed, updates):
+    values = dict(updates)
+    values['task_state'] = values.pop('status')
+    return bool(db_api.share_servers_conditional_update(
+        context, [server_id], allowed, values, column='task_state'))
+
+
+def _server_task_ids_writer(context, server_ids, allowed, updates):
+    values = dict(updates)
+    values['task_state'] = values.pop('status')
+    return db_api.share_servers_conditional_update(
+        context, server_ids, allowed, values, column='task_state')
 
 
 def _task_writer(context, share_id, allowed, updates):
@@ -405,8 +444,7 @@ def _task_writer(context, share_id, allowed, updates):
 
 
 _WRITERS.update({
-    'share_server_task': lambda: _plain_writer('share_server_update',
-                                               'task_state'),
+    'share_server_task': lambda: _server_task_writer,
     'share_task': lambda: _task_writer,
 })
 
@@ -485,6 +523,10 @@ _BULK_WRITERS = {
     'share_snapshot_instance': lambda: (_snapshot_bulk_count, None),
     'share_task': lambda: (_task_count_writer,
                            _task_ids_writer),
+    'share_server_task': lambda: (
+        lambda ctx, ids, updates, expected_statuses: len(
+            _server_task_ids_writer(ctx, ids, expected_statuses, updates)),
+        _server_task_ids_writer),
 }
 
 

@@ -16,11 +16,7 @@ LOG = logging.getLogger(__name__)
 #            user message resource type)
 # A ``None`` event means the method has no row whose status fits; only a
 # user message is written. Calls (not listed) just raise.
-CASTS = {
-    'share_server_migration_start': ('server_task', 'share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
-    'share_server_migration_complete': ('server_task', 'src_share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
-    'share_server_migration_cancel': ('server_task', 'src_share_server_id', 'unsupported_failed', mf.Action.UPDATE, None),
-}
+CASTS = {}
 
 
 def _resource_id(value):
@@ -43,12 +39,7 @@ def _mark(context, kind, rid, event):
             states.advance(context, states.SNAPSHOT_INSTANCE,
                            snapshot.instance['id'], event)
         return snapshot['project_id']
-    states.advance(context, _TABLES[kind], rid, event)
-    return None
-
-
-# kind -> the state table of the rows refusals write through a plain update
-_TABLES = {'server_task': states.SHARE_SERVER_TASK}
+    raise ValueError('no refusal state table for %r' % kind)
 
 
 def refuse(context, method, kwargs, host):

@@ -77,6 +77,16 @@ def share_server_get_all_by_host(context, host, filters=None):
         return list(session.scalars(stmt.options(*_full_options())))
 
 
+def share_servers_get_by_ids(context, server_ids):
+    """Live servers among ``server_ids`` on any host (one read)."""
+    if not server_ids:
+        return []
+    with engine.reader(context) as session:
+        stmt = utils.model_query(context, _Server).where(
+            _Server.id.in_(list(server_ids)))
+        return list(session.scalars(stmt.options(*_full_options())))
+
+
 def share_server_update(context, server_id, values):
     """Update a share server and return it reloaded."""
     with engine.writer(context) as session:
@@ -107,7 +117,7 @@ def share_server_create(context, values):
 
 
 def share_servers_conditional_update(context, server_ids, expected_statuses,
-                                     values, unused=False):
+                                     values, unused=False, column='status'):
     """``UPDATE ... WHERE id IN ids AND status IN expected``; returns the ids that moved.
 
     ``unused`` also requires the server to have no live share instance or
@@ -119,7 +129,7 @@ def share_servers_conditional_update(context, server_ids, expected_statuses,
     values = dict(values)
     values.setdefault('updated_at', model_base.utcnow())
     cond = [_Server.id.in_(list(server_ids)), model_base.live(_Server),
-            _Server.status.in_(list(expected_statuses))]
+            getattr(_Server, column).in_(list(expected_statuses))]
     if unused:
         cond += [~sa.exists().where(_SI.share_server_id == _Server.id,
                                     model_base.live(_SI)),

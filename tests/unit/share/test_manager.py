@@ -175,45 +175,6 @@ def test_force_delete_survives_driver_failure(manager_factory, db, admin_ctx):
     assert _messages(db, admin_ctx, inst['id'])
 
 
-def test_unsupported_cast_sets_error(manager_factory, db, admin_ctx):
-    mgr = manager_factory()
-    server = db.share_server_create(admin_ctx, {'host': mgr.host,
-                                                'status': 'active'})
-    with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.share_server_migration_start(
-            helpers.user_ctx(), share_server_id=server['id'],
-            dest_host='hostB@beta', writable=True, nondisruptive=False,
-            preserve_snapshots=True)
-    assert isinstance(helpers.unwrap(excinfo), exception.NotSupportedYet)
-    assert 'not supported by this service yet' in str(helpers.unwrap(excinfo))
-    assert db.share_server_get(admin_ctx, server['id'])['task_state'] == (
-        'migration_error')
-
-
-def test_unsupported_call_raises(manager_factory):
-    mgr = manager_factory()
-    with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.share_server_migration_get_progress(
-            helpers.user_ctx(), src_share_server_id='abc',
-            dest_share_server_id='def')
-    assert isinstance(helpers.unwrap(excinfo), exception.NotSupportedYet)
-
-
-def test_refused_cast_for_a_missing_server_logs_one_line(
-        manager_factory, caplog):
-    mgr = manager_factory()
-    caplog.set_level(logging.DEBUG)
-    with pytest.raises(messaging.ExpectedException) as excinfo:
-        mgr.share_server_migration_start(
-            helpers.user_ctx(), share_server_id='no-such-server',
-            dest_host='h@b', writable=False, nondisruptive=False,
-            preserve_snapshots=False, new_share_network_id=None)
-    assert isinstance(helpers.unwrap(excinfo), exception.NotSupportedYet)
-    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(loud) == 1 and 'share_server_migration_start' in \
-        loud[0].getMessage()
-
-
 def test_driver_not_initialized_touches_nothing(manager_factory, db,
                                                 admin_ctx):
     mgr = manager_factory(init=False)
