@@ -361,6 +361,7 @@ def driver_continue(mgr, context):
         context, [d['source_share_server_id'] for d in dests
                   if d['source_share_server_id']])}
     members = _members_of(context, list(sources))
+    finished = []
     for dest in dests:
         src = sources.get(dest['source_share_server_id'])
         try:
@@ -380,10 +381,12 @@ def driver_continue(mgr, context):
             _continue_failed(mgr, context, src, dest, members, exc)
             continue
         if done:
-            states.advance_many(context, TASK, [src['id'], dest['id']],
-                                'phase1_done')
+            finished += [src['id'], dest['id']]
+    for server_id in states.advance_many(context, TASK, finished,
+                                         'phase1_done', return_ids=True):
+        if server_id in sources:
             LOG.info('Migration of share server %s completed its first '
-                     'phase.', src['id'])
+                     'phase.', server_id)
 
 
 def _members_of(context, server_ids):

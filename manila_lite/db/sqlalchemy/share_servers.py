@@ -42,11 +42,12 @@ def server_options(many=orm.selectinload):
     ]
 
 
-def _full_options():
-    return server_options() + [
-        orm.selectinload(_Server.share_instances).options(
+def _full_options(many=orm.selectinload):
+    """server_options with the server's instances and groups; ``orm.subqueryload`` for reads of any number of servers."""
+    return server_options(many) + [
+        many(_Server.share_instances).options(
             orm.selectinload(models.ShareInstance._availability_zone)),
-        orm.selectinload(_Server.share_groups),
+        many(_Server.share_groups),
     ]
 
 
@@ -74,7 +75,8 @@ def share_server_get_all_by_host(context, host, filters=None):
         stmt = utils.exact_filter(utils.model_query(context, _Server),
                                   _Server, filters, legal)
         stmt = stmt.order_by(_Server.created_at, _Server.id)
-        return list(session.scalars(stmt.options(*_full_options())))
+        return list(session.scalars(
+            stmt.options(*_full_options(orm.subqueryload))))
 
 
 def share_servers_get_by_ids(context, server_ids):
@@ -84,7 +86,8 @@ def share_servers_get_by_ids(context, server_ids):
     with engine.reader(context) as session:
         stmt = utils.model_query(context, _Server).where(
             _Server.id.in_(list(server_ids)))
-        return list(session.scalars(stmt.options(*_full_options())))
+        return list(session.scalars(
+            stmt.options(*_full_options(orm.subqueryload))))
 
 
 def share_server_update(context, server_id, values):

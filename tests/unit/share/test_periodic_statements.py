@@ -364,3 +364,56 @@ def test_migration_continue_statement_count_is_flat(manager_factory, db,
         assert _task_states(engine) == ['migration_driver_phase1_done']
         counts[size] = (len(halfway.statements), len(done.statements))
     assert counts[10] == counts[1000]
+
+
+# -- the share server migration continue task: N destination servers in
+# phase 1 polled in one run (four reads, then one UPDATE for all finished).
+
+def _seed_server_migrations(engine, src_host, dest_host, count):
+    now = timeutils.utcnow()
+    pairs = [(uuidutils.generate_uuid(), uuidutils.generate_uuid())
+             for _ in range(count)]
+    rows = []
+    for src, dest in pairs:
+        rows.append({'id': src, 'host': src_host, 'status': 'server_migrating',
+                     'task_state': 'migration_driver_in_progress',
+                     'source_share_server_id': None,
+                     'deleted': 'False', 'created_at': now})
+        rows.append({'id': dest, 'host': dest_host,
+                     'status': 'server_migrating_to',
+                     'task_state': 'migration_driver_in_progress',
+                     'source_share_server_id': src, 'deleted': 'False',
+                     'created_at': now})
+    with engine.begin() as conn:
+        conn.execute(sa.insert(models_infra.ShareServer.__table__), rows)
+    return pairs
+
+
+def _server_task_states(engine):
+    table = models_infra.ShareServer.__table__
+    with engine.connect() as conn:
+        return sorted(set(conn.scalars(sa.select(table.c.task_state).where(
+            table.c.deleted == 'False')).all()))
+
+
+def test_server_migration_continue_statement_count_is_flat(
+        manager_factory, db, admin_ctx):
+    manager_factory(**helpers.dhss_options())
+    mgr = manager_factory(name='beta', **helpers.dhss_options('beta'))
+    engine = db.get_engine()
+    table = models_infra.ShareServer.__table__
+    counts = {}
+    for size in (10, 1000):
+        with engine.begin() as conn:
+            conn.execute(sa.delete(table))
+        _seed_server_migrations(engine, 'hostA@alpha', mgr.host, size)
+        mgr.driver.migration_progress.clear()
+        with db_helpers.StatementCounter(engine) as halfway:
+            mgr.share_server_migration_driver_continue(admin_ctx)
+        assert _server_task_states(engine) == ['migration_driver_in_progress']
+        with db_helpers.StatementCounter(engine) as done:
+            mgr.share_server_migration_driver_continue(admin_ctx)
+        assert _server_task_states(engine) == [
+            'migration_driver_phase1_done']
+        counts[size] = (len(halfway.statements), len(done.statements))
+    assert counts[10] == counts[1000]
