@@ -287,8 +287,8 @@ def _destination(mgr, context, src, network, az_id, dest_host, on_backend,
     return db_api.share_server_get(context, dest['id'])
 
 
-def _sync_rules(mgr, context, src, members, readonly):
-    """Cast the instances' rules to read-only (or back) on the source backend and wait for them."""
+def _sync_rules(mgr, context, server, members, readonly):
+    """Cast the instances' rules to read-only (or back) on ``server``'s backend and wait for them."""
     changed = [i['id'] for i in members.shares
                if bool(i['cast_rules_to_readonly']) != readonly]
     if not changed:
@@ -297,24 +297,28 @@ def _sync_rules(mgr, context, src, members, readonly):
         db_api.share_instance_update(context, inst_id,
                                      {'cast_rules_to_readonly': readonly})
     access.reset_for_reapply(mgr, context, changed, reapply=True)
-    if hosts.extract_host(src['host']) == mgr.host:
+    if hosts.extract_host(server['host']) == mgr.host:
         access.update_access_for_instances(mgr, context, changed,
-                                           share_server_id=src['id'])
+                                           share_server_id=server['id'])
     else:
         mgr.share_rpcapi.update_access_for_instances(
-            context, src['host'], changed, share_server_id=src['id'])
+            context, server['host'], changed, share_server_id=server['id'])
     for inst_id in changed:
         migration.wait_for_rules(context, inst_id)
 
 
-def _restore_rules(mgr, context, src, members):
+def _restore_rules(mgr, context, server, members):
+    """Make the members' rules writable again on ``server``'s backend (errors logged)."""
+    if not members.share_ids:
+        return
+    fresh = _Members(db_api.share_instance_get_all(
+        context, {'instance_ids': members.share_ids}), [])
     try:
-        _sync_rules(mgr, context, src, _Members.of_server(context, src['id']),
-                    readonly=False)
+        _sync_rules(mgr, context, server, fresh, readonly=False)
     except Exception as exc:
         LOG.warning('Access rules of the shares of share server %(id)s '
                     'could not be made writable again: %(exc)s',
-                    {'id': src['id'], 'exc': exc})
+                    {'id': server['id'], 'exc': exc})
 
 
 def _start_failed(mgr, context, src, members, attempt):
@@ -510,7 +514,7 @@ def _complete(mgr, context, src, dest, members):
             db_api.share_server_backend_details_set(context, dest['id'],
                                                     dict(details))
     _move_instances(context, dest, members, answer)
-    _restore_rules(mgr, context, src, members)
+    _restore_rules(mgr, context, dest, members)
     states.advance(context, SERVER, dest['id'], 'migration_completed',
                    {'task_state': c.TASK_STATE_MIGRATION_SUCCESS,
                     'identifier': dest['identifier'] or src['identifier']})

@@ -331,3 +331,37 @@ def test_crash_mid_start_is_settled(two, db, admin_ctx):
     with pytest.raises(exception.ShareServerNotFound):
         db.share_server_get(admin_ctx, dest['id'])
     assert _messages(db, admin_ctx, ids) >= 2
+
+
+def test_read_only_rules_while_migrating_then_writable(two, db, admin_ctx,
+                                                       monkeypatch):
+    """A driver that cannot stay writable: rules cast to read-only at start, writable again after completion."""
+    alpha, beta = two
+    server_id, ids, _snap, _net = _server_with_shares(alpha, db, admin_ctx)
+    check = beta.driver.share_server_migration_check_compatibility
+
+    def not_writable(*args, **kwargs):
+        return dict(check(*args, **kwargs), writable=False)
+    monkeypatch.setattr(beta.driver,
+                        'share_server_migration_check_compatibility',
+                        not_writable)
+    # the source's backend is another service: its cast is carried out here
+    monkeypatch.setattr(
+        beta.share_rpcapi, 'update_access_for_instances',
+        lambda ctx, host, inst_ids, share_server_id=None:
+            alpha.update_access_for_instances(
+                ctx, share_instance_ids=inst_ids,
+                share_server_id=share_server_id))
+    _start(beta, server_id, writable=False)
+    assert all(db.share_instance_get(admin_ctx, i)['cast_rules_to_readonly']
+               for i in ids)
+    for _ in range(2):
+        beta.share_server_migration_driver_continue(admin_ctx)
+    dest = _dest(db, admin_ctx, server_id)
+    beta.share_server_migration_complete(
+        helpers.user_ctx(), src_share_server_id=server_id,
+        dest_share_server_id=dest['id'])
+    assert not any(
+        db.share_instance_get(admin_ctx, i)['cast_rules_to_readonly']
+        for i in ids)
+    assert _statuses(db, admin_ctx, ids) == {c.STATUS_AVAILABLE}

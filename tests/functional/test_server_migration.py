@@ -1,0 +1,133 @@
+"""Share server migration through the real daemon, RabbitMQ and PostgreSQL: a DHSS server of alpha moves to beta (success), a driver failure, a cancel."""
+
+import pytest
+
+from tests.functional import share_rows as rows
+from tests.functional import test_share_servers as ts
+from tests.unit.share import test_servers
+
+pytestmark = pytest.mark.functional
+
+
+def _daemon(fresh_db, daemon_factory, **beta):
+    """One daemon serving DHSS backends alpha (source) and beta (destination, with ``beta`` options)."""
+    return daemon_factory(fresh_db, options={
+        'DEFAULT': {'enabled_share_backends': 'alpha,beta',
+                    'server_migration_driver_continue_update_interval': 1},
+        'alpha': ts.backend_options('alpha', '10.254.0.10', '10.254.0.99'),
+        'beta': ts.backend_options('beta', '10.254.0.100', '10.254.0.199',
+                                   **beta)})
+
+
+def _server_with_a_share(pg, daemon, share_rpc):
+    net_id, _subnet = test_servers.make_network(pg)
+    inst = ts._create(pg, daemon, share_rpc, net_id, 'alpha')
+    assert inst['status'] == 'available'
+    return inst, net_id
+
+
+def _host(daemon, backend):
+    return daemon.pool_host(backend).split('#')[0]
+
+
+def _start(pg, daemon, share_rpc, inst, net_id, **flags):
+    """What upstream's API does: source server and instance server_migrating, cast to the destination host."""
+    ctx = rows.admin_ctx()
+    server_id = inst['share_server_id']
+    pg.share_server_update(ctx, server_id, {
+        'status': 'server_migrating', 'task_state': 'migration_starting'})
+    pg.share_instance_update(ctx, inst['id'], {'status': 'server_migrating'})
+    args = dict(writable=True, nondisruptive=False, preserve_snapshots=True)
+    args.update(flags)
+    share_rpc.share_server_migration_start(
+        rows.user_ctx(), {'id': server_id}, _host(daemon, 'beta'),
+        new_share_network_id=net_id, **args)
+    return server_id
+
+
+def _server(daemon, server_id):
+    return daemon.db.row('SELECT * FROM share_servers WHERE id = :i',
+                         i=server_id)
+
+
+def _wait_task(daemon, server_id, *task_states, timeout=60):
+    daemon.wait_for(
+        lambda: _server(daemon, server_id)['task_state'] in task_states,
+        timeout=timeout, message='server %s never %s' % (server_id,
+                                                         task_states))
+    return _server(daemon, server_id)
+
+
+def _dest(daemon, server_id):
+    return daemon.db.row(
+        "SELECT * FROM share_servers WHERE source_share_server_id = :s "
+        "ORDER BY created_at DESC LIMIT 1", s=server_id)
+
+
+def test_server_migration_to_another_backend(fresh_db, pg_facade,
+                                             daemon_factory, share_rpc):
+    pg = pg_facade
+    daemon = _daemon(fresh_db, daemon_factory)
+    inst, net_id = _server_with_a_share(pg, daemon, share_rpc)
+    check = share_rpc.share_server_migration_check(
+        rows.user_ctx(), inst['share_server_id'], _host(daemon, 'beta'),
+        True, False, True, net_id)
+    assert check['compatible'] is True
+    server_id = _start(pg, daemon, share_rpc, inst, net_id)
+    _wait_task(daemon, server_id, 'migration_driver_phase1_done')
+    dest = _dest(daemon, server_id)
+    assert (dest['status'], dest['host']) == ('server_migrating_to',
+                                              _host(daemon, 'beta'))
+    assert [ip for label, ip in ts.allocated_ips(daemon, dest['id'])
+            if label == 'user'][0].startswith('10.254.0.1')
+    share_rpc.share_server_migration_complete(
+        rows.user_ctx(), _host(daemon, 'beta'), {'id': server_id},
+        {'id': dest['id']})
+    daemon.wait_for(lambda: _server(daemon, dest['id'])['status'] == 'active',
+                    timeout=60, message='destination server active')
+    assert _server(daemon, dest['id'])['task_state'] == 'migration_success'
+    moved = rows.instance(daemon, inst['share_id'])
+    assert (moved['status'], moved['share_server_id']) == ('available',
+                                                           dest['id'])
+    assert moved['host'].startswith(_host(daemon, 'beta'))
+    # the source's own service deletes it, allocations too
+    daemon.wait_for(lambda: _server(daemon, server_id)['deleted'] != 'False',
+                    timeout=60, message='source server deleted')
+    assert ts.allocated_ips(daemon, server_id) == []
+
+
+def test_server_migration_driver_failure_and_cancel(fresh_db, pg_facade,
+                                                    daemon_factory,
+                                                    share_rpc):
+    pg = pg_facade
+    daemon = _daemon(fresh_db, daemon_factory,
+                     dummy_driver_fail_methods='share_server_migration_start')
+    inst, net_id = _server_with_a_share(pg, daemon, share_rpc)
+    server_id = _start(pg, daemon, share_rpc, inst, net_id)
+    failed = _wait_task(daemon, server_id, 'migration_error')
+    assert failed['status'] == 'active'
+    assert rows.instance(daemon, inst['share_id'])['status'] == 'available'
+    assert ('005', 'SHARE') in [(m[0], m[2]) for m in
+                                rows.messages(daemon, inst['share_id'])]
+    daemon.wait_for(lambda: _dest(daemon, server_id)['deleted'] != 'False',
+                    timeout=60, message='failed destination removed')
+
+
+def test_server_migration_cancel(fresh_db, pg_facade, daemon_factory,
+                                 share_rpc):
+    pg = pg_facade
+    daemon = _daemon(fresh_db, daemon_factory)
+    inst, net_id = _server_with_a_share(pg, daemon, share_rpc)
+    server_id = _start(pg, daemon, share_rpc, inst, net_id)
+    _wait_task(daemon, server_id, 'migration_driver_in_progress',
+               'migration_driver_phase1_done')
+    dest = _dest(daemon, server_id)
+    share_rpc.share_server_migration_cancel(
+        rows.user_ctx(), _host(daemon, 'beta'), {'id': server_id},
+        {'id': dest['id']})
+    cancelled = _wait_task(daemon, server_id, 'migration_cancelled')
+    assert cancelled['status'] == 'active'
+    assert rows.instance(daemon, inst['share_id'])['status'] == 'available'
+    daemon.wait_for(lambda: _server(daemon, dest['id'])['deleted'] != 'False',
+                    timeout=60, message='cancelled destination removed')
+    assert ts.allocated_ips(daemon, dest['id']) == []
