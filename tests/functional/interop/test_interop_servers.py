@@ -52,3 +52,37 @@ def test_share_servers_driven_by_upstream(upstream_module, module_db,
     assert seen['server_deleted'] == 'gone', seen
     assert seen['allocations_after'] == []
     assert seen['usages_after'] == {}, seen
+
+
+@pytest.fixture(scope='module')
+def migration_stack(upstream_module, module_db, rabbitmq, tmp_path_factory):
+    options = {'DEFAULT': {
+        'enabled_share_backends': 'alpha,beta',
+        'server_migration_driver_continue_update_interval': 1},
+        'alpha': test_share_servers.backend_options(
+            'alpha', '10.254.0.10', '10.254.0.99'),
+        'beta': test_share_servers.backend_options(
+            'beta', '10.254.0.100', '10.254.0.199')}
+    yield from conftest.upstream_schema_daemon(
+        upstream_module, module_db, rabbitmq,
+        tmp_path_factory.mktemp('interop-srvmig'), options)
+
+
+def test_share_server_migration_driven_by_upstream(upstream_module,
+                                                   module_db,
+                                                   migration_stack):
+    options = migration_stack.options
+    dest = migration_stack.pool_host('beta').split('#')[0]
+    seen = upstream_module(
+        'server_migration_flow.py', '--connection', module_db,
+        '--source', migration_stack.pool_host('alpha'), '--dest', dest,
+        '--state-path', options['DEFAULT']['state_path'],
+        '--lock-path', options['oslo_concurrency']['lock_path'])
+    assert (seen['share'], seen['check'], seen['phase1']) == (
+        'available', True, 'migration_driver_phase1_done'), seen
+    assert seen['progress'] == 100, seen
+    assert seen['dest_is_answered'] is True
+    assert (seen['dest'], seen['dest_task']) == (
+        'active', 'migration_success'), seen
+    assert seen['moved'] == ['available', True, dest], seen
+    assert seen['source'] == 'gone', seen
