@@ -1,4 +1,4 @@
-"""Share server migration through the real daemon, RabbitMQ and PostgreSQL: a DHSS server of alpha moves to beta (success), a driver failure, a cancel."""
+"""Share server migration through the real daemon, RabbitMQ and PostgreSQL: a DHSS server moves alpha to beta, a driver failure, a cancel."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Share server migration driven by upstream manila's own share API: a DHSS server of one backend checked, migrated and completed to another (runs inside the upstream venv).
+"""Share server migration driven by upstream manila's own share API: a DHSS server checked, migrated and completed to another backend (upstream venv).
 
 A share on a server of ``--source`` (created as in servers_flow.py), then
 upstream's ``share_server_migration_check``, ``share_server_migration_start``,

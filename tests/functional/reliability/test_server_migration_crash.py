@@ -1,4 +1,4 @@
-"""A daemon killed mid share server migration start leaves, once restarted, the source server active with its share available, a task_state and a user message."""
+"""A daemon killed mid share server migration start leaves, once restarted, the source server active, its share available, a user message."""
 
 import pytest
 

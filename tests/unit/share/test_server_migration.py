@@ -67,9 +67,8 @@ def _start(mgr, server_id, **flags):
     args = dict(writable=True, nondisruptive=False, preserve_snapshots=True,
                 new_share_network_id=None)
     args.update(flags)
-    mgr.share_server_migration_start(helpers.user_ctx(),
-                                      share_server_id=server_id,
-                                      dest_host=DEST, **args)
+    mgr.share_server_migration_start(
+        helpers.user_ctx(), share_server_id=server_id, dest_host=DEST, **args)
 
 
 def _dest(db, ctx, src_id):
