@@ -371,7 +371,10 @@ class ShareManager(periodic_task.PeriodicTasks):
                                      dest_host, writable, nondisruptive,
                                      preserve_snapshots,
                                      new_share_network_id=None):
-        return server_migration.check(self, context.elevated(), share_server_id, dest_host, writable, nondisruptive, preserve_snapshots, new_share_network_id=new_share_network_id)
+        return server_migration.check(
+            self, context.elevated(), share_server_id, dest_host, writable,
+            nondisruptive, preserve_snapshots,
+            new_share_network_id=new_share_network_id)
 
     @rpc_method()
     @hook.add_hooks
@@ -379,7 +382,10 @@ class ShareManager(periodic_task.PeriodicTasks):
                                      dest_host, writable, nondisruptive,
                                      preserve_snapshots,
                                      new_share_network_id=None):
-        server_migration.start(self, context.elevated(), share_server_id, dest_host, writable, nondisruptive, preserve_snapshots, new_share_network_id=new_share_network_id)
+        server_migration.start(
+            self, context.elevated(), share_server_id, dest_host, writable,
+            nondisruptive, preserve_snapshots,
+            new_share_network_id=new_share_network_id)
 
     @rpc_method()
     @hook.add_hooks

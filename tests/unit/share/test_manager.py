@@ -1,6 +1,5 @@
 """ShareManager against SQLite and the dummy driver: transitions, user messages and bad input."""
 
-import logging
 import oslo_messaging as messaging
 import pytest
 
