@@ -64,25 +64,16 @@ def run(ctx, args):
 
 
 def main():
-    from oslo_config import cfg
-
-    from manila import coordination
     p = _upstream.parser(__doc__)
     p.add_argument('--source', required=True, help='H@B#pool')
     p.add_argument('--dest', required=True, help='H@B')
     p.add_argument('--timeout', type=float, default=60.0)
-    p.add_argument('--state-path', required=True)
-    p.add_argument('--lock-path', required=True)
+    _upstream.add_lock_options(p)
     args = p.parse_args()
     ctx = _upstream.setup(args)
     ctx.project_id = 'interop-%s' % uuid.uuid4().hex[:12]
-    cfg.CONF.set_override('state_path', args.state_path)
-    cfg.CONF.set_override('lock_path', args.lock_path,
-                          group='oslo_concurrency')
-    try:
+    with _upstream.share_service_locks(args):
         seen = run(ctx, args)
-    finally:
-        coordination.LOCK_COORDINATOR.stop()
     _upstream.finish(seen)
 
 
