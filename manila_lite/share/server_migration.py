@@ -209,7 +209,6 @@ def start(mgr, context, share_server_id, dest_host, writable, nondisruptive,
     if not states.advance(context, TASK, share_server_id,
                           'migration_accepted'):
         return
-    src = db_api.share_server_get(context, share_server_id)
     members = _Members.of_server(context, share_server_id)
     requested = {'writable': writable, 'nondisruptive': nondisruptive,
                  'preserve_snapshots': preserve_snapshots}
