@@ -364,3 +364,22 @@ def test_read_only_rules_while_migrating_then_writable(two, db, admin_ctx,
         db.share_instance_get(admin_ctx, i)['cast_rules_to_readonly']
         for i in ids)
     assert _statuses(db, admin_ctx, ids) == {c.STATUS_AVAILABLE}
+
+
+def test_migration_to_a_new_share_network(two, db, admin_ctx):
+    alpha, beta = two
+    server_id, ids, _snap, _net = _server_with_shares(alpha, db, admin_ctx)
+    new_net, new_subnet = make_network(db)
+    _start(beta, server_id, new_share_network_id=new_net)
+    dest = _dest(db, admin_ctx, server_id)
+    assert dest['share_network_subnet_ids'] == [new_subnet]
+    assert {a['share_network_subnet_id'] for a in
+            db.network_allocations_get_for_share_server(
+                admin_ctx, dest['id'], label='user')} == {new_subnet}
+    for _ in range(2):
+        beta.share_server_migration_driver_continue(admin_ctx)
+    beta.share_server_migration_complete(
+        helpers.user_ctx(), src_share_server_id=server_id,
+        dest_share_server_id=dest['id'])
+    assert {db.share_instance_get(admin_ctx, i)['share_network_id']
+            for i in ids} == {new_net}
