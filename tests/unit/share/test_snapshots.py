@@ -100,9 +100,12 @@ def _take(mgr, share, snapshot):
 # -- the state table ----------------------------------------------------------
 
 def test_snapshot_table_uses_only_upstream_statuses():
+    # server_migrating: upstream's API writes it to the snapshot instances
+    # of a share server it migrates.
     for t in states.SNAPSHOT_INSTANCE.transitions:
         assert set(t.sources or ()) <= set(c.SHARE_SNAPSHOT_STATUSES) | {
-            c.STATUS_DEFERRED_DELETING, c.STATUS_ERROR_DEFERRED_DELETING}, t
+            c.STATUS_DEFERRED_DELETING, c.STATUS_ERROR_DEFERRED_DELETING,
+            c.STATUS_SERVER_MIGRATING}, t
         assert t.target in c.SHARE_SNAPSHOT_STATUSES + (
             c.STATUS_ERROR_DEFERRED_DELETING,), t
 
