@@ -320,7 +320,7 @@ def test_crash_while_creating_leaves_no_server_or_allocation(
     network = db.share_network_get(admin_ctx, net_id)
     # The daemon died after allocating, before setup_server answered.
     servers.allocate(mgr, admin_ctx, server, network,
-                      server['share_network_subnets'])
+                     server['share_network_subnets'])
     assert len(allocations(db, admin_ctx, server_id)) == 3
     _age(db, [server_id], 5)
     # Its instance is still creating: that instance's re-drive sets it up.
