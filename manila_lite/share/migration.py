@@ -18,12 +18,10 @@ import time
 
 from oslo_config import cfg
 from oslo_log import log as logging
-from oslo_utils import strutils
 from oslo_utils import timeutils
 
 from manila_lite.common import constants as c
 from manila_lite.common import hosts
-from manila_lite.common import message_field as mf
 from manila_lite.db import api as db_api
 from manila_lite import exception
 from manila_lite.share import access
@@ -45,19 +43,7 @@ TASK = states.SHARE_TASK
 # Options of migration_start the driver must support when requested.
 _FLAGS = ('nondisruptive', 'preserve_metadata', 'writable',
           'preserve_snapshots')
-# Share attributes that follow the share type (upstream's list).
-_TYPE_BOOL_ATTRIBUTES = ('snapshot_support',
-                         'create_share_from_snapshot_support',
-                         'revert_to_snapshot_support',
-                         'mount_snapshot_support')
 _RULES_POLL_INTERVAL = 0.5
-
-
-def _message(mgr, context, share, exc):
-    mgr.message_api.create(
-        context, mf.Action.UPDATE, share['project_id'],
-        resource_type=mf.Resource.SHARE, resource_id=share['id'],
-        exception=exc)
 
 
 def _task_state(inst):
@@ -286,7 +272,7 @@ def start(mgr, context, share_id, dest_host, force_host_assisted_migration,
         if refusal is None:
             return
     _give_back_source(mgr, context, share, src, dest, 'start_failed')
-    _message(mgr, context, share, refusal)
+    migration_host.message(mgr, context, share, refusal)
     raise refusal
 
 
@@ -471,7 +457,7 @@ def _fail_snapshots(context, instance_ids):
 
 def _finish_snapshots(context, dest, updates):
     """Completion: the destination's snapshot instances become ``available`` with what the driver said of them."""
-    mountable = _type_attributes(context, dest['share_type_id'])[
+    mountable = migration_host.type_attributes(context, dest['share_type_id'])[
         'mount_snapshot_support']
     for snap_id in _snapshots_in(context, [dest['id']],
                                  c.STATUS_MIGRATING_TO):
@@ -543,7 +529,7 @@ def _continue_failed(mgr, context, src, dest, exc):
     except Exception:
         LOG.exception('Clean-up of the failed migration of share %s '
                       'failed.', src['share_id'])
-    _message(mgr, context, share, error)
+    migration_host.message(mgr, context, share, error)
 
 
 def get_progress(mgr, context, src_instance_id, dest_instance_id):
@@ -595,7 +581,7 @@ def complete(mgr, context, src_instance_id, dest_instance_id):
             states.advance(context, SHARE, inst['id'],
                            'migration_complete_failed')
         states.advance(context, TASK, share['id'], 'complete_failed')
-        _message(mgr, context, share, error)
+        migration_host.message(mgr, context, share, error)
         raise error
     _switch_to_destination(mgr, context, share, src, dest)
     LOG.info('Migration of share %s completed.', share['id'])
@@ -614,17 +600,8 @@ def _switch_to_destination(mgr, context, share, src, dest):
     _delete_instance(context, src)
     servers.check_delete_after_instance(mgr, context, rows.server(src))
     db_api.share_update(context, share['id'],
-                        _type_attributes(context, dest['share_type_id']))
+                        migration_host.type_attributes(context, dest['share_type_id']))
     states.advance(context, TASK, share['id'], 'complete_succeeded')
-
-
-def _type_attributes(context, type_id):
-    """The share columns that follow the (new) share type."""
-    specs = db_api.share_type_get(context, type_id).get('extra_specs') or {}
-    values = {name: strutils.bool_from_string(specs.get(name, False))
-              for name in _TYPE_BOOL_ATTRIBUTES}
-    values['replication_type'] = specs.get('replication_type')
-    return values
 
 
 def _apply_rules_to_destination(mgr, context, share, dest):
@@ -678,7 +655,7 @@ def cancel(mgr, context, src_instance_id, dest_instance_id):
         _call(mgr, context, 'migration_cancel', src, dest)
     except Exception as exc:
         error = guard.driver_error('migration_cancel', exc)
-        _message(mgr, context, share, error)
+        migration_host.message(mgr, context, share, error)
         raise error
     _give_back_source(mgr, context, share, src, dest, 'cancelled')
     LOG.info('Migration of share %s cancelled.', share['id'])
@@ -746,5 +723,5 @@ def settle_stranded(mgr, context, row):
             _give_back_source(mgr, context, share, src, dest,
                               'migration_stranded')
             outcome = 'source available again'
-        _message(mgr, context, share, error)
+        migration_host.message(mgr, context, share, error)
         return 'migration failed, %s' % outcome

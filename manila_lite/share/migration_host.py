@@ -49,6 +49,7 @@ CANCEL_STATES = COPYING_STATES + (c.TASK_STATE_DATA_COPYING_COMPLETED,)
 # lost (it restarted, or the broker dropped it): reconciliation ends them.
 LEFT_BY_DATA_SERVICE = (c.TASK_STATE_DATA_COPYING_ERROR,
                         c.TASK_STATE_DATA_COPYING_CANCELLED)
+# Share attributes that follow the share type (upstream's list).
 _TYPE_BOOL_ATTRIBUTES = ('snapshot_support',
                          'create_share_from_snapshot_support',
                          'revert_to_snapshot_support',
@@ -61,7 +62,8 @@ class DataCopyFailed(exception.ManilaException):
                'destination; the share stays at its source.')
 
 
-def _message(mgr, context, share, exc):
+def message(mgr, context, share, exc):
+    """The user message (action UPDATE) of a failed migration of ``share``; both migration kinds write it."""
     mgr.message_api.create(
         context, mf.Action.UPDATE, share['project_id'],
         resource_type=mf.Resource.SHARE, resource_id=share['id'],
@@ -242,7 +244,7 @@ def complete(mgr, context, share, src, dest):
                                                'exc': exc})
         delete_instance(mgr, context, dest['id'], suppress_errors=True)
         _give_back_source(mgr, context, src, 'complete_failed')
-        _message(mgr, context, share, exc)
+        message(mgr, context, share, exc)
         raise exception.ShareMigrationFailed(
             reason='access rules of the destination of share %s: %s'
             % (share['id'], exc))
@@ -263,7 +265,7 @@ def _end_copy(mgr, context, share, src, dest):
         return
     error = DataCopyFailed(share_id=share['id'])
     LOG.error('%s', error.msg)
-    _message(mgr, context, share, error)
+    message(mgr, context, share, error)
     raise error
 
 
@@ -303,11 +305,12 @@ def _switch_to_destination(mgr, context, share, src, dest):
     states.advance(context, SHARE, src['id'], 'migration_source_retired')
     delete_instance(mgr, context, src['id'])
     db_api.share_update(context, share['id'],
-                        _type_attributes(context, dest['share_type_id']))
+                        type_attributes(context, dest['share_type_id']))
     states.advance(context, TASK, share['id'], 'complete_succeeded')
 
 
-def _type_attributes(context, type_id):
+def type_attributes(context, type_id):
+    """The share columns that follow the (new) share type."""
     specs = db_api.share_type_get(context, type_id).get('extra_specs') or {}
     values = {name: strutils.bool_from_string(specs.get(name, False))
               for name in _TYPE_BOOL_ATTRIBUTES}
