@@ -701,6 +701,22 @@ def _driver_cleanup(mgr, context, src, dest):
                     {'share': src['share_id'], 'exc': exc})
 
 
+def _drop_unfinished_destinations(mgr, context, share, src):
+    """A host-assisted start died before its destination became ``migrating_to``: delete that instance through its host.
+
+    While a share migrates it has no other instance (the API refuses
+    migrating replicated shares), so any other live one is the destination
+    its host was creating.
+    """
+    if share['task_state'] != c.TASK_STATE_MIGRATION_IN_PROGRESS:
+        return
+    for inst in share.instances:
+        if inst['id'] != src['id'] and inst['status'] in (
+                c.STATUS_CREATING, c.STATUS_AVAILABLE, c.STATUS_ERROR):
+            migration_host.delete_instance(mgr, context, inst['id'],
+                                           suppress_errors=True)
+
+
 def settle_stranded(mgr, context, row):
     """Bring a migration whose handler died to ``migration_error``: the source usable again, or (mid-completion) both instances ``error``."""
     with mgr.in_flight.track([row['id'], row['share_id']]):
@@ -720,6 +736,7 @@ def settle_stranded(mgr, context, row):
             dest = dest and rows.instance(context, dest['id'])
             if share['task_state'] == c.TASK_STATE_MIGRATION_DRIVER_STARTING:
                 _driver_cleanup(mgr, context, src, dest)
+            _drop_unfinished_destinations(mgr, context, share, src)
             _give_back_source(mgr, context, share, src, dest,
                               'migration_stranded')
             outcome = 'source available again'

@@ -344,6 +344,23 @@ def test_copy_ended_without_complete_is_settled(routed, db, admin_ctx,
     _assert_given_back(db, admin_ctx, share_id, src_id, ends_in)
 
 
+def test_destination_of_a_stranded_start_is_deleted(routed, db, admin_ctx,
+                                                    stale_after_60s):
+    """The service died after the destination's host created it, before it became migrating_to."""
+    alpha, _beta, _sent, _faults = routed
+    share_id, src_id, dest = _started(routed, db, admin_ctx)
+    db.share_instance_update(admin_ctx, dest['id'],
+                             {'status': c.STATUS_AVAILABLE})
+    db.share_update(admin_ctx, share_id,
+                    {'task_state': c.TASK_STATE_MIGRATION_IN_PROGRESS})
+    _age_share(db, share_id, 120)
+    alpha.reconcile_transitional_states(admin_ctx)
+    _assert_given_back(db, admin_ctx, share_id, src_id,
+                       c.TASK_STATE_MIGRATION_ERROR)
+    with pytest.raises(exception.ShareInstanceNotFound):
+        db.share_instance_get(admin_ctx, dest['id'])
+
+
 def test_copy_in_progress_is_not_settled(routed, db, admin_ctx,
                                          stale_after_60s):
     alpha, _beta, _sent, _faults = routed
