@@ -77,10 +77,19 @@ def _plain(row, keys):
 
 
 def _share_view(ctx, share_id):
+    """The share as upstream's DB API reads it, or its deleted row.
+
+    Upstream's ``share_get`` reads the share, then its instances, in two
+    SELECTs; on PostgreSQL (read committed) a deletion of the share with
+    its last instance (unmanage, delete) may commit between them and leave
+    ``share.instance`` None (watch_shares.py calls it straddled): read again.
+    """
     from manila import db
     from manila import exception
     try:
         share = db.share_get(ctx, share_id)
+        if share.instance is None:
+            share = db.share_get(ctx, share_id)
     except exception.NotFound:
         gone = db.share_get(ctx.elevated(read_deleted='yes'), share_id)
         return dict(_plain(gone, ('id', 'deleted', 'deleted_at', 'size',
