@@ -201,6 +201,31 @@ class RequestContextSerializer(messaging.Serializer):
                 raise messaging.ExpectedException()
 
 
+class LazyClientAPI:
+    """Base of the RPC API classes: their RPCClient is built once, on first use.
+
+    So a manager may create its clients before rpc.init() runs; no
+    connection is opened either way. Subclasses build it in
+    ``_make_client``.
+    """
+
+    def __init__(self):
+        self._client = None
+        self._client_lock = threading.Lock()
+
+    def _make_client(self):
+        raise NotImplementedError
+
+    @property
+    def client(self):
+        """The RPCClient (created once, on first use)."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = self._make_client()
+        return self._client
+
+
 def get_client(target, version_cap=None, serializer=None, retry=None):
     """Return an RPCClient on the process transport for ``target``.
 

@@ -1,7 +1,5 @@
 """DataAPI, the RPC client of upstream's data service (host-assisted migration), and the one home of its RPC version."""
 
-import threading
-
 from oslo_config import cfg
 import oslo_messaging as messaging
 
@@ -15,27 +13,15 @@ RPC_API_VERSION = '1.1'
 MIGRATION_VERSION = '1.0'
 
 
-class DataAPI:
+class DataAPI(rpc.LazyClientAPI):
     """Client of manila-data (topic ``data_topic``): migration_start (cast), data_copy_cancel and data_copy_get_progress (calls)."""
 
     BASE_RPC_API_VERSION = '1.0'
 
-    def __init__(self):
-        self._client = None
-        self._client_lock = threading.Lock()
-
-    @property
-    def client(self):
-        """The RPCClient (created once, on first use; opens no connection)."""
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    target = messaging.Target(
-                        topic=CONF.data_topic,
-                        version=self.BASE_RPC_API_VERSION)
-                    self._client = rpc.get_client(
-                        target, version_cap=RPC_API_VERSION)
-        return self._client
+    def _make_client(self):
+        target = messaging.Target(topic=CONF.data_topic,
+                                  version=self.BASE_RPC_API_VERSION)
+        return rpc.get_client(target, version_cap=RPC_API_VERSION)
 
     def migration_start(self, context, share_id, ignore_list,
                         share_instance_id, dest_share_instance_id,

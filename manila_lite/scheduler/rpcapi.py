@@ -1,6 +1,5 @@
 """SchedulerAPI: the one RPC the share service sends the scheduler, its capabilities fanout."""
 
-import threading
 
 from oslo_config import cfg
 import oslo_messaging as messaging
@@ -13,7 +12,7 @@ CONF = cfg.CONF
 CAPABILITIES_RETRY = 1
 
 
-class SchedulerAPI:
+class SchedulerAPI(rpc.LazyClientAPI):
     """Client of upstream manila-scheduler (topic ``scheduler_topic``).
 
     The scheduler's API is at 1.11; capability reports with a timestamp
@@ -22,21 +21,10 @@ class SchedulerAPI:
 
     RPC_API_VERSION = '1.11'
 
-    def __init__(self):
-        self._client = None
-        self._client_lock = threading.Lock()
-
-    @property
-    def client(self):
-        """The RPCClient (created once, on first use; opens no connection)."""
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    target = messaging.Target(topic=CONF.scheduler_topic,
-                                              version=self.RPC_API_VERSION)
-                    self._client = rpc.get_client(
-                        target, version_cap=self.RPC_API_VERSION)
-        return self._client
+    def _make_client(self):
+        target = messaging.Target(topic=CONF.scheduler_topic,
+                                  version=self.RPC_API_VERSION)
+        return rpc.get_client(target, version_cap=self.RPC_API_VERSION)
 
     def update_service_capabilities(self, context, service_name, host,
                                     capabilities, timestamp=None):

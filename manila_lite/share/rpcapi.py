@@ -1,6 +1,5 @@
 """ShareAPI, the RPC client of the share service, and the one home of its RPC version."""
 
-import threading
 
 from oslo_config import cfg
 import oslo_messaging as messaging
@@ -16,7 +15,7 @@ CONF = cfg.CONF
 RPC_API_VERSION = '1.30'
 
 
-class ShareAPI:
+class ShareAPI(rpc.LazyClientAPI):
     """Client side of the share service RPC API (topic ``share_topic``).
 
     Every method sends exactly what upstream manila's client of the same
@@ -72,27 +71,16 @@ class ShareAPI:
     VERSION_CAP = RPC_API_VERSION
 
     def __init__(self, topic=None, retry=None):
-        # Built on first use, so a manager may create its ShareAPI before
-        # rpc.init() runs; no connection is opened either way. ``retry``
-        # bounds the reconnections of a send (None: no bound).
+        # ``retry`` bounds the reconnections of a send (None: no bound).
+        super().__init__()
         self._topic = topic
         self._retry = retry
-        self._client = None
-        self._client_lock = threading.Lock()
 
-    @property
-    def client(self):
-        """The RPCClient (created once, on first use)."""
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    target = messaging.Target(
-                        topic=self._topic or CONF.share_topic,
-                        version=self.BASE_RPC_API_VERSION)
-                    self._client = rpc.get_client(
-                        target, version_cap=self.VERSION_CAP,
-                        retry=self._retry)
-        return self._client
+    def _make_client(self):
+        target = messaging.Target(topic=self._topic or CONF.share_topic,
+                                  version=self.BASE_RPC_API_VERSION)
+        return rpc.get_client(target, version_cap=self.VERSION_CAP,
+                              retry=self._retry)
 
     def _prepare(self, host, version=None):
         server = hosts.extract_host(host, level='backend')
