@@ -335,7 +335,9 @@ def test_exports_file_follows_rules_and_survives_restart(
     with open(_exports_file(daemon), 'w') as f:
         f.write('/ *(rw)\n')                   # damaged while stopped
     daemon.start()
-    assert _export_lines(daemon) == expected
+    # RPC is served before the driver set-up (which rewrites the file) ends
+    daemon.wait_for(lambda: _export_lines(daemon) == expected, timeout=60,
+                    message='exports file rebuilt from the database')
 
 
 def _allow(pg_facade, share_rpc, daemon, share, to, level='rw'):
