@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import tempfile
+import uuid
 
 
 def parser(description):
@@ -99,3 +100,47 @@ def status(get, ctx, row_id, key='status'):
         return get(ctx, row_id)[key]
     except exception.NotFound:
         return 'gone'
+
+
+def admin(ctx, project_id=None):
+    """Upstream's API runs policy checks: a copy of ``ctx`` with admin roles."""
+    from manila import context
+    return context.RequestContext(
+        user_id=ctx.user_id, project_id=project_id or ctx.project_id,
+        is_admin=True, roles=['admin', 'member', 'reader'])
+
+
+def share_type(ctx, prefix, dhss):
+    """A share type with snapshot support, DHSS as asked, named ``prefix`` plus a random tail."""
+    from manila import db
+    from manila.share import share_types
+    row = db.share_type_create(ctx, {
+        'name': '%s-%s' % (prefix, uuid.uuid4().hex[:8]),
+        'extra_specs': {'driver_handles_share_servers': str(bool(dhss)),
+                        'snapshot_support': 'True'}})
+    return share_types.get_share_type(ctx, row['id'])
+
+
+def create_share(ctx, api, host, share_type, timeout, name, **kwargs):
+    """Create a share as the API and the scheduler do (set the host, cast create_share_instance); its row once settled."""
+    from manila import db
+    from manila.share import rpcapi
+    share = api.create(ctx, 'NFS', 1, name, 'made by upstream manila',
+                       share_type=share_type, **kwargs)
+    inst_id = share.instance['id']
+    db.share_instance_update(ctx, inst_id, {'host': host})
+    inst = db.share_instance_get(ctx, inst_id, with_share_data=True)
+    rpcapi.ShareAPI().create_share_instance(
+        ctx, inst, host, request_spec={'share_id': share['id']},
+        filter_properties={'scheduler_hints': None})
+    wait(lambda: status(db.share_get, ctx, share['id']),
+         ('available', 'error'), timeout, 'share %s' % share['id'])
+    return db.share_get(ctx, share['id'])
+
+
+def usages(ctx):
+    """{resource: in_use + reserved} of the context's project."""
+    from manila import db
+    rows = db.quota_usage_get_all_by_project(ctx, ctx.project_id)
+    return {k: v['in_use'] + v['reserved'] for k, v in rows.items()
+            if isinstance(v, dict)}

@@ -4,7 +4,6 @@ import sys
 
 import _upstream
 import cast_create
-import lifecycle
 
 
 def main():
@@ -20,7 +19,7 @@ def main():
     p.add_argument('--lock-path', required=True,
                    help="the share service's [oslo_concurrency] lock_path")
     args = p.parse_args()
-    ctx = lifecycle._admin_context(_upstream.setup(args), args.project_id)
+    ctx = _upstream.admin(_upstream.setup(args), args.project_id)
 
     from oslo_config import cfg
 

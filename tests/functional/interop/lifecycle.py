@@ -63,14 +63,6 @@ def _arguments(argv=None):
     return args
 
 
-def _admin_context(ctx, project_id):
-    """Upstream's API runs policy checks: give the context admin roles."""
-    from manila import context
-    return context.RequestContext(
-        user_id=ctx.user_id, project_id=project_id, is_admin=True,
-        roles=['admin', 'member', 'reader'])
-
-
 # -- what upstream's DB API reads ------------------------------------------
 def _plain(row, keys):
     return {k: row[k] for k in keys}
@@ -457,7 +449,7 @@ def run_step(api, base_ctx, args):
     """Do ``args.step``, wait for the share service; return the outcome and view."""
     from oslo_config import cfg
     cfg.CONF.set_override('is_deferred_deletion_enabled', args.deferred)
-    ctx = _admin_context(base_ctx, args.project_id)
+    ctx = _upstream.admin(base_ctx, args.project_id)
     step, settled = STEPS[args.step]
     if args.share_id and not args.instance_id:
         args.instance_id = _share_view(ctx, args.share_id).get('instance_id')

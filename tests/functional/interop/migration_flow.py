@@ -9,40 +9,11 @@ here as upstream's filter scheduler does them on success. Prints what it
 saw as JSON.
 """
 
-import uuid
-
 import _upstream
 
 
 _wait = _upstream.wait
 _status = _upstream.status
-
-
-def _share_type(ctx):
-    from manila import db
-    from manila.share import share_types
-    row = db.share_type_create(ctx, {
-        'name': 'interop-mig-%s' % uuid.uuid4().hex[:8],
-        'extra_specs': {'driver_handles_share_servers': 'False',
-                        'snapshot_support': 'True'}})
-    return share_types.get_share_type(ctx, row['id'])
-
-
-def _create(ctx, api, host, share_type, timeout, name):
-    """Create a share as the API and the scheduler do; returns it settled."""
-    from manila import db
-    from manila.share import rpcapi
-    share = api.create(ctx, 'NFS', 1, name, 'made by upstream manila',
-                       share_type=share_type)
-    inst_id = share.instance['id']
-    db.share_instance_update(ctx, inst_id, {'host': host})
-    inst = db.share_instance_get(ctx, inst_id, with_share_data=True)
-    rpcapi.ShareAPI().create_share_instance(
-        ctx, inst, host, request_spec={'share_id': share['id']},
-        filter_properties={'scheduler_hints': None})
-    _wait(lambda: _status(db.share_get, ctx, share['id']),
-          ('available', 'error'), timeout, 'share %s' % share['id'])
-    return db.share_get(ctx, share['id'])
 
 
 def _play_the_scheduler(api):
@@ -107,17 +78,10 @@ def _instances(ctx, share_id):
                   for i in db.share_get(ctx, share_id).instances)
 
 
-def _usages(ctx):
-    from manila import db
-    usages = db.quota_usage_get_all_by_project(ctx, ctx.project_id)
-    return {k: v['in_use'] + v['reserved'] for k, v in usages.items()
-            if isinstance(v, dict)}
-
-
 def _completed(ctx, api, args, seen):
     from manila import db
-    share = _create(ctx, api, args.source, args.share_type, args.timeout,
-                    'migrated')
+    share = _upstream.create_share(ctx, api, args.source, args.share_type,
+                                   args.timeout, 'migrated')
     seen['created'] = share['status']
     rule = api.allow_access(ctx, share, 'ip', '10.0.0.7', 'rw')
     seen['access'] = _wait(
@@ -148,8 +112,8 @@ def _completed(ctx, api, args, seen):
 
 def _cancelled(ctx, api, args, seen):
     from manila import db
-    share = _create(ctx, api, args.source, args.share_type, args.timeout,
-                    'cancelled')
+    share = _upstream.create_share(ctx, api, args.source, args.share_type,
+                                   args.timeout, 'cancelled')
     _start(ctx, api, share['id'], args.dest, args.timeout)
     api.migration_cancel(ctx, db.share_get(ctx, share['id']))
     seen['cancelled'] = _wait(
@@ -167,18 +131,18 @@ def run(ctx, args):
     from manila.share import api as share_api_module
     api = share_api_module.API()
     _play_the_scheduler(api)
-    args.share_type = _share_type(ctx)
+    args.share_type = _upstream.share_type(ctx, 'interop-mig', dhss=False)
     seen = {}
     share_ids = [_completed(ctx, api, args, seen),
                  _cancelled(ctx, api, args, seen)]
-    seen['usages_in_use'] = _usages(ctx)
+    seen['usages_in_use'] = _upstream.usages(ctx)
     for share_id in share_ids:
         api.delete(ctx, db.share_get(ctx, share_id))
     seen['deleted'] = [
         _wait(lambda s=s: _status(db.share_get, ctx, s),
               ('gone', 'error_deleting'), args.timeout, 'share deletion')
         for s in share_ids]
-    seen['usages_after'] = {k: v for k, v in _usages(ctx).items() if v}
+    seen['usages_after'] = {k: v for k, v in _upstream.usages(ctx).items() if v}
     return seen
 
 

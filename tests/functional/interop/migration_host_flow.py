@@ -18,21 +18,16 @@ _status = _upstream.status
 CONTENT = 'written before the migration\n'
 
 
-def _admin(ctx):
-    from manila import context
-    return context.RequestContext(
-        user_id=ctx.user_id, project_id=ctx.project_id, is_admin=True,
-        roles=['admin', 'member', 'reader'])
-
-
 def run(ctx, args):
     from manila import db
     from manila.share import api as share_api_module
-    ctx = _admin(ctx)
+    ctx = _upstream.admin(ctx)
     api = share_api_module.API()
     seen = {}
-    share = flow._create(ctx, api, args.src_host, flow._share_type(ctx),
-                         args.timeout, 'hostmig')
+    share = _upstream.create_share(
+        ctx, api, args.src_host,
+        _upstream.share_type(ctx, 'interop-hostmig', dhss=False),
+        args.timeout, 'hostmig')
     flow._play_the_scheduler(api)
     seen['created'] = share['status']
     src_id = share.instance['id']

@@ -24,13 +24,14 @@ def _task(ctx, server_id):
 def run(ctx, args):
     from manila import db
     from manila.share import api as share_api_module
-    ctx = servers_flow._admin(ctx)
+    ctx = _upstream.admin(ctx)
     api = share_api_module.API()
     seen = {}
     net, _subnet = servers_flow._network(ctx)
-    share_type = servers_flow._share_type(ctx)
-    share = servers_flow._create(ctx, api, args.source, share_type, net,
-                                 args.timeout, 'migrating')
+    share_type = _upstream.share_type(ctx, 'interop-dhss', dhss=True)
+    share = _upstream.create_share(ctx, api, args.source, share_type,
+                                   args.timeout, 'migrating',
+                                   share_network_id=net['id'])
     seen['share'] = share['status']
     server_id = share.instance['share_server_id']
     server = db.share_server_get(ctx, server_id)

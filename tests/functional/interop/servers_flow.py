@@ -19,14 +19,6 @@ _wait = _upstream.wait
 _status = _upstream.status
 
 
-def _admin(ctx):
-    """Upstream's API runs policy checks: an admin context with roles."""
-    from manila import context
-    return context.RequestContext(
-        user_id=ctx.user_id, project_id=ctx.project_id, is_admin=True,
-        roles=['admin', 'member', 'reader'])
-
-
 def _network(ctx):
     from manila import db
     net = db.share_network_create(ctx, {
@@ -37,34 +29,6 @@ def _network(ctx):
         'id': str(uuid.uuid4()), 'share_network_id': net['id'],
         'availability_zone_id': None})
     return net, subnet
-
-
-def _share_type(ctx):
-    from manila import db
-    from manila.share import share_types
-    row = db.share_type_create(ctx, {
-        'name': 'interop-dhss-%s' % uuid.uuid4().hex[:8],
-        'extra_specs': {'driver_handles_share_servers': 'True',
-                        'snapshot_support': 'True'}})
-    return share_types.get_share_type(ctx, row['id'])
-
-
-def _create(ctx, api, host, share_type, net, timeout, name):
-    """Create a share as the API and the scheduler do; returns its row once settled."""
-    from manila import db
-    from manila.share import rpcapi
-    share = api.create(ctx, 'NFS', 1, name, 'made by upstream manila',
-                       share_type=share_type, share_network_id=net['id'])
-    # The filter scheduler's part: set the host, cast to it.
-    inst_id = share.instance['id']
-    db.share_instance_update(ctx, inst_id, {'host': host})
-    inst = db.share_instance_get(ctx, inst_id, with_share_data=True)
-    rpcapi.ShareAPI().create_share_instance(
-        ctx, inst, host, request_spec={'share_id': share['id']},
-        filter_properties={'scheduler_hints': None})
-    _wait(lambda: _status(db.share_get, ctx, share['id']),
-          ('available', 'error'), timeout, 'share %s' % share['id'])
-    return db.share_get(ctx, share['id'])
 
 
 def _snapshot_status(ctx, snapshot_id):
@@ -87,19 +51,14 @@ def _allocations(ctx, server_id):
                       ctx, server_id))
 
 
-def _usages(ctx):
-    from manila import db
-    usages = db.quota_usage_get_all_by_project(ctx, ctx.project_id)
-    return {k: v['in_use'] + v['reserved'] for k, v in usages.items()
-            if isinstance(v, dict)}
-
-
 def _lifecycle(ctx, api, args, seen):
     """Two shares on one server, a snapshot, access, an extension; returns the shares."""
     from manila import db
     net, subnet = _network(ctx)
-    share_type = _share_type(ctx)
-    first = _create(ctx, api, args.host, share_type, net, args.timeout, 'a')
+    share_type = _upstream.share_type(ctx, 'interop-dhss', dhss=True)
+    first = _upstream.create_share(ctx, api, args.host, share_type,
+                                   args.timeout, 'a',
+                                   share_network_id=net['id'])
     seen['first'] = first['status']
     server_id = first.instance['share_server_id']
     server = db.share_server_get(ctx, server_id)
@@ -109,7 +68,9 @@ def _lifecycle(ctx, api, args, seen):
     seen['allocations'] = _allocations(ctx, server_id)
     subnet = db.share_network_subnet_get(ctx, subnet['id'])
     seen['subnet'] = [subnet['cidr'], subnet['gateway'], subnet['mtu']]
-    second = _create(ctx, api, args.host, share_type, net, args.timeout, 'b')
+    second = _upstream.create_share(ctx, api, args.host, share_type,
+                                    args.timeout, 'b',
+                                    share_network_id=net['id'])
     seen['second'] = second['status']
     seen['same_server'] = second.instance['share_server_id'] == server_id
     snap = api.create_snapshot(ctx, first, 'interop-snap', 'on a server')
@@ -124,7 +85,7 @@ def _lifecycle(ctx, api, args, seen):
     _wait(lambda: _status(db.share_get, ctx, first['id']),
           ('available', 'extending_error'), args.timeout, 'extension')
     seen['extended'] = _status(db.share_get, ctx, first['id'], 'size')
-    seen['usages_in_use'] = _usages(ctx)
+    seen['usages_in_use'] = _upstream.usages(ctx)
     _add_security_service(ctx, api, args, net['id'], server_id, seen)
     api.delete_snapshot(ctx, db.share_snapshot_get(ctx, snap['id']))
     seen['snapshot_deleted'] = _wait(
@@ -154,7 +115,7 @@ def _cleanup(ctx, api, args, server_id, share_ids, seen):
         lambda: _status(db.share_server_get, ctx, server_id),
         ('gone', 'error'), args.timeout, 'server deletion')
     seen['allocations_after'] = _allocations(ctx, server_id)
-    seen['usages_after'] = {k: v for k, v in _usages(ctx).items() if v}
+    seen['usages_after'] = {k: v for k, v in _upstream.usages(ctx).items() if v}
 
 
 def _add_security_service(ctx, api, args, net_id, server_id, seen):
@@ -208,7 +169,7 @@ def _abandon_and_adopt(ctx, api, args, server_id, seen):
 
 def run(ctx, args):
     from manila.share import api as share_api_module
-    ctx = _admin(ctx)
+    ctx = _upstream.admin(ctx)
     api = share_api_module.API()
     seen = {}
     server_id, share_ids = _lifecycle(ctx, api, args, seen)
