@@ -51,6 +51,7 @@ from manila_lite.share.drivers.localfs import migration
 from manila_lite.share.drivers.localfs import paths
 from manila_lite.share.drivers.localfs import quota
 from manila_lite.share.drivers.localfs import replication
+from manila_lite.share.drivers.localfs import server_migration
 from manila_lite.share.drivers.localfs import servers
 from manila_lite.share.drivers.localfs import snapshots
 from manila_lite.share import drivers_private_data
@@ -120,7 +121,9 @@ def _parse_ips(values, option):
 
 class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
                     manage.ManageMixin, servers.ServerMixin,
-                    replication.ReplicationMixin, migration.MigrationMixin,
+                    replication.ReplicationMixin,
+                    server_migration.ServerMigrationMixin,
+                    migration.MigrationMixin,
                     driver.ExecuteMixin, driver.ShareDriver):
     """Local directories as shares; see the package docstring and ``manila_lite.conf.localfs``."""
 

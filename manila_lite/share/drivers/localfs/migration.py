@@ -56,6 +56,11 @@ class Peer(object):
         self.admin_ips = list(data.get('admin_ips') or [])
         self.protocols = list(data.get('protocols') or [])
         self.dhss = bool(data.get('dhss'))
+        # where its export files are (a migrated share server's are blanked)
+        self.section = data.get('section')
+        self.exports_file = data.get('exports_file')
+        self.samba_file = data.get('samba_file')
+        self.nfs_options = data.get('nfs_options') or ''
 
     def pool(self, name):
         path = self.pools.get(name)
@@ -75,8 +80,21 @@ def _staged(pool, entity_id):
     return pool.staging_path('migrate-%s' % entity_id)
 
 
-class _Plan(object):
-    """The directories of one migration: ``[(source dir, staged copy, final place)]``, share first."""
+class CopyPlan(object):
+    """Directories copied in the background: ``items`` are ``(source dir, staged copy, final place)``."""
+
+    items = ()
+
+    def trash(self, staged):
+        """The trash directory of the pool ``staged`` is copied into."""
+        raise NotImplementedError()
+
+    def whole(self):
+        return all(os.path.isdir(staged) for _src, staged, _dst in self.items)
+
+
+class _Plan(CopyPlan):
+    """The directories of one share migration, share first."""
 
     def __init__(self, share_item, snapshot_items, pool, peer):
         self.share = share_item
@@ -88,8 +106,8 @@ class _Plan(object):
     def items(self):
         return [self.share] + [item for _id, item in self.snapshots]
 
-    def whole(self):
-        return all(os.path.isdir(staged) for _src, staged, _dst in self.items)
+    def trash(self, staged):
+        return self.pool.trash_dir
 
 
 class MigrationMixin(object):
@@ -102,14 +120,22 @@ class MigrationMixin(object):
                   'export_ips': [str(ip) for ip in self._export_ips],
                   'admin_ips': [str(ip) for ip in self._admin_ips],
                   'protocols': self._protocols,
-                  'dhss': bool(self.driver_handles_share_servers)}
+                  'dhss': bool(self.driver_handles_share_servers),
+                  'section': self._section_name(),
+                  'exports_file': self._exports_file,
+                  'samba_file': self._samba_file,
+                  'nfs_options':
+                      self.configuration.localfs_nfs_export_options}
         self.private_storage.update(layout_entity_id(self.backend_host),
                                     {'layout': json.dumps(layout)},
                                     delete_existing=True)
 
     def _peer(self, destination_share):
         """The destination backend's layout, or None when it is no localfs backend here."""
-        backend = hosts.extract_host(destination_share['host'])
+        return self._peer_of(hosts.extract_host(destination_share['host']))
+
+    def _peer_of(self, backend):
+        """The layout of localfs backend ``host@backend``, or None."""
         text = self.private_storage.get(layout_entity_id(backend), 'layout')
         if not text:
             return None
@@ -194,23 +220,55 @@ class MigrationMixin(object):
                 continue
             part = staged + _PART
             with fsops.translated('copy %s for a migration' % src, staged):
-                fsops.remove_tree(part, plan.pool.trash_dir)
+                fsops.remove_tree(part, plan.trash(staged))
                 try:
                     fsops.copy_tree(src, part, reflink=reflink,
                                     progress=progress, cancel=cancel)
                     os.rename(part, staged)
                 except BaseException:
-                    fsops.remove_tree(part, plan.pool.trash_dir)
+                    fsops.remove_tree(part, plan.trash(staged))
                     raise
 
-    def _start_copy(self, destination_share, plan):
+    def _start_copy(self, key, plan):
+        """Copy what of ``plan`` is not whole yet in a background job called ``key``."""
         missing = [src for src, staged, _dst in plan.items
                    if not os.path.isdir(staged)]
         total = sum(fsops.tree_usage(src)[1] for src in missing)
         return self.jobs.start(
-            destination_share['id'], total,
+            key, total,
             lambda progress, cancel: self._copy_phase1(plan, progress,
                                                        cancel))
+
+    def _poll_copy(self, key, plan, what):
+        """True once every copy of ``plan`` is whole; a failed copy raises (copies removed); a lost one starts again."""
+        job = self.jobs.get(key)
+        if job is not None and job.finished.is_set():
+            self.jobs.pop(key)
+            if job.error is not None:
+                self._remove_copies(plan)
+                raise exception.ShareBackendException(
+                    msg='localfs copy of %s failed: %s' % (what, job.error))
+        elif job is not None:
+            return False
+        if plan.whole():
+            return True
+        LOG.info('localfs migration of %s: (re)starting the copy.', what)
+        self._start_copy(key, plan)
+        return False
+
+    def _copy_progress(self, key, plan):
+        """``{'total_progress'}``: bytes copied out of the bytes to copy, 100 once whole."""
+        job = self.jobs.get(key)
+        if job is not None:
+            return {'total_progress': job.percent}
+        return {'total_progress': 100 if plan.whole() else 0}
+
+    def _take_whole_copy(self, key, plan, what):
+        """Forget the finished job ``key``; raise unless every copy of ``plan`` is whole."""
+        job = self.jobs.pop(key)
+        if (job is not None and not job.finished.is_set()) or not plan.whole():
+            raise exception.ShareBackendException(
+                msg='localfs has not finished copying %s' % what)
 
     def migration_start(self, context, source_share, destination_share,
                         source_snapshots, snapshot_mappings,
@@ -222,7 +280,7 @@ class MigrationMixin(object):
             raise exception.ShareBackendException(
                 msg='localfs destination directory %s already exists'
                     % plan.share[2])
-        self._start_copy(destination_share, plan)
+        self._start_copy(destination_share['id'], plan)
         LOG.info('localfs migration of share %(src)s to %(dst)s started.',
                  {'src': source_share['id'], 'dst': plan.share[2]})
 
@@ -232,34 +290,19 @@ class MigrationMixin(object):
         """True once every copy is whole; a failed copy raises; a copy lost to a restart starts again."""
         plan = self._plan(source_share, destination_share, source_snapshots,
                           snapshot_mappings)
-        job = self.jobs.get(destination_share['id'])
-        if job is not None and job.finished.is_set():
-            self.jobs.pop(destination_share['id'])
-            if job.error is not None:
-                self._remove_copies(plan)
-                raise exception.ShareBackendException(
-                    msg='localfs copy of share %s failed: %s'
-                        % (source_share['id'], job.error))
-        elif job is not None:
-            return False
-        if plan.whole():
-            return True
-        LOG.info('localfs migration of share %s: (re)starting the copy.',
-                 source_share['id'])
-        self._start_copy(destination_share, plan)
-        return False
+        return self._poll_copy(destination_share['id'], plan,
+                               'share %s' % source_share['id'])
 
     def migration_get_progress(self, context, source_share,
                                destination_share, source_snapshots,
                                snapshot_mappings, share_server=None,
                                destination_share_server=None):
         """Bytes copied out of the bytes to copy (100 once every copy is whole)."""
-        job = self.jobs.get(destination_share['id'])
-        if job is not None:
-            return {'total_progress': job.percent}
+        if self.jobs.get(destination_share['id']) is not None:
+            return self._copy_progress(destination_share['id'], None)
         plan = self._plan(source_share, destination_share, source_snapshots,
                           snapshot_mappings)
-        return {'total_progress': 100 if plan.whole() else 0}
+        return self._copy_progress(destination_share['id'], plan)
 
     # -- phase 2 and cancel -------------------------------------------------
 
@@ -279,11 +322,8 @@ class MigrationMixin(object):
         """Unexport the source, sync what changed, move the copies into place, remove the source."""
         plan = self._plan(source_share, destination_share, source_snapshots,
                           snapshot_mappings)
-        job = self.jobs.pop(destination_share['id'])
-        if (job is not None and not job.finished.is_set()) or not plan.whole():
-            raise exception.ShareBackendException(
-                msg='localfs has not finished copying share %s'
-                    % source_share['id'])
+        self._take_whole_copy(destination_share['id'], plan,
+                              'share %s' % source_share['id'])
         record = self.registry.get(source_share['id'])
         if record is not None and record.rules:
             self._apply_rules(record, [], readonly=True)
@@ -340,8 +380,8 @@ class MigrationMixin(object):
     def _remove_copies(plan):
         with fsops.translated('remove the copies of a migration'):
             for _src, staged, _dst in plan.items:
-                fsops.remove_tree(staged + _PART, plan.pool.trash_dir)
-                fsops.remove_tree(staged, plan.pool.trash_dir)
+                fsops.remove_tree(staged + _PART, plan.trash(staged))
+                fsops.remove_tree(staged, plan.trash(staged))
 
     def migration_cancel(self, context, source_share, destination_share,
                          source_snapshots, snapshot_mappings,
