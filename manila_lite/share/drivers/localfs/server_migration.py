@@ -1,4 +1,4 @@
-"""localfs share server migration: every share and snapshot of a share server moves into the namespaces of a server of a DHSS=True localfs backend of this machine.
+"""localfs share server migration: a server's shares and snapshots move into a server of a DHSS=True localfs backend here.
 
 As upstream, the destination backend's driver runs every step; the source
 backend (this one or another localfs backend here) is known by the layout
@@ -81,11 +81,11 @@ class ServerMigrationMixin(object):
     def _server_incompatibility(self, share_server, dest_host, protos):
         """Why ``share_server`` cannot move to this backend, or None."""
         if not self.driver_handles_share_servers:
-            return 'backend %s does not handle share servers' % (
-                self.backend_host)
+            return ('backend %s does not handle share servers'
+                    % self.backend_host)
         if hosts.extract_host(dest_host) != self.backend_host:
-            return '%s is not localfs backend %s' % (dest_host,
-                                                      self.backend_host)
+            return ('%s is not localfs backend %s'
+                    % (dest_host, self.backend_host))
         source = self._peer_of(hosts.extract_host(share_server['host']))
         if source is None:
             return ('the source %s is not a localfs backend of this machine'

@@ -1,4 +1,4 @@
-"""localfs share server migration on real directories: compatibility, the phase-1 copy of every share and snapshot, cut-over, cancel, a failed copy."""
+"""localfs share server migration on real directories: compatibility, the copy of every share and snapshot, cut-over, cancel, failures."""
 
 import os
 
