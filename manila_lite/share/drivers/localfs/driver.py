@@ -5,7 +5,9 @@ either mode: with ``driver_handles_share_servers = True`` each share server
 is a namespace of its own (``servers.py``). Shares, snapshots, clones,
 reverts, access, resizes and manage/unmanage do real work on real data;
 options are in ``manila_lite.conf.localfs``. Snapshot and clone flows live in
-``snapshots.py``, manage/unmanage in ``manage.py``, both mixed in here.
+``snapshots.py``, manage/unmanage in ``manage.py``, share migration in
+``migration.py`` and share server migration in ``server_migration.py``,
+all mixed in here.
 
 Operator notes:
 

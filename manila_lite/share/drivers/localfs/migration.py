@@ -17,9 +17,10 @@ since the first copy (``fsops.sync_tree``: changed files only, removed ones
 removed), renames the copies into place, records them for the destination
 backend and removes the source directory and snapshots. The export path
 changes, so the migration is never nondisruptive; extended attributes and
-ACLs are not copied, so metadata is not fully preserved. Share servers
-(``driver_handles_share_servers = True``) are refused in the compatibility
-answer.
+ACLs are not copied, so metadata is not fully preserved. A share on a
+share server (``driver_handles_share_servers = True``) is refused in the
+compatibility answer; its server migrates (``server_migration.py``, which
+shares the copy helpers here).
 """
 
 import json
@@ -152,7 +153,8 @@ class MigrationMixin(object):
                          destination_share_server):
         """Why the destination cannot be migrated to by this driver, or None."""
         if share_server or destination_share_server:
-            return 'share servers are not migrated by localfs'
+            return ('shares on share servers are not migrated alone by '
+                    'localfs (migrate the share server)')
         peer = self._peer(destination_share)
         if peer is None:
             return ('%s is not a localfs backend of this machine'
