@@ -258,12 +258,12 @@ class MigrationMixin(object):
         self._start_copy(key, plan)
         return False
 
-    def _copy_progress(self, key, plan):
-        """``{'total_progress'}``: bytes copied out of the bytes to copy, 100 once whole."""
+    def _copy_progress(self, key, make_plan):
+        """``{'total_progress'}``: bytes copied out of the bytes to copy, 100 once ``make_plan()`` is whole."""
         job = self.jobs.get(key)
         if job is not None:
             return {'total_progress': job.percent}
-        return {'total_progress': 100 if plan.whole() else 0}
+        return {'total_progress': 100 if make_plan().whole() else 0}
 
     def _take_whole_copy(self, key, plan, what):
         """Forget the finished job ``key``; raise unless every copy of ``plan`` is whole."""
@@ -300,11 +300,9 @@ class MigrationMixin(object):
                                snapshot_mappings, share_server=None,
                                destination_share_server=None):
         """Bytes copied out of the bytes to copy (100 once every copy is whole)."""
-        if self.jobs.get(destination_share['id']) is not None:
-            return self._copy_progress(destination_share['id'], None)
-        plan = self._plan(source_share, destination_share, source_snapshots,
-                          snapshot_mappings)
-        return self._copy_progress(destination_share['id'], plan)
+        return self._copy_progress(destination_share['id'], lambda: self._plan(
+            source_share, destination_share, source_snapshots,
+            snapshot_mappings))
 
     # -- phase 2 and cancel -------------------------------------------------
 

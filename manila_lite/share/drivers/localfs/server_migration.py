@@ -204,11 +204,9 @@ class ServerMigrationMixin(object):
                                             dest_share_server, shares,
                                             snapshots):
         """Bytes copied out of the bytes to copy over every share and snapshot (100 once all are whole)."""
-        if self.jobs.get(dest_share_server['id']) is not None:
-            return self._copy_progress(dest_share_server['id'], None)
-        plan = self._server_plan(src_share_server, dest_share_server, shares,
-                                 snapshots)
-        return self._copy_progress(dest_share_server['id'], plan)
+        return self._copy_progress(
+            dest_share_server['id'], lambda: self._server_plan(
+                src_share_server, dest_share_server, shares, snapshots))
 
     # -- phase 2 and cancel -------------------------------------------------
 

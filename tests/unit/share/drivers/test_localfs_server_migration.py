@@ -56,16 +56,10 @@ def _share_on(drv, server):
     return share, directory
 
 
-def _wait(drv, dest):
-    job = drv.jobs.get(dest['id'])
-    if job is not None:
-        assert job.finished.wait(30)
-
-
 def _phase1(dst, src_server, dest_server, shares, snaps=()):
     args = (None, src_server, dest_server, list(shares), list(snaps))
     dst.share_server_migration_start(*args)
-    _wait(dst, dest_server)
+    lh.wait_copy(dst, dest_server['id'])
     assert dst.share_server_migration_continue(*args) is True
     return args
 
@@ -204,7 +198,7 @@ def test_a_failed_copy_is_reported_and_cleaned(pair, tmp_path, monkeypatch):
 
     monkeypatch.setattr(fsops, 'copy_tree', broken)
     dst.share_server_migration_start(*args)
-    _wait(dst, dest_server)
+    lh.wait_copy(dst, dest_server['id'])
     with pytest.raises(exception.ShareBackendException, match='no space left'):
         dst.share_server_migration_continue(*args)
     namespace = tmp_path / 'dst' / 'a' / ('server-' + dest_server['id'])
