@@ -152,15 +152,20 @@ class MigrationMixin(object):
     def _incompatibility(self, source_share, destination_share, share_server,
                          destination_share_server):
         """Why the destination cannot be migrated to by this driver, or None."""
-        if share_server or destination_share_server:
-            return ('shares on share servers are not migrated alone by '
-                    'localfs (migrate the share server)')
+        if bool(share_server) != bool(destination_share_server):
+            return ('localfs migrates a share from a share server to a '
+                    'share server, or between backends without them')
         peer = self._peer(destination_share)
         if peer is None:
             return ('%s is not a localfs backend of this machine'
                     % destination_share['host'])
-        if peer.dhss:
-            return 'the destination backend handles share servers'
+        if peer.dhss != bool(destination_share_server):
+            return ('the destination backend %s share servers'
+                    % ('handles' if peer.dhss else 'does not handle'))
+        if destination_share_server and self._server_record(
+                peer.backend_host, destination_share_server['id']) is None:
+            return ('share server %s is not set up on %s'
+                    % (destination_share_server['id'], peer.backend_host))
         pool = hosts.extract_host(destination_share['host'], 'pool')
         if pool not in peer.pools:
             return 'pool %r is not a pool of %s' % (pool, peer.backend_host)
@@ -190,9 +195,10 @@ class MigrationMixin(object):
     # -- phase 1 ------------------------------------------------------------
 
     def _plan(self, source_share, destination_share, source_snapshots,
-              snapshot_mappings):
-        why = self._incompatibility(source_share, destination_share, None,
-                                    None)
+              snapshot_mappings, share_server=None,
+              destination_share_server=None):
+        why = self._incompatibility(source_share, destination_share,
+                                    share_server, destination_share_server)
         if why:
             raise exception.ShareBackendException(
                 msg='localfs cannot migrate share %s: %s'
@@ -200,6 +206,8 @@ class MigrationMixin(object):
         peer = self._peer(destination_share)
         pool = peer.pool(hosts.extract_host(destination_share['host'],
                                             'pool'))
+        if destination_share_server:
+            pool = paths.ServerPool(pool, destination_share_server['id'])
         _src_pool, src_dir = self._share_location(source_share)
         share_item = (src_dir, _staged(pool, destination_share['id']),
                       pool.share_path(destination_share['name']))
@@ -277,7 +285,8 @@ class MigrationMixin(object):
                         share_server=None, destination_share_server=None):
         """Begin copying the share (and its mapped snapshots) into the destination pool's staging directory."""
         plan = self._plan(source_share, destination_share, source_snapshots,
-                          snapshot_mappings)
+                          snapshot_mappings, share_server,
+                          destination_share_server)
         if os.path.lexists(plan.share[2]):
             raise exception.ShareBackendException(
                 msg='localfs destination directory %s already exists'
@@ -291,7 +300,8 @@ class MigrationMixin(object):
                            share_server=None, destination_share_server=None):
         """True once every copy is whole; a failed copy raises; a copy lost to a restart starts again."""
         plan = self._plan(source_share, destination_share, source_snapshots,
-                          snapshot_mappings)
+                          snapshot_mappings, share_server,
+                          destination_share_server)
         return self._poll_copy(destination_share['id'], plan,
                                'share %s' % source_share['id'])
 
@@ -302,7 +312,7 @@ class MigrationMixin(object):
         """Bytes copied out of the bytes to copy (100 once every copy is whole)."""
         return self._copy_progress(destination_share['id'], lambda: self._plan(
             source_share, destination_share, source_snapshots,
-            snapshot_mappings))
+            snapshot_mappings, share_server, destination_share_server))
 
     # -- phase 2 and cancel -------------------------------------------------
 
@@ -311,17 +321,36 @@ class MigrationMixin(object):
             return self.registry
         return exports.Registry(self.private_storage, peer.backend_host)
 
+    def _record_of(self, backend_host, entity_id):
+        """A record of localfs backend ``backend_host``: this one's from memory, another's from private storage; or None."""
+        if backend_host == self.backend_host:
+            return self.registry.get(entity_id)
+        data = self.private_storage.get(entity_id)
+        if not data or not data.get('path'):
+            return None
+        return exports.Record.from_private(entity_id, data)
+
+    def _server_record(self, backend_host, server_id):
+        record = self._record_of(backend_host, server_id)
+        return record if record and record.kind == exports.SERVER else None
+
     def _peer_locations(self, peer, record):
+        """Export locations of a record of ``peer``: on its share server's addresses, else on the backend's."""
+        addresses = peer.addresses()
+        if record.server:
+            addresses = self._server_record(peer.backend_host,
+                                            record.server).addresses
         return self._locations(record.path, record.proto, record.name,
                                snapshot=record.kind == exports.SNAPSHOT,
-                               addresses=peer.addresses())
+                               addresses=addresses)
 
     def migration_complete(self, context, source_share, destination_share,
                            source_snapshots, snapshot_mappings,
                            share_server=None, destination_share_server=None):
         """Unexport the source, sync what changed, move the copies into place, remove the source."""
         plan = self._plan(source_share, destination_share, source_snapshots,
-                          snapshot_mappings)
+                          snapshot_mappings, share_server,
+                          destination_share_server)
         self._take_whole_copy(destination_share['id'], plan,
                               'share %s' % source_share['id'])
         record = self.registry.get(source_share['id'])
@@ -350,14 +379,15 @@ class MigrationMixin(object):
         record = exports.Record(
             destination_share['id'], exports.SHARE, plan.pool.name,
             plan.share[2], proto, destination_share['name'],
-            size=destination_share['size'])
+            size=destination_share['size'], server=plan.pool.server_id)
         registry.save(record)
         updates = {}
         for snapshot_id, (_src, _staged, final) in plan.snapshots:
             snap = exports.Record(snapshot_id, exports.SNAPSHOT,
                                   plan.pool.name, final, proto,
                                   os.path.basename(final),
-                                  size=destination_share['size'])
+                                  size=destination_share['size'],
+                                  server=plan.pool.server_id)
             registry.save(snap)
             updates[snapshot_id] = {
                 'provider_location': final,
@@ -388,7 +418,8 @@ class MigrationMixin(object):
                          share_server=None, destination_share_server=None):
         """Stop the copy and remove every staged copy; the source is not touched."""
         self.jobs.cancel(destination_share['id'])
-        self._remove_copies(self._plan(source_share, destination_share,
-                                       source_snapshots, snapshot_mappings))
+        self._remove_copies(self._plan(
+            source_share, destination_share, source_snapshots,
+            snapshot_mappings, share_server, destination_share_server))
         LOG.info('localfs migration of share %s cancelled.',
                  source_share['id'])

@@ -122,12 +122,8 @@ class ServerMigrationMixin(object):
 
     # -- the plan -------------------------------------------------------------
 
-    def _source_record(self, registry, entity_id):
-        record = registry.get(entity_id)
-        if record is None and registry is not self.registry:
-            data = self.private_storage.get(entity_id)
-            if data and data.get('path'):
-                record = exports.Record.from_private(entity_id, data)
+    def _source_record(self, source, entity_id):
+        record = self._record_of(source.backend_host, entity_id)
         if record is None:
             raise exception.ShareBackendException(
                 msg='localfs has no record of %s on the source backend'
@@ -139,8 +135,8 @@ class ServerMigrationMixin(object):
             self._pools)[0]
         return paths.ServerPool(self._pools[name], dest_id)
 
-    def _entry(self, source, registry, src_id, dest_id, entity_id):
-        record = self._source_record(registry, entity_id)
+    def _entry(self, source, src_id, dest_id, entity_id):
+        record = self._source_record(source, entity_id)
         snapshot = record.kind == exports.SNAPSHOT
         source_ns = paths.ServerPool(source.pool(record.pool), src_id)
         src = source_ns.confine(record.path, '%s directory' % record.kind,
@@ -166,7 +162,7 @@ class ServerMigrationMixin(object):
                                           source.backend_host))
         ids = ([s['id'] for s in shares] +
                [s['id'] for s in snapshots or []])
-        entries = [self._entry(source, registry, src_server['id'],
+        entries = [self._entry(source, src_server['id'],
                                dest_server['id'], entity_id)
                    for entity_id in ids]
         return _ServerPlan(source, registry, src_server['id'],

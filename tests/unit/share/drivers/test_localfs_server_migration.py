@@ -217,3 +217,38 @@ def test_an_existing_destination_directory_is_refused(pair, tmp_path):
         dst.share_server_migration_start(None, server, dest_server, [share],
                                          [])
     assert dst.jobs.get(dest_server['id']) is None
+
+
+def test_a_share_on_a_server_migrates_to_a_server(pair, tmp_path):
+    """Share migration (DHSS=True): the source backend copies the share into the destination server's namespace."""
+    src, dst = pair
+    server = _server(src, '10.0.0.5')
+    dest_server = _server(dst, '10.0.0.7')
+    share, directory = _share_on(src, server)
+    before = lh.tree(directory)
+    dest = lh.make_share(pool='b', share_server_id=dest_server['id'],
+                         host='%s#b' % dst.backend_host)
+    servers = {'share_server': server,
+               'destination_share_server': dest_server}
+    assert src.migration_check_compatibility(
+        None, share, dest, **servers)['compatible'] is True
+    for refused in ({'share_server': server},
+                    {'destination_share_server': dest_server},
+                    dict(servers, destination_share_server={
+                        'id': uuidutils.generate_uuid()})):
+        assert src.migration_check_compatibility(
+            None, share, dest, **refused)['compatible'] is False, refused
+    args = (None, share, dest, [], {})
+    src.migration_start(*args, **servers)
+    lh.wait_copy(src, dest['id'])
+    assert src.migration_continue(*args, **servers) is True
+    answer = src.migration_complete(*args, **servers)
+    final = str(tmp_path / 'b' / ('server-' + dest_server['id']) /
+                dest['name'])
+    assert [loc['path'] for loc in answer['export_locations']] == [
+        '10.0.0.7:%s' % final]
+    assert lh.tree(final) == before
+    assert not os.path.exists(directory)
+    # the destination backend serves it on its server's addresses
+    assert dst.ensure_share(None, dest)[0]['path'] == '10.0.0.7:' + final
+    src._teardown_server({'server_id': server['id']})
