@@ -249,17 +249,21 @@ class MigrationMixin(object):
             lambda progress, cancel: self._copy_phase1(plan, progress,
                                                        cancel))
 
-    def _poll_copy(self, key, plan, what):
-        """True once every copy of ``plan`` is whole; a failed copy raises (copies removed); a lost one starts again."""
+    def _poll_copy(self, key, make_plan, what):
+        """True once every copy of ``make_plan()`` is whole; a failed copy raises (copies removed); a lost one starts again.
+
+        While the copy runs, the plan is not even built (no read at all).
+        """
         job = self.jobs.get(key)
-        if job is not None and job.finished.is_set():
+        if job is not None and not job.finished.is_set():
+            return False
+        plan = make_plan()
+        if job is not None:
             self.jobs.pop(key)
             if job.error is not None:
                 self._remove_copies(plan)
                 raise exception.ShareBackendException(
                     msg='localfs copy of %s failed: %s' % (what, job.error))
-        elif job is not None:
-            return False
         if plan.whole():
             return True
         LOG.info('localfs migration of %s: (re)starting the copy.', what)
@@ -299,11 +303,11 @@ class MigrationMixin(object):
                            source_snapshots, snapshot_mappings,
                            share_server=None, destination_share_server=None):
         """True once every copy is whole; a failed copy raises; a copy lost to a restart starts again."""
-        plan = self._plan(source_share, destination_share, source_snapshots,
-                          snapshot_mappings, share_server,
-                          destination_share_server)
-        return self._poll_copy(destination_share['id'], plan,
-                               'share %s' % source_share['id'])
+        return self._poll_copy(
+            destination_share['id'], lambda: self._plan(
+                source_share, destination_share, source_snapshots,
+                snapshot_mappings, share_server, destination_share_server),
+            'share %s' % source_share['id'])
 
     def migration_get_progress(self, context, source_share,
                                destination_share, source_snapshots,

@@ -191,10 +191,10 @@ class ServerMigrationMixin(object):
                                         dest_share_server, shares,
                                         snapshots):
         """True once every copy is whole; a failed copy raises; a copy lost to a restart starts again."""
-        plan = self._server_plan(src_share_server, dest_share_server, shares,
-                                 snapshots)
-        return self._poll_copy(dest_share_server['id'], plan,
-                               'share server %s' % src_share_server['id'])
+        return self._poll_copy(
+            dest_share_server['id'], lambda: self._server_plan(
+                src_share_server, dest_share_server, shares, snapshots),
+            'share server %s' % src_share_server['id'])
 
     def share_server_migration_get_progress(self, context, src_share_server,
                                             dest_share_server, shares,
