@@ -148,7 +148,8 @@ def _localfs_daemon(fresh_db, daemon_factory, tmp_path):
             localfs_apply_samba_config=False)
     return daemon_factory(fresh_db, options={
         'DEFAULT': {'enabled_share_backends': 'alpha,beta',
-                    'server_migration_driver_continue_update_interval': 1},
+                    'server_migration_driver_continue_update_interval': 1,
+                    'migration_driver_continue_update_interval': 1},
         'alpha': backend('alpha', '10.254.0.10', '10.254.0.99'),
         'beta': backend('beta', '10.254.0.100', '10.254.0.199')})
 
@@ -165,7 +166,7 @@ def _copies_of(root, instance_id):
             for n in dirs if instance_id in n]
 
 
-def test_localfs_server_migration_cancel_then_complete(
+def test_localfs_server_migration_cancel_then_complete_then_share(
         fresh_db, pg_facade, daemon_factory, share_rpc, tmp_path):
     pg = pg_facade
     daemon = _localfs_daemon(fresh_db, daemon_factory, tmp_path)
@@ -223,3 +224,45 @@ def test_localfs_server_migration_cancel_then_complete(
     assert not (tmp_path / 'pools' / 'alpha' /
                 ('server-' + server_id)).exists()
     assert rows.messages(daemon, inst['share_id']) == []
+
+    # the share alone migrates back to a new server of alpha (driver-assisted
+    # share migration between DHSS=True localfs backends)
+    _share_back_to_alpha(pg, daemon, share_rpc, tmp_path, moved, net_id)
+
+
+def _share_task(daemon, share_id):
+    return rows.share_row(daemon, share_id)['task_state']
+
+
+def _share_back_to_alpha(pg, daemon, share_rpc, tmp_path, src, net_id):
+    ctx = rows.admin_ctx()
+    src_dir = _export_paths(daemon, src['id'])[0].split(':', 1)[1]
+    pg.share_update(ctx, src['share_id'], {'task_state': 'migration_starting'})
+    pg.share_instance_update(ctx, src['id'], {'status': 'migrating'})
+    share_rpc.migration_start(
+        rows.user_ctx(), pg.share_get(ctx, src['share_id']),
+        daemon.pool_host('alpha'), force_host_assisted_migration=False,
+        preserve_metadata=False, writable=True, nondisruptive=False,
+        preserve_snapshots=False, new_share_network_id=net_id,
+        new_share_type_id=None)
+    daemon.wait_for(lambda: _share_task(daemon, src['share_id']) ==
+                    'migration_driver_phase1_done', timeout=60,
+                    message='share migration phase 1 done')
+    dest = daemon.db.row(
+        "SELECT * FROM share_instances WHERE share_id = :s AND status = "
+        "'migrating_to' AND deleted = 'False'", s=src['share_id'])
+    share_rpc.migration_complete(rows.user_ctx(), src, dest['id'])
+    daemon.wait_for(lambda: _share_task(daemon, src['share_id']) ==
+                    'migration_success', timeout=60,
+                    message='share migration success')
+    back = rows.instance(daemon, src['share_id'])
+    assert (back['id'], back['status']) == (dest['id'], 'available')
+    assert _server(daemon, back['share_server_id'])['host'] == _host(
+        daemon, 'alpha')
+    dest_dir = (tmp_path / 'pools' / 'alpha' /
+                ('server-' + back['share_server_id']) / ('share-' + back['id']))
+    assert (dest_dir / 'late.txt').read_text() == 'written during phase 1'
+    assert not os.path.exists(src_dir)
+    ips = [ip for _l, ip in ts.allocated_ips(daemon, back['share_server_id'])]
+    assert _export_paths(daemon, back['id']) == sorted(
+        '%s:%s' % (ip, dest_dir) for ip in ips)

@@ -18,9 +18,11 @@ removed), renames the copies into place, records them for the destination
 backend and removes the source directory and snapshots. The export path
 changes, so the migration is never nondisruptive; extended attributes and
 ACLs are not copied, so metadata is not fully preserved. A share on a
-share server (``driver_handles_share_servers = True``) is refused in the
-compatibility answer; its server migrates (``server_migration.py``, which
-shares the copy helpers here).
+share server (``driver_handles_share_servers = True``) moves into the
+destination share server's namespace and is exported on its addresses;
+from a server to no server (or back) is refused in the compatibility
+answer. Whole share servers migrate in ``server_migration.py``, which
+shares the copy helpers here.
 """
 
 import json
@@ -177,7 +179,7 @@ class MigrationMixin(object):
     def migration_check_compatibility(
             self, context, source_share, destination_share,
             share_server=None, destination_share_server=None):
-        """Compatible with the pools of every localfs backend (DHSS=False) of this machine.
+        """Compatible with the pools of every localfs backend of this machine of the same DHSS mode (a share server to a share server).
 
         Writable during phase 1 and snapshots preserved; never
         nondisruptive (the export path changes) and metadata not preserved
