@@ -56,6 +56,14 @@ def _share_on(drv, server):
     return share, directory
 
 
+def _setting(src, dst):
+    """A server of ``src`` holding one filled share, and a server of ``dst``."""
+    server = _server(src, '10.0.0.5')
+    dest_server = _server(dst, '10.0.0.7')
+    share, directory = _share_on(src, server)
+    return server, dest_server, share, directory
+
+
 def _phase1(dst, src_server, dest_server, shares, snaps=()):
     args = (None, src_server, dest_server, list(shares), list(snaps))
     dst.share_server_migration_start(*args)
@@ -171,9 +179,7 @@ def test_server_migration_within_one_backend(pair, tmp_path):
 
 def test_cancel_removes_the_copies_and_leaves_the_source(pair, tmp_path):
     src, dst = pair
-    server = _server(src, '10.0.0.5')
-    dest_server = _server(dst, '10.0.0.7')
-    share, directory = _share_on(src, server)
+    server, dest_server, share, directory = _setting(src, dst)
     before = lh.tree(directory)
     args = _phase1(dst, server, dest_server, [share])
     dst.share_server_migration_cancel(*args)
@@ -188,9 +194,7 @@ def test_cancel_removes_the_copies_and_leaves_the_source(pair, tmp_path):
 
 def test_a_failed_copy_is_reported_and_cleaned(pair, tmp_path, monkeypatch):
     src, dst = pair
-    server = _server(src, '10.0.0.5')
-    dest_server = _server(dst, '10.0.0.7')
-    share, _directory = _share_on(src, server)
+    server, dest_server, share, _directory = _setting(src, dst)
     args = (None, server, dest_server, [share], [])
 
     def broken(*_a, **_k):
@@ -207,9 +211,7 @@ def test_a_failed_copy_is_reported_and_cleaned(pair, tmp_path, monkeypatch):
 
 def test_an_existing_destination_directory_is_refused(pair, tmp_path):
     src, dst = pair
-    server = _server(src, '10.0.0.5')
-    dest_server = _server(dst, '10.0.0.7')
-    share, _directory = _share_on(src, server)
+    server, dest_server, share, _directory = _setting(src, dst)
     os.makedirs(str(tmp_path / 'dst' / 'a' / ('server-' + dest_server['id'])
                     / share['name']))
     with pytest.raises(exception.ShareBackendException,
@@ -222,9 +224,7 @@ def test_an_existing_destination_directory_is_refused(pair, tmp_path):
 def test_a_share_on_a_server_migrates_to_a_server(pair, tmp_path):
     """Share migration (DHSS=True): the source backend copies the share into the destination server's namespace."""
     src, dst = pair
-    server = _server(src, '10.0.0.5')
-    dest_server = _server(dst, '10.0.0.7')
-    share, directory = _share_on(src, server)
+    server, dest_server, share, directory = _setting(src, dst)
     before = lh.tree(directory)
     dest = lh.make_share(pool='b', share_server_id=dest_server['id'],
                          host='%s#b' % dst.backend_host)
