@@ -1,6 +1,6 @@
-"""Driver-assisted migration of a localfs share of N files to another localfs backend: start, the phase-1 copy, and the cut-over.
+"""Driver-assisted migration of a localfs share of N files, and of a localfs share server with M shares, to another localfs backend.
 
-Usage: python benchmarks/migration_localfs.py [--sizes 1000,10000] [--ops 3] [--postgres]
+Usage: python benchmarks/migration_localfs.py [--sizes 1000,10000] [--ops 3] [--servers 10,50] [--postgres]
 
 In-process: two localfs backends (alpha, beta) with pools in a temporary
 directory (its filesystem decides whether copies are reflinks), the
@@ -10,8 +10,17 @@ during phase 1 so the cut-over has something to sync); ``--ops``
 migrations per size. Prints the median wall time, CPU and SQL statements
 of ``migration_start``, of phase 1 (the background copy, polled by
 ``migration_driver_continue``) and of ``migration_complete``.
+
+``--servers`` are share counts: M shares of ``_SERVER_FILES`` files each on
+one share server of a DHSS=True localfs backend, moved to a server of
+another one through the destination's server-migration flow
+(share/server_migration.py); the same figures for
+``share_server_migration_start``, phase 1 (polled by
+``share_server_migration_driver_continue``) and
+``share_server_migration_complete``.
 """
 
+import argparse
 import os
 import statistics
 import time
@@ -21,6 +30,7 @@ import periodic_sql
 import replication_localfs
 
 _KIB = 4
+_SERVER_FILES = 5
 
 
 def _managers(tmp):
@@ -79,7 +89,83 @@ def _migrate_one(alpha, beta, db_api, ctx, files):
     return figures
 
 
-def run(sizes, ops, db_url, tmp):
+def _report(title, runs):
+    print(title)
+    total = 0.0
+    for step in runs[0]:
+        statements, cpu, wall = (
+            statistics.median(r[step][i] for r in runs) for i in range(3))
+        total += wall
+        print('  %-36s %9.1f ms wall %9.1f ms CPU %5d SQL' % (
+            step, wall * 1000, cpu * 1000, statements))
+    print('  %-36s %9.1f ms wall' % ('total', total * 1000))
+
+
+def _server_manager(tmp, name, ips):
+    from tests.unit.share import helpers
+    options = helpers.dhss_options(
+        name, standalone_network_plugin_mask='16',
+        standalone_network_plugin_allowed_ip_ranges=[ips])
+    return periodic_sql._manager(
+        tmp, name, share_driver='localfs',
+        localfs_pools=[os.path.join(tmp, 'servers', name, 'pool')],
+        localfs_export_ips=[],
+        localfs_exports_file=os.path.join(tmp, name + '.exp'),
+        localfs_apply_samba_config=False, **options)
+
+
+def _server_of(alpha, db_api, ctx, count):
+    """A share server of ``alpha`` holding ``count`` filled shares, made ``server_migrating`` as the API does."""
+    from tests.unit.share import test_servers
+    net_id, _subnet = test_servers.make_network(db_api)
+    insts = [test_servers.create(alpha, db_api, ctx, net_id)
+             for _ in range(count)]
+    server_id = insts[0]['share_server_id']
+    directories = []
+    for inst in insts:
+        if (inst['share_server_id'], inst['status']) != (server_id,
+                                                         'available'):
+            raise SystemExit('share %s ended %s' % (inst['id'],
+                                                    inst['status']))
+        directories.append(alpha.driver.registry.get(inst['id']).path)
+        replication_localfs._fill(directories[-1], _SERVER_FILES, _KIB)
+        db_api.share_instance_update(ctx, inst['id'],
+                                     {'status': 'server_migrating'})
+    db_api.share_server_update(ctx, server_id, {
+        'status': 'server_migrating', 'task_state': 'migration_starting'})
+    return server_id, directories
+
+
+def _migrate_server(alpha, beta, db_api, ctx, count):
+    """Figures ``{step: (statements, cpu, wall)}`` of one server migration."""
+    server_id, directories = _server_of(alpha, db_api, ctx, count)
+    figures = {}
+    figures['share_server_migration_start'] = periodic_sql.measure(
+        lambda: beta.share_server_migration_start(
+            ctx, share_server_id=server_id, dest_host=beta.host,
+            writable=True, nondisruptive=False, preserve_snapshots=True))
+
+    def phase1():
+        while db_api.share_server_get(ctx, server_id)['task_state'] == \
+                'migration_driver_in_progress':
+            beta.share_server_migration_driver_continue(ctx)
+            time.sleep(0.01)
+    figures['phase 1 (copy)'] = periodic_sql.measure(phase1)
+    dest = [s for s in db_api.share_server_get_all_by_host(ctx, beta.host)
+            if s['source_share_server_id'] == server_id][0]
+    figures['share_server_migration_complete'] = periodic_sql.measure(
+        lambda: beta.share_server_migration_complete(
+            ctx, src_share_server_id=server_id,
+            dest_share_server_id=dest['id']))
+    task_state = db_api.share_server_get(ctx, dest['id'])['task_state']
+    if task_state != 'migration_success' or any(
+            os.path.exists(d) for d in directories):
+        raise SystemExit('migration of share server %s ended %s'
+                         % (server_id, task_state))
+    return figures
+
+
+def run(sizes, ops, servers, db_url, tmp):
     from manila_lite import context
     import replication
     db_api = periodic_sql._setup(db_url)
@@ -89,19 +175,31 @@ def run(sizes, ops, db_url, tmp):
     for files in sizes:
         runs = [_migrate_one(alpha, beta, db_api, ctx, files)
                 for _ in range(ops)]
-        print('%d files of %d KiB, median of %d migrations:'
-              % (files, _KIB, ops))
-        total = 0.0
-        for step in runs[0]:
-            statements, cpu, wall = (
-                statistics.median(r[step][i] for r in runs)
-                for i in range(3))
-            total += wall
-            print('  %-28s %9.1f ms wall %9.1f ms CPU %5d SQL' % (
-                step, wall * 1000, cpu * 1000, statements))
-        print('  %-28s %9.1f ms wall' % ('total', total * 1000))
+        _report('%d files of %d KiB, median of %d migrations:'
+                % (files, _KIB, ops), runs)
+    if servers:
+        alpha = _server_manager(tmp, 'salpha', '10.254.1.10-10.254.99.250')
+        beta = _server_manager(tmp, 'sbeta', '10.254.100.10-10.254.199.250')
+    for count in servers:
+        runs = [_migrate_server(alpha, beta, db_api, ctx, count)
+                for _ in range(ops)]
+        _report('share server with %d shares of %d files of %d KiB, median '
+                'of %d server migrations:' % (count, _SERVER_FILES, _KIB,
+                                              ops), runs)
+
+
+def _counts(text):
+    return [int(s) for s in text.split(',') if s.strip()]
 
 
 if __name__ == '__main__':
-    periodic_sql.sized_main(__doc__.splitlines()[0], 'ml-migration-localfs-',
-                            run)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--sizes', default='10,1000')
+    parser.add_argument('--ops', type=int, default=20)
+    parser.add_argument('--servers', default='10,50')
+    parser.add_argument('--postgres', action='store_true')
+    args = parser.parse_args()
+    periodic_sql.run_on_db(
+        'ml-migration-localfs-', args.postgres,
+        lambda url, tmp: run(_counts(args.sizes), args.ops,
+                             _counts(args.servers), url, tmp))

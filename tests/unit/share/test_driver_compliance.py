@@ -569,6 +569,62 @@ def test_localfs_migration_check_answers_the_contract(manager_factory,
         assert answer['nondisruptive'] is False
 
 
+# Driver-assisted share server migration (share/server_migration.py): the
+# destination backend's driver runs every step. A driver that overrides the
+# check overrides every step, declares it below, and its check answers the
+# contract's booleans.
+SERVER_MIGRATION_STEPS = (
+    'share_server_migration_start', 'share_server_migration_continue',
+    'share_server_migration_complete', 'share_server_migration_cancel',
+    'share_server_migration_get_progress')
+SERVER_MIGRATION_FLAGS = ('compatible', 'writable', 'nondisruptive',
+                          'preserve_snapshots', 'migration_cancel',
+                          'migration_get_progress')
+MIGRATES_SERVERS = {'dummy': True, 'localfs': True}
+
+
+@pytest.mark.parametrize('entry_point', _registered_drivers(),
+                         ids=lambda ep: ep.name)
+def test_driver_server_migration_steps_come_together(entry_point):
+    cls = entry_point.load()
+    overrides = cls.share_server_migration_check_compatibility is not \
+        driver.ShareDriver.share_server_migration_check_compatibility
+    assert overrides == MIGRATES_SERVERS[entry_point.name], entry_point.name
+    for name in SERVER_MIGRATION_STEPS if overrides else ():
+        assert getattr(cls, name) is not getattr(driver.ShareDriver,
+                                                 name), name
+
+
+def test_every_driver_declares_its_server_migration_support():
+    assert set(MIGRATES_SERVERS) == {ep.name for ep in _registered_drivers()}
+
+
+def test_localfs_server_migration_check_answers_the_contract(
+        manager_factory, admin_ctx, tmp_path):
+    from oslo_config import cfg
+    from tests.unit.share import helpers
+    cfg.CONF.set_override('host', 'hostA')
+    try:
+        mgr, _beta = [manager_factory(
+            name=name, share_driver='localfs',
+            localfs_pools=[str(tmp_path / name)], localfs_export_ips=[],
+            localfs_exports_file=str(tmp_path / ('%s.exports' % name)),
+            localfs_apply_samba_config=False,
+            **helpers.dhss_options(name)) for name in ('alpha', 'beta')]
+    finally:
+        cfg.CONF.clear_override('host')
+    spec = {'shares_req_spec': [{'share_properties': {'share_proto': 'NFS'}}]}
+    for src_host, compatible in (('hostA@beta', True), ('hostB@beta', False)):
+        answer = mgr.driver.share_server_migration_check_compatibility(
+            admin_ctx, {'id': 'srv', 'host': src_host}, mgr.host,
+            {'id': 'old'}, {'id': 'new'}, spec)
+        assert {k: type(answer[k]) for k in SERVER_MIGRATION_FLAGS} == \
+            dict.fromkeys(SERVER_MIGRATION_FLAGS, bool)
+        assert answer['compatible'] is compatible, src_host
+        assert answer['nondisruptive'] is False
+        assert answer['share_network_id'] == 'new'
+
+
 # Host-assisted migration: what every driver tells the data service. The
 # data service fills %(path)s (and %(options)s) and runs the command split
 # on whitespace; it grants its own address an access rule of a type listed

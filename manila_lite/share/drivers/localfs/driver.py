@@ -5,7 +5,9 @@ either mode: with ``driver_handles_share_servers = True`` each share server
 is a namespace of its own (``servers.py``). Shares, snapshots, clones,
 reverts, access, resizes and manage/unmanage do real work on real data;
 options are in ``manila_lite.conf.localfs``. Snapshot and clone flows live in
-``snapshots.py``, manage/unmanage in ``manage.py``, both mixed in here.
+``snapshots.py``, manage/unmanage in ``manage.py``, share migration in
+``migration.py`` and share server migration in ``server_migration.py``,
+all mixed in here.
 
 Operator notes:
 
@@ -51,6 +53,7 @@ from manila_lite.share.drivers.localfs import migration
 from manila_lite.share.drivers.localfs import paths
 from manila_lite.share.drivers.localfs import quota
 from manila_lite.share.drivers.localfs import replication
+from manila_lite.share.drivers.localfs import server_migration
 from manila_lite.share.drivers.localfs import servers
 from manila_lite.share.drivers.localfs import snapshots
 from manila_lite.share import drivers_private_data
@@ -120,7 +123,9 @@ def _parse_ips(values, option):
 
 class LocalFSDriver(groups.GroupMixin, snapshots.SnapshotMixin,
                     manage.ManageMixin, servers.ServerMixin,
-                    replication.ReplicationMixin, migration.MigrationMixin,
+                    replication.ReplicationMixin,
+                    server_migration.ServerMigrationMixin,
+                    migration.MigrationMixin,
                     driver.ExecuteMixin, driver.ShareDriver):
     """Local directories as shares; see the package docstring and ``manila_lite.conf.localfs``."""
 

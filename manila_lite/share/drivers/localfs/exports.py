@@ -262,6 +262,15 @@ class Registry(object):
             self.storage.update(self.index_id, {record.entity_id: record.kind})
             self._records[record.entity_id] = record
 
+    def drop_forgotten(self, entity_ids):
+        """Drop from memory the records of ``entity_ids`` no longer in private storage (another backend took them); return the others."""
+        index = self.storage.get(self.index_id) or {}
+        with self.lock:
+            for entity_id in entity_ids:
+                if entity_id not in index:
+                    self._records.pop(entity_id, None)
+        return [e for e in entity_ids if e in index]
+
     def forget(self, entity_id, keep_private=None):
         """Drop a record; ``keep_private`` keys of its private data survive."""
         with self.lock:
@@ -348,6 +357,17 @@ class ExportWriter(object):
                 self._run('nfs')
             if cifs:
                 self._run('cifs')
+
+    def blank_server(self, server_id):
+        """Write one share server's files with no export at all and apply them (its shares are leaving by migration)."""
+        nfs_file, smb_file = self.server_files(server_id)
+        self._write(nfs_file, render_exports([], self.backend,
+                                             self.nfs_options),
+                    'exports file of share server %s' % server_id)
+        self._write(smb_file, render_samba([], self.backend),
+                    'Samba file of share server %s' % server_id)
+        self._run('nfs')
+        self._run('cifs')
 
     def remove_server_files(self, server_id):
         """Delete one share server's files (its record must be forgotten first)."""

@@ -122,8 +122,9 @@ class ServerMixin(object):
                         'nothing to tear down.')
             return
         namespaces = self._namespaces(server_id)
-        held = [r.entity_id for r in self.registry.all()
-                if r.server == server_id and r.kind != exports.SERVER]
+        held = self.registry.drop_forgotten(
+            [r.entity_id for r in self.registry.all()
+             if r.server == server_id and r.kind != exports.SERVER])
         held += [p for ns in namespaces for p in self._leftovers(ns)]
         if held:
             raise exception.ShareBackendException(

@@ -84,6 +84,13 @@ def make_snapshot(share, **extra):
     return snapshot
 
 
+def wait_copy(drv, key):
+    """Wait (30 s at most) for the background copy ``key`` of ``drv``, if any."""
+    job = drv.jobs.get(key)
+    if job is not None:
+        assert job.finished.wait(30)
+
+
 def rule(access_to='10.0.0.1', access_type='ip', level='rw'):
     return {'access_id': uuidutils.generate_uuid(),
             'id': uuidutils.generate_uuid(), 'access_type': access_type,

@@ -38,16 +38,10 @@ def _source(src):
     return share, directory
 
 
-def _wait(drv, dest):
-    job = drv.jobs.get(dest['id'])
-    if job is not None:
-        assert job.finished.wait(30)
-
-
 def _phase1(src, share, dest, snaps=(), mappings=None):
     args = (None, share, dest, list(snaps), mappings or {})
     src.migration_start(*args)
-    _wait(src, dest)
+    lh.wait_copy(src, dest['id'])
     assert src.migration_continue(*args) is True
     return args
 
@@ -179,7 +173,7 @@ def test_a_copy_lost_to_a_restart_starts_again(pair, tmp_path):
     os.makedirs(os.path.join(staging, 'migrate-%s.part' % dest['id'], 'x'))
     assert src.migration_get_progress(*args) == {'total_progress': 0}
     assert src.migration_continue(*args) is False
-    _wait(src, dest)
+    lh.wait_copy(src, dest['id'])
     assert src.migration_continue(*args) is True
     assert os.listdir(staging) == ['migrate-%s' % dest['id']]
     before = lh.tree(directory)
@@ -207,7 +201,7 @@ def test_a_failed_copy_fails_continue_and_leaves_nothing(pair, tmp_path,
             raise OSError(errno.ENOSPC, 'No space left on device', target)
     monkeypatch.setattr(fsops, 'copy_tree', disk_full_at_the_snapshot)
     src.migration_start(*args)
-    _wait(src, dest)
+    lh.wait_copy(src, dest['id'])
     with pytest.raises(exception.ShareBackendException, match='no space'):
         src.migration_continue(*args)
     assert copies == [directory, snapshot_dir(tmp_path, 'a', snapshot)]
@@ -279,7 +273,7 @@ def _manager_phase1(alpha, beta, db, ctx, tmp_path, with_snapshot):
         preserve_snapshots=with_snapshot)
     dest = [i for i in db.share_instance_get_all(ctx, {'share_id': share['id']})
             if i['status'] == c.STATUS_MIGRATING_TO][0]
-    _wait(alpha.driver, dest)
+    lh.wait_copy(alpha.driver, dest['id'])
     alpha.migration_driver_continue(ctx)
     assert _task_state(db, ctx, share) == c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE
     return share, inst['id'], dest, directory, snapshot
