@@ -752,10 +752,11 @@ def settle_stranded(mgr, context, row):
         if host_dest is not None:
             return migration_host.settle_completing(mgr, context, share, src,
                                                     host_dest, error)
-        if completing and src['status'] != c.STATUS_MIGRATING:
+        cut_over = next((i for i in share.instances
+                         if i['status'] == c.STATUS_AVAILABLE), None)
+        if completing and src['status'] != c.STATUS_MIGRATING and cut_over:
             # driver-assisted, after the cut-over: finish it
-            _retire_source(mgr, context, share, src, next(
-                i for i in share.instances if i['id'] != src['id']))
+            _retire_source(mgr, context, share, src, cut_over)
             return 'migration completed'
         if completing:
             _fail_snapshots(context, [i['id'] for i in (src, dest) if i])
