@@ -189,6 +189,13 @@ dummy_opts = [
                      'kept per rule, as CephFS drivers return for cephx '
                      'rules), to check that keys reach the database and '
                      'never the logs.'),
+    cfg.BoolOpt('dummy_driver_server_migration_nondisruptive', default=False,
+                help='(manila_lite) Answer '
+                     'share_server_migration_check_compatibility with '
+                     'nondisruptive True: the share server moves as it is '
+                     '(no new server on the backend, the source\'s network '
+                     'allocations reused), to exercise the share service\'s '
+                     'nondisruptive path.'),
 ]
 
 

@@ -593,6 +593,11 @@ def _switch_to_destination(mgr, context, share, src, dest):
         values['replica_state'] = c.REPLICA_STATE_ACTIVE
     states.advance(context, SHARE, dest['id'], 'migration_completed', values)
     states.advance(context, SHARE, src['id'], 'migration_source_retired')
+    _retire_source(mgr, context, share, src, dest)
+
+
+def _retire_source(mgr, context, share, src, dest):
+    """After the cut-over: the source's rows dropped, type attributes, ``migration_success``."""
     if dest['share_type_id'] != src['share_type_id']:
         _release_type_quota(context, share, src['share_type_id'],
                             'the source of a migration of share %s'
@@ -674,9 +679,12 @@ def stranded_candidates(context, host, task_states=STRANDABLE):
     """
     found = []
     for src in db_api.share_instance_get_all_by_host(
-            context, host, with_share_data=True, status=c.STATUS_MIGRATING):
+            context, host, with_share_data=True,
+            status=list(migration_host.COMPLETING_SOURCE_STATUSES)):
         share = src['share']
-        if share['task_state'] in task_states:
+        if share['task_state'] in task_states and (
+                src['status'] == c.STATUS_MIGRATING or
+                share['task_state'] == c.TASK_STATE_MIGRATION_COMPLETING):
             found.append({'id': src['id'], 'share_id': src['share_id'],
                           'status': share['task_state'],
                           'updated_at': share['updated_at'],
@@ -717,15 +725,40 @@ def _drop_unfinished_destinations(mgr, context, share, src):
                                            suppress_errors=True)
 
 
+def _completing_destination(share, src):
+    """The destination of a host-assisted completion (``migrating_to``, or ``available`` after the cut-over), else None."""
+    return next((i for i in share.instances
+                 if i['id'] != src['id'] and i['status'] in (
+                     c.STATUS_MIGRATING_TO, c.STATUS_AVAILABLE) and
+                 migration_host.created_by_its_host(i)), None)
+
+
 def settle_stranded(mgr, context, row):
-    """Bring a migration whose handler died to ``migration_error``: the source usable again, or (mid-completion) both instances ``error``."""
+    """Bring a migration whose handler died to an end: mostly ``migration_error`` with the source usable again.
+
+    A driver-assisted completion before its cut-over leaves both instances
+    ``error``; after it, it is finished. A host-assisted completion goes to
+    migration_host.settle_completing.
+    """
     with mgr.in_flight.track([row['id'], row['share_id']]):
         share = db_api.share_get(context, row['share_id'])
         src = rows.instance(context, row['id'])
         dest = next((i for i in share.instances
                      if i['status'] == c.STATUS_MIGRATING_TO), None)
         error = StrandedMigration(task_state=share['task_state'])
-        if share['task_state'] == c.TASK_STATE_MIGRATION_COMPLETING:
+        completing = share['task_state'] == c.TASK_STATE_MIGRATION_COMPLETING
+        host_dest = _completing_destination(share, src) if completing \
+            else None
+        if host_dest is not None:
+            return migration_host.settle_completing(mgr, context, share, src,
+                                                    host_dest, error)
+        cut_over = next((i for i in share.instances
+                         if i['status'] == c.STATUS_AVAILABLE), None)
+        if completing and src['status'] != c.STATUS_MIGRATING and cut_over:
+            # driver-assisted, after the cut-over: finish it
+            _retire_source(mgr, context, share, src, cut_over)
+            return 'migration completed'
+        if completing:
             _fail_snapshots(context, [i['id'] for i in (src, dest) if i])
             for inst in filter(None, (src, dest)):
                 states.advance(context, SHARE, inst['id'],

@@ -302,8 +302,19 @@ def _switch_to_destination(mgr, context, share, src, dest):
     if share['replication_type']:
         values['replica_state'] = c.REPLICA_STATE_ACTIVE
     states.advance(context, SHARE, dest['id'], 'migration_completed', values)
-    states.advance(context, SHARE, src['id'], 'migration_source_retired')
-    delete_instance(mgr, context, src['id'])
+    _retire_source(mgr, context, share, src, dest)
+
+
+def _retire_source(mgr, context, share, src, dest):
+    """After the cut-over (destination ``available``): the source deleted (or its deletion finished), type attributes, ``migration_success``."""
+    status = _instance_value(context, src['id'], 'status')
+    if status == c.STATUS_MIGRATING:
+        states.advance(context, SHARE, src['id'], 'migration_source_retired')
+        status = c.STATUS_INACTIVE
+    if status == c.STATUS_INACTIVE:
+        delete_instance(mgr, context, src['id'])
+    elif status != _GONE:           # a deletion a restart interrupted
+        instances.delete(mgr, context, src['id'], force=True)
     db_api.share_update(context, share['id'],
                         type_attributes(context, dest['share_type_id']))
     states.advance(context, TASK, share['id'], 'complete_succeeded')
@@ -338,6 +349,36 @@ def cancel(mgr, context, share, src, dest):
 
 
 # -- reconciliation ------------------------------------------------------------
+
+# Source statuses a completion whose handler died can leave on this host:
+# before the cut-over (migrating), after it (inactive), while deleting it.
+COMPLETING_SOURCE_STATUSES = (c.STATUS_MIGRATING, c.STATUS_INACTIVE,
+                              c.STATUS_DELETING, c.STATUS_ERROR_DELETING)
+
+
+def created_by_its_host(dest):
+    """Whether a destination instance is a host-assisted one: its own host created it (``launched_at``); a driver-assisted one never was."""
+    return dest['launched_at'] is not None
+
+
+def settle_completing(mgr, context, share, src, dest, error):
+    """A host-assisted migration_complete whose handler died.
+
+    Before the cut-over (destination still ``migrating_to``) the source's
+    data were never touched: it is given back (``available``, writable
+    rules, ``migration_error`` and a user message) and the destination is
+    deleted through its host. After it the completion is finished.
+    """
+    if dest['status'] == c.STATUS_MIGRATING_TO:
+        delete_instance(mgr, context, dest['id'], suppress_errors=True)
+        _give_back_source(mgr, context, src, 'migration_stranded')
+        message(mgr, context, share, error)
+        return 'migration failed, destination deleted, source available again'
+    _retire_source(mgr, context, share, src, dest)
+    LOG.info('Host-assisted migration of share %s completed after a '
+             'restart.', share['id'])
+    return 'migration completed'
+
 
 def settle_stranded(mgr, context, row):
     """Do what the lost migration_complete would have done: destination deleted, source usable again."""

@@ -135,9 +135,16 @@ def find_stranded(mgr, context, now=None):
     window = _window(mgr, now)
     if window is None:
         return []
-    rows = db_api.share_instance_get_all_by_host(
+    rows = [r for r in db_api.share_instance_get_all_by_host(
         context, mgr.host, with_share_data=True, status=list(STRANDABLE))
+        if not _completing_migration_source(r)]
     return _stranded(mgr, context, rows, window)
+
+
+def _completing_migration_source(inst):
+    """A source whose deletion a migration completion began: the migration's reconciliation finishes both."""
+    return (inst['status'] == c.STATUS_DELETING and inst['share'][
+        'task_state'] == c.TASK_STATE_MIGRATION_COMPLETING)
 
 
 def find_stranded_access(mgr, context, now=None):

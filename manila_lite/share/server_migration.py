@@ -464,13 +464,13 @@ def complete(mgr, context, src_share_server_id, dest_share_server_id):
     members = _Members.of_server(context, src['id'])
     try:
         with mgr.in_flight.track(ids):
-            reused = _complete(mgr, context, src, dest, members)
+            moved_as_is = _complete(mgr, context, src, dest, members)
     except Exception as exc:
         error = guard.driver_error('share_server_migration_complete', exc)
         _complete_failed(mgr, context, src, dest, members, error)
         raise error
     members.advance(context, 'server_migration_completed')
-    _retire_source(mgr, context, src, reused)
+    _retire_source(mgr, context, src, moved_as_is)
     LOG.info('Migration of share server %(src)s to %(dest)s completed.',
              {'src': src['id'], 'dest': dest['id']})
 
@@ -498,6 +498,7 @@ def _network_info(context, src, dest):
 
 
 def _complete(mgr, context, src, dest, members):
+    """Phase 2 with the driver; returns whether the source server was moved as it is (nondisruptive: the destination never set up on the backend)."""
     info, reused = _network_info(context, src, dest)
     answer = _check_complete_answer(_driver_call(
         mgr, context, 'share_server_migration_complete', src, dest, members,
@@ -507,6 +508,10 @@ def _complete(mgr, context, src, dest, members):
                 context, src['id']):
             db_api.network_allocation_update(
                 context, alloc['id'], {'share_server_id': dest['id']})
+    # upstream: a destination without identifier is the source moved as it
+    # is, with or without new allocations (a network change)
+    moved_as_is = not dest['identifier']
+    if moved_as_is:
         details = (answer.get('server_backend_details') or
                    src['backend_details'])
         if details:
@@ -517,7 +522,7 @@ def _complete(mgr, context, src, dest, members):
     states.advance(context, SERVER, dest['id'], 'migration_completed',
                    {'task_state': c.TASK_STATE_MIGRATION_SUCCESS,
                     'identifier': dest['identifier'] or src['identifier']})
-    return reused
+    return moved_as_is
 
 
 def _check_complete_answer(answer):
@@ -576,12 +581,16 @@ def _move_instances(context, dest, members, answer):
                  for loc in locations])
 
 
-def _retire_source(mgr, context, src, reused):
-    """The source goes ``inactive`` (never reused) and is deleted: its row here if the driver reused it, else by its own host."""
+def _retire_source(mgr, context, src, moved_as_is):
+    """The source goes ``inactive`` (never reused) and is deleted.
+
+    A server moved as it is has nothing to tear down on the backend: its
+    row and allocations go here; any other is deleted by its own host.
+    """
     states.advance(context, SERVER, src['id'], 'migration_source_retired',
                    {'task_state': c.TASK_STATE_MIGRATION_SUCCESS})
     try:
-        if reused:
+        if moved_as_is:
             servers.deallocate(mgr, context, [src])
             db_api.share_server_delete(context, src['id'])
         elif hosts.extract_host(src['host']) == mgr.host:

@@ -22,6 +22,16 @@ def _daemon(fresh_db, daemon_factory, **alpha):
         'beta': dict(backend, share_backend_name='beta')})
 
 
+def _reconciling_daemon(fresh_db, daemon_factory):
+    """A daemon whose reconciliation settles rows stranded for 2 seconds."""
+    daemon = _daemon(fresh_db, daemon_factory)
+    daemon.stop()
+    daemon.configure({'DEFAULT': {'transitional_state_timeout': 2,
+                                  'transitional_state_check_interval': 1}})
+    daemon.start()
+    return daemon
+
+
 @pytest.fixture
 def daemon(fresh_db, daemon_factory):
     return _daemon(fresh_db, daemon_factory)

@@ -28,7 +28,8 @@ contract-breaking value of :data:`INVALID_RETURNS`);
 ``update_share_usage_size`` and enforced by ``shrink_share``, overridable
 per share instance with :meth:`DummyDriver.set_share_used_size`);
 ``dummy_driver_access_keys`` (update_access answers an ``access_key`` per
-applied rule).
+applied rule); ``dummy_driver_server_migration_nondisruptive`` (share
+server migrations are nondisruptive: the server moves as it is).
 Fault options are read on every call: tests may change them at run time.
 """
 
@@ -962,8 +963,11 @@ class DummyDriver(driver.ShareDriver):
             new_share_network, shares_request_spec):
         compatible = _is_dummy_backend(hosts.extract_host(dest_host,
                                                           'backend_name'))
+        nondisruptive = compatible and bool(self.configuration.safe_get(
+            'dummy_driver_server_migration_nondisruptive'))
         return {'compatible': compatible, 'writable': compatible,
-                'preserve_snapshots': compatible, 'nondisruptive': False,
+                'preserve_snapshots': compatible,
+                'nondisruptive': nondisruptive,
                 'share_network_id': new_share_network['id'],
                 'migration_cancel': compatible,
                 'migration_get_progress': compatible}
@@ -983,8 +987,11 @@ class DummyDriver(driver.ShareDriver):
     def share_server_migration_complete(self, context, src_share_server,
                                         dest_share_server, shares, snapshots,
                                         new_network_info):
+        # a nondisruptive migration moved the source server as it is
+        server = (dest_share_server if dest_share_server['backend_details']
+                  else src_share_server)
         share_updates, snapshot_updates = self._relocate(
-            shares, snapshots, dest_share_server)
+            shares, snapshots, server)
         pool_name = self._get_pools_info()[0]['pool_name']
         for update in share_updates.values():
             update['pool_name'] = pool_name

@@ -5,11 +5,10 @@ directories (manila 23.0.1 from the upstream venv).
 """
 
 import os
-import subprocess
-import time
 
 import pytest
 
+from tests.functional import data_service as data_service_module
 from tests.functional import fixtures
 from tests.functional.interop import conftest
 
@@ -40,55 +39,14 @@ def hostmig_stack(upstream_module, module_db, rabbitmq, tmp_path_factory,
         tmp_path_factory.mktemp('interop-hostmig'), options)
 
 
-def _write_conf(path, lines):
-    with open(path, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-
-
 @pytest.fixture(scope='module')
 def data_service(upstream_python, module_db, rabbitmq, hostmig_stack,
                  tmp_path_factory):
-    """Upstream's manila-data from the upstream venv, on our database and broker; stopped (and its mounts undone) afterwards."""
-    workdir = tmp_path_factory.mktemp('manila-data')
-    mounts = workdir / 'mnt'
-    mounts.mkdir()
-    conf = str(workdir / 'manila-data.conf')
-    log = str(workdir / 'manila-data.log')
-    _write_conf(conf, [
-        '[DEFAULT]', 'host = interop-data',
-        'transport_url = %s' % rabbitmq.url,
-        'state_path = %s' % workdir, 'log_file = %s' % log, 'debug = True',
-        'report_interval = 1', 'data_node_access_ips = 127.0.0.1',
-        'mount_tmp_location = %s/' % mounts,
-        'data_access_wait_access_rules_timeout = 60',
-        '[database]', 'connection = %s' % module_db,
-        '[oslo_concurrency]', 'lock_path = %s' % (workdir / 'locks')])
-    binary = os.path.join(os.path.dirname(upstream_python), 'manila-data')
-    proc = subprocess.Popen(
-        [binary, '--config-file', conf], stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT, start_new_session=True,
-        env=dict(os.environ, PYTHONWARNINGS='ignore::DeprecationWarning'))
-    db = hostmig_stack.db
-    try:
-        fixtures.wait_for(
-            lambda: proc.poll() is not None or db.scalar(
-                "SELECT count(*) FROM services WHERE "
-                '"binary" = \'manila-data\' AND deleted = 0') > 0,
-            timeout=60, message='upstream manila-data never registered')
-        assert proc.poll() is None, 'manila-data exited:\n%s' % (
-            fixtures.tail(log))
-        time.sleep(1)       # its RPC consumer starts after the row
-        yield {'log': log, 'mounts': str(mounts)}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        for entry in os.listdir(mounts):
-            subprocess.run(['umount', os.path.join(mounts, entry)],
-                           capture_output=True)
+    """Upstream's manila-data on our database and broker; stopped (and its mounts undone) afterwards."""
+    with data_service_module.running(
+            upstream_python, module_db, rabbitmq.url,
+            tmp_path_factory.mktemp('manila-data'), hostmig_stack.db) as ds:
+        yield ds
 
 
 def test_host_assisted_migration_by_upstream_data_service(

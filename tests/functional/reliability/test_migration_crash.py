@@ -18,11 +18,7 @@ SLOW = 'migration_start:60,migration_complete:60'
 def test_kill_during_migration(fresh_db, pg_facade, daemon_factory,
                                share_rpc):
     pg = pg_facade
-    daemon = tm._daemon(fresh_db, daemon_factory)
-    daemon.stop()
-    daemon.configure({'DEFAULT': {'transitional_state_timeout': 2,
-                                  'transitional_state_check_interval': 1}})
-    daemon.start()
+    daemon = tm._reconciling_daemon(fresh_db, daemon_factory)
     starting = tm._available(pg, daemon, share_rpc)
     completing = tm._available(pg, daemon, share_rpc)
     snaps = {share['id']: tm._snapshot(pg, daemon, share_rpc, share)

@@ -461,6 +461,26 @@ def test_stranded_completion_marks_both_instances_error(two, db, admin_ctx,
             c.STATUS_ERROR
 
 
+def test_stranded_completion_after_the_cut_over_is_finished(
+        two, db, admin_ctx, timeout):
+    """Died after the destination became available and the source inactive: the source's rows go, the migration succeeds."""
+    mgr, _beta = two
+    share_id, src_id = _migrating_share(mgr, db, admin_ctx)
+    _phase1(mgr, db, admin_ctx, share_id)
+    dest = _dest(db, admin_ctx, share_id)
+    db.share_update(admin_ctx, share_id,
+                    {'task_state': c.TASK_STATE_MIGRATION_COMPLETING})
+    db.share_instance_update(admin_ctx, src_id,
+                             {'status': c.STATUS_INACTIVE})
+    db.share_instance_update(admin_ctx, dest['id'],
+                             {'status': c.STATUS_AVAILABLE})
+    _age_share(db, share_id, 120)
+    mgr.reconcile_transitional_states(admin_ctx)
+    share = db.share_get(admin_ctx, share_id)
+    assert share['task_state'] == c.TASK_STATE_MIGRATION_SUCCESS
+    assert [i['id'] for i in share.instances] == [dest['id']]
+
+
 def test_migrations_in_phase1_are_not_stranded(two, db, admin_ctx, timeout):
     mgr, _beta = two
     share_id, src_id = _migrating_share(mgr, db, admin_ctx)

@@ -361,6 +361,54 @@ def test_destination_of_a_stranded_start_is_deleted(routed, db, admin_ctx,
         db.share_instance_get(admin_ctx, dest['id'])
 
 
+def _completing(routed, db, ctx, src_status, dest_status):
+    """A host-assisted completion whose handler died with the source and destination in these statuses."""
+    share_id, src_id, dest = _started(routed, db, ctx)
+    db.share_access_create(ctx, {
+        'share_id': share_id, 'access_type': 'ip', 'access_to': '10.0.0.1',
+        'access_level': 'rw', 'state': c.ACCESS_STATE_ACTIVE})
+    db.share_instance_access_copy(ctx, share_id, dest['id'])
+    db.share_update(ctx, share_id,
+                    {'task_state': c.TASK_STATE_MIGRATION_COMPLETING})
+    db.share_instance_update(ctx, src_id, {'status': src_status})
+    db.share_instance_update(ctx, dest['id'], {'status': dest_status})
+    _age_share(db, share_id, 120)
+    return share_id, src_id, dest
+
+
+def test_completion_stranded_before_the_cut_over_gives_the_source_back(
+        routed, db, admin_ctx, stale_after_60s):
+    """Died while the destination's rules were applied: the source's data are intact, so it is the share again."""
+    alpha, _beta, _sent, _faults = routed
+    share_id, src_id, dest = _completing(
+        routed, db, admin_ctx, c.STATUS_MIGRATING, c.STATUS_MIGRATING_TO)
+    alpha.reconcile_transitional_states(admin_ctx)
+    _assert_given_back(db, admin_ctx, share_id, src_id,
+                       c.TASK_STATE_MIGRATION_ERROR)
+    with pytest.raises(exception.ShareInstanceNotFound):
+        db.share_instance_get(admin_ctx, dest['id'])
+    assert [m['action_id'] for m in helpers.messages(
+        db, admin_ctx, share_id)] == ['005']
+
+
+@pytest.mark.parametrize('src_status', [c.STATUS_MIGRATING,
+                                        c.STATUS_INACTIVE, c.STATUS_DELETING])
+def test_completion_stranded_after_the_cut_over_is_finished(
+        routed, db, admin_ctx, stale_after_60s, src_status):
+    """Died after the destination became the share's instance: the source's deletion is done and the migration succeeds."""
+    alpha, _beta, _sent, _faults = routed
+    share_id, src_id, dest = _completing(
+        routed, db, admin_ctx, src_status, c.STATUS_AVAILABLE)
+    alpha.reconcile_transitional_states(admin_ctx)
+    share = db.share_get(admin_ctx, share_id)
+    assert share['task_state'] == c.TASK_STATE_MIGRATION_SUCCESS
+    assert [(i['id'], i['status']) for i in share.instances] == [
+        (dest['id'], c.STATUS_AVAILABLE)]
+    with pytest.raises(exception.ShareInstanceNotFound):
+        db.share_instance_get(admin_ctx, src_id)
+    assert helpers.messages(db, admin_ctx, share_id) == []
+
+
 def test_copy_in_progress_is_not_settled(routed, db, admin_ctx,
                                          stale_after_60s):
     alpha, _beta, _sent, _faults = routed

@@ -30,7 +30,8 @@ def two(manager_factory):
 def clear_faults():
     yield
     for option in ('dummy_driver_fail_methods',
-                   'dummy_driver_invalid_return_methods'):
+                   'dummy_driver_invalid_return_methods',
+                   'dummy_driver_server_migration_nondisruptive'):
         for group in ('alpha', 'beta'):
             try:
                 CONF.clear_override(option, group=group)
@@ -381,5 +382,78 @@ def test_migration_to_a_new_share_network(two, db, admin_ctx):
     beta.share_server_migration_complete(
         helpers.user_ctx(), src_share_server_id=server_id,
         dest_share_server_id=dest['id'])
+    assert {db.share_instance_get(admin_ctx, i)['share_network_id']
+            for i in ids} == {new_net}
+
+
+# -- nondisruptive: the server moves as it is ----------------------------------
+
+def _nondisruptive_phase1(beta, db, ctx, server_id, **flags):
+    CONF.set_override('dummy_driver_server_migration_nondisruptive', True,
+                      group='beta')
+    _start(beta, server_id, nondisruptive=True, **flags)
+    for _ in range(2):
+        beta.share_server_migration_driver_continue(ctx)
+    dest = _dest(db, ctx, server_id)
+    assert _server(db, ctx, dest['id']) == (
+        c.STATUS_SERVER_MIGRATING_TO,
+        c.TASK_STATE_MIGRATION_DRIVER_PHASE1_DONE)
+    # no server was set up on the backend for it
+    assert dest['identifier'] is None
+    return dest
+
+
+def _complete_nondisruptive(beta, db, ctx, server_id, dest, ids):
+    src = db.share_server_get(ctx, server_id)
+    beta.share_server_migration_complete(
+        helpers.user_ctx(), src_share_server_id=server_id,
+        dest_share_server_id=dest['id'])
+    got = db.share_server_get(ctx, dest['id'])
+    assert (got['status'], got['task_state'], got['identifier']) == (
+        c.STATUS_ACTIVE, c.TASK_STATE_MIGRATION_SUCCESS, src['identifier'])
+    assert got['backend_details']['service_ip'] == \
+        src['backend_details']['service_ip']
+    # moved as it is: nothing for the source's host to tear down, its row
+    # is gone already (no delete_share_server cast to the source's host)
+    with pytest.raises(exception.ShareServerNotFound):
+        db.share_server_get(ctx, server_id)
+    for inst_id in ids:
+        inst = db.share_instance_get(ctx, inst_id)
+        assert (inst['status'], inst['share_server_id']) == (
+            c.STATUS_AVAILABLE, dest['id'])
+        assert db.export_location_get_all_by_share_instance_id(ctx, inst_id)
+    return got
+
+
+def test_nondisruptive_migration_reuses_the_source_allocations(two, db,
+                                                               admin_ctx):
+    alpha, beta = two
+    server_id, ids, _snap, _net = _server_with_shares(alpha, db, admin_ctx)
+    src_allocs = sorted(a['id'] for a in
+                        db.network_allocations_get_for_share_server(
+                            admin_ctx, server_id))
+    assert src_allocs
+    dest = _nondisruptive_phase1(beta, db, admin_ctx, server_id)
+    assert dest['share_network_subnet_ids'] == db.share_server_get(
+        admin_ctx, server_id)['share_network_subnet_ids']
+    assert not db.network_allocations_get_for_share_server(admin_ctx,
+                                                           dest['id'])
+    _complete_nondisruptive(beta, db, admin_ctx, server_id, dest, ids)
+    assert sorted(a['id'] for a in db.network_allocations_get_for_share_server(
+        admin_ctx, dest['id'])) == src_allocs
+    assert _messages(db, admin_ctx, ids) == 0
+
+
+def test_nondisruptive_migration_to_a_new_share_network(two, db, admin_ctx):
+    """A network change gives the moved server new allocations; the source is still only dropped from the database (upstream)."""
+    alpha, beta = two
+    server_id, ids, _snap, _net = _server_with_shares(alpha, db, admin_ctx)
+    new_net, new_subnet = make_network(db)
+    dest = _nondisruptive_phase1(beta, db, admin_ctx, server_id,
+                                 new_share_network_id=new_net)
+    new_allocs = db.network_allocations_get_for_share_server(
+        admin_ctx, dest['id'], label='user')
+    assert {a['share_network_subnet_id'] for a in new_allocs} == {new_subnet}
+    _complete_nondisruptive(beta, db, admin_ctx, server_id, dest, ids)
     assert {db.share_instance_get(admin_ctx, i)['share_network_id']
             for i in ids} == {new_net}
