@@ -87,7 +87,8 @@ def _messages(db, ctx, share):
 
 @pytest.mark.parametrize('path', [
     '10.0.0.1:/not a uuid', '10.0.0.1:/path/share_x_y', '', 'share_',
-    '10.0.0.1:/share_%s_{%s}' % ('a' * 36, uuidutils.generate_uuid()),
+    '10.0.0.1:/share_%s_{%s}' % (
+        'a' * 36, '0d3f5a52-6c1e-4b8e-9a27-3f1c2e4d5b60'),
 ])
 def test_manage_invalid_export_path(manager_factory, db, admin_ctx, path):
     """Whatever export path the driver is handed: manage_error, size 0, a message, a clear error."""
