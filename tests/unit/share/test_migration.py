@@ -445,14 +445,20 @@ def test_stranded_start_leaves_the_share_usable(two, db, admin_ctx, timeout,
     assert (src_id not in mgr.driver.migration_progress) == started
 
 
-def test_stranded_completion_marks_both_instances_error(two, db, admin_ctx,
-                                                        timeout):
-    mgr, _beta = two
+def _completing(mgr, db, admin_ctx):
+    """A share after phase 1 whose completion began: (share id, source id, destination row)."""
     share_id, src_id = _migrating_share(mgr, db, admin_ctx)
     _phase1(mgr, db, admin_ctx, share_id)
     dest = _dest(db, admin_ctx, share_id)
     db.share_update(admin_ctx, share_id,
                     {'task_state': c.TASK_STATE_MIGRATION_COMPLETING})
+    return share_id, src_id, dest
+
+
+def test_stranded_completion_marks_both_instances_error(two, db, admin_ctx,
+                                                        timeout):
+    mgr, _beta = two
+    share_id, src_id, dest = _completing(mgr, db, admin_ctx)
     _age_share(db, share_id, 120)
     mgr.reconcile_transitional_states(admin_ctx)
     assert _task(db, admin_ctx, share_id) == c.TASK_STATE_MIGRATION_ERROR
@@ -465,11 +471,7 @@ def test_stranded_completion_after_the_cut_over_is_finished(
         two, db, admin_ctx, timeout):
     """Died after the destination became available and the source inactive: the source's rows go, the migration succeeds."""
     mgr, _beta = two
-    share_id, src_id = _migrating_share(mgr, db, admin_ctx)
-    _phase1(mgr, db, admin_ctx, share_id)
-    dest = _dest(db, admin_ctx, share_id)
-    db.share_update(admin_ctx, share_id,
-                    {'task_state': c.TASK_STATE_MIGRATION_COMPLETING})
+    share_id, src_id, dest = _completing(mgr, db, admin_ctx)
     db.share_instance_update(admin_ctx, src_id,
                              {'status': c.STATUS_INACTIVE})
     db.share_instance_update(admin_ctx, dest['id'],
