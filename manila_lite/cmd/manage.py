@@ -305,9 +305,13 @@ def _wait(api, context, share_id, seconds, done):
             return None
         now = time.monotonic()
         status = _status(share)
-        if done(share) or now >= deadline:
+        # No live instance: the share's row was read before, and its
+        # instances after, the commit that deleted both; read again.
+        settled = status is not None and done(share)
+        if settled or now >= deadline:
             return share
-        if status != shown or now - shown_at >= PROGRESS_EVERY:
+        if status is not None and (status != shown
+                                   or now - shown_at >= PROGRESS_EVERY):
             print('share %s: %s (%.0f s of %s s)' % (
                 share_id, status, now - began, _seconds(seconds)),
                 file=sys.stderr)

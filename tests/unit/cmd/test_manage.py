@@ -24,7 +24,8 @@ def clean_conf():
     yield
     CONF.clear()
     CONF.unregister_opt(manage.category_opt)
-    CONF.set_default('use_stderr', False)
+    if 'use_stderr' in CONF:            # registered by a command that ran
+        CONF.set_default('use_stderr', False)
     rpc.cleanup()
 
 
@@ -258,6 +259,23 @@ def test_share_create_wait_times_out(db, capsys, conf_file, monkeypatch):
                           '--wait', '0.2')
     assert code == 1
     assert 'timed out' in err
+
+
+def test_wait_reads_again_a_share_seen_without_its_instance(monkeypatch):
+    """A read straddling the commit that deleted instance and share shows a share without instance: not a final status."""
+    from manila_lite import exception
+    monkeypatch.setattr(manage, 'POLL_INTERVAL', 0.01)
+    reads = [{'id': 's', 'instance': {'status': 'deleting'}},
+             {'id': 's', 'instance': None}]
+
+    class Api(object):
+        def get(self, context, share_id):
+            if not reads:
+                raise exception.ShareNotFound(share_id=share_id)
+            return reads.pop(0)
+
+    assert manage._wait(Api(), None, 's', 30,
+                        lambda s: manage._status(s) != 'deleting') is None
 
 
 def test_share_list_show_delete(db, capsys, conf_file):
